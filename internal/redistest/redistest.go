@@ -1,0 +1,266 @@
+// Package redistest starts real redis-server processes for tests.
+//
+// Every server listens on a free loopback port, keeps its files in a
+// temporary directory, takes its whole configuration on the command line and
+// is killed by t.Cleanup, so a test never touches a Redis it did not start and
+// leaves no process behind. Persistence is off unless asked for.
+//
+// When redis-server is not on PATH, [Start] skips the test with an install
+// hint, except under CI=true, where a missing server is a failure.
+//
+// Only standalone servers exist today. Replication, Sentinel and Cluster
+// topologies are meant to be built from the same [Server] processes (one
+// process per node, started with extra [Options.Args]) by later constructors
+// such as StartCluster, which return their own topology type.
+package redistest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configures one redis-server. A nil or zero Options means defaults.
+type Options struct {
+	// Persistence turns on the append-only file with appendfsync always, so
+	// that a write acknowledged before [Server.Kill] survives [Server.Restart].
+	// The default is no persistence at all (--save "" --appendonly no).
+	Persistence bool
+	// Args are extra command-line configuration arguments, appended after
+	// the harness's own (for example "--maxmemory", "64mb").
+	Args []string
+	// StartTimeout bounds how long Start and Restart wait for PING to
+	// answer. Zero means 10s.
+	StartTimeout time.Duration
+}
+
+// Server is one redis-server process owned by a test. Its methods may be
+// called from any goroutine of the test.
+type Server struct {
+	t    testing.TB
+	bin  string
+	opts Options
+	dir  string
+	port int
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when cmd has been waited for
+	paused  bool
+	clients []*redis.Client
+	logPath string
+}
+
+// Binary returns the redis-server path, or fails/skips t as described in the
+// package documentation.
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err == nil {
+		return bin
+	}
+	msg := "redistest: redis-server not found on PATH; install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// Start starts a standalone redis-server and registers its cleanup.
+func Start(t testing.TB, opts *Options) *Server {
+	t.Helper()
+	bin := Binary(t)
+	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.StartTimeout <= 0 {
+		s.opts.StartTimeout = 10 * time.Second
+	}
+	s.logPath = filepath.Join(s.dir, "redis.log")
+	t.Cleanup(s.cleanup)
+
+	var lastErr error
+	for range 5 { // a free port can be taken between probe and bind: retry
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		s.port = port
+		if lastErr = s.start(); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("redistest: start redis-server: %v\n%s", lastErr, s.logTail())
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) args() []string {
+	a := []string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--dir", s.dir,
+		"--daemonize", "no",
+		"--logfile", s.logPath,
+		"--save", "",
+		"--protected-mode", "yes",
+	}
+	if s.opts.Persistence {
+		a = append(a, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		a = append(a, "--appendonly", "no")
+	}
+	return append(a, s.opts.Args...)
+}
+
+// start runs the process and waits for PING; the caller owns no lock.
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin, s.args()...)
+	cmd.Dir = s.dir
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done, s.paused = cmd, done, false
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(s.opts.StartTimeout)
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	defer c.Close()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return errors.New("redis-server exited during start")
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Kill()
+			return fmt.Errorf("no PING answer within %v: %v", s.opts.StartTimeout, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a starting process, not test timing
+	}
+}
+
+// Addr returns host:port of the server. It stays the same across Restart.
+func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Dir returns the server's data directory.
+func (s *Server) Dir() string { return s.dir }
+
+// Client returns a new go-redis client for the server, closed at cleanup.
+// opts may be nil; its Addr is always replaced by the server's.
+func (s *Server) Client(opts ...*redis.Options) *redis.Client {
+	o := &redis.Options{}
+	if len(opts) > 0 && opts[0] != nil {
+		c := *opts[0]
+		o = &c
+	}
+	o.Addr = s.Addr()
+	c := redis.NewClient(o)
+	s.mu.Lock()
+	s.clients = append(s.clients, c)
+	s.mu.Unlock()
+	return c
+}
+
+// Kill stops the server with SIGKILL and waits for it to exit. A paused
+// server is killed too. Kill on a stopped server does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd, s.paused = nil, false
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+}
+
+// Restart kills the server if it runs and starts it again on the same port
+// with the same data directory, so with [Options.Persistence] the data is back.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	var err error
+	for range 50 { // the old socket may linger briefly in the kernel
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: restart redis-server: %v\n%s", err, s.logTail())
+}
+
+// Pause freezes the server with SIGSTOP: connections stay open but nothing
+// answers, which is how a hung or partitioned server looks to a client.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP, true) }
+
+// Resume continues a paused server with SIGCONT.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
+
+func (s *Server) signal(sig syscall.Signal, paused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("redistest: signal %v: server is not running", sig)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("redistest: signal %v: %v", sig, err)
+	}
+	s.paused = paused
+}
+
+func (s *Server) cleanup() {
+	s.mu.Lock()
+	clients := s.clients
+	s.clients = nil
+	s.mu.Unlock()
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	s.Kill()
+}
+
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return strings.Join(lines, "\n")
+}
