@@ -1,0 +1,157 @@
+package token_test
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/sesame-go/sesame/keys"
+	"github.com/sesame-go/sesame/token"
+)
+
+// t0 is the fixed "now" of these tests; tokens are minted at t0.
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// clock is an injected, settable clock.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// counter yields 0x00, 0x01, ... so keys, nonces and ids are reproducible.
+type counter struct{ n byte }
+
+func (r *counter) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.n
+		r.n++
+	}
+	return len(p), nil
+}
+
+// Session is the payload type most tests carry.
+type Session struct {
+	UserID string   `json:"uid"`
+	Email  string   `json:"email"`
+	Name   string   `json:"name"`
+	Roles  []string `json:"roles"`
+	Tenant string   `json:"tid"`
+	Locale string   `json:"loc"`
+}
+
+// refSession matches ../shared/bench/reference-session.json (about 200 bytes
+// of JSON), so token sizes here are comparable with the benchmarks.
+var refSession = Session{
+	UserID: "usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K",
+	Email:  "a.richardson@example-corp.com",
+	Name:   "Alexandra Richardson",
+	Roles:  []string{"admin", "billing:read", "billing:write", "support"},
+	Tenant: "tnt_7f3a9c2e41b8",
+	Locale: "en-GB",
+}
+
+type fixture struct {
+	active, old, pending *keys.Key
+	ks                   *keys.Keyset
+	clk                  *clock
+	codec                *token.Codec[Session]
+}
+
+// newFixture builds a keyset with an active, a verify-only and a pending key,
+// and a codec on an injected clock.
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := &fixture{clk: &clock{now: t0}}
+	f.old = mustKey(t, keys.VerifyOnly)
+	f.active = mustKey(t, keys.Active)
+	f.pending = mustKey(t, keys.Pending)
+	ks, err := keys.NewKeyset(3, f.old, f.active, f.pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ks = ks
+	f.codec = mustCodec[Session](t, &token.Options{Issuer: "https://id.example", Audience: "shop", Now: f.clk.Now})
+	return f
+}
+
+func mustKey(t testing.TB, st keys.State) *keys.Key {
+	t.Helper()
+	k, err := keys.Generate(t0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != keys.Pending {
+		k = k.WithState(st, t0.Add(-time.Hour))
+	}
+	return k
+}
+
+func mustCodec[T any](t testing.TB, o *token.Options) *token.Codec[T] {
+	t.Helper()
+	c, err := token.New[T](o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (f *fixture) mint(t testing.TB) string {
+	t.Helper()
+	raw, _, err := f.codec.Mint(f.ks, token.NewSessionID(), refSession)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// segments splits a compact JWS and decodes its header and claims.
+func segments(t testing.TB, raw string) (hdr, claims map[string]any, sig string) {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d segments", len(parts))
+	}
+	dec := func(s string) map[string]any {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	return dec(parts[0]), dec(parts[1]), parts[2]
+}
+
+// resign signs arbitrary header and claims with k's Ed25519 key: a token only
+// a key holder could make, to reach the checks that run after the signature.
+func resign(t testing.TB, k *keys.Key, hdr, claims map[string]any) string {
+	t.Helper()
+	h, err := json.Marshal(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	return input + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(k.SigningKey(), []byte(input)))
+}
+
+// hs256 signs header and claims with HMAC-SHA256 under secret.
+func hs256(t testing.TB, secret []byte, hdr, claims map[string]any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(claims))
+	tok.Header = hdr
+	s, err := tok.SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
