@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
 )
 
 func BenchmarkMint(b *testing.B) {
