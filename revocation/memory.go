@@ -1,0 +1,414 @@
+package revocation
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// MemoryStore is a [Store] and a [Feed] held in process memory, for a single
+// node and for tests. Its state is lost when the process ends. All methods may
+// be called concurrently. Its behaviour matches [RedisStore]: one contract
+// test suite runs against both.
+type MemoryStore struct {
+	c common
+
+	mu     sync.Mutex
+	sids   map[string]int64 // id -> expiry, unix ms
+	jtis   map[string]int64
+	users  map[string]userEntry
+	fams   map[string]*famState
+	byUser map[string]map[string]struct{} // lazily pruned
+	sweep  int64                          // next denylist sweep, unix ms
+
+	log     []Entry // feed events; log[0] has sequence number logBase+1
+	logBase uint64
+	notify  chan struct{} // closed and replaced on every append
+}
+
+type userEntry struct{ before, exp int64 }
+
+// NewMemory returns an empty MemoryStore. opts may be nil.
+func NewMemory(opts *MemoryOptions) (*MemoryStore, error) {
+	var o MemoryOptions
+	if opts != nil {
+		o = *opts
+	}
+	c, err := newCommon(o.EntryTTL, o.GraceWindow, o.ReuseLookback, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &MemoryStore{
+		c:      c,
+		sids:   map[string]int64{},
+		jtis:   map[string]int64{},
+		users:  map[string]userEntry{},
+		fams:   map[string]*famState{},
+		byUser: map[string]map[string]struct{}{},
+		notify: make(chan struct{}),
+	}, nil
+}
+
+// RevokeSession implements [Store].
+func (m *MemoryStore) RevokeSession(ctx context.Context, sid string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revokeLocked(KindSession, sid, 0)
+	return nil
+}
+
+// RevokeToken implements [Store].
+func (m *MemoryStore) RevokeToken(ctx context.Context, jti string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revokeLocked(KindToken, jti, 0)
+	return nil
+}
+
+// RevokeUser implements [Store].
+func (m *MemoryStore) RevokeUser(ctx context.Context, userID string, before time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revokeLocked(KindUser, userID, before.UnixMilli())
+	return nil
+}
+
+func (m *MemoryStore) revokeLocked(k Kind, id string, before int64) {
+	now := m.c.now().UnixMilli()
+	m.sweepLocked(now)
+	ttl := m.c.entryTTL.Milliseconds()
+	var e Entry
+	switch k {
+	case KindSession, KindToken:
+		set := m.sids
+		if k == KindToken {
+			set = m.jtis
+		}
+		exp := max(set[id], now+ttl)
+		set[id] = exp
+		e = Entry{Kind: k, ID: id, Expires: time.UnixMilli(exp)}
+	case KindUser:
+		u := m.users[id]
+		u.before = max(u.before, before)
+		u.exp = max(u.exp, before+ttl)
+		if u.exp <= now {
+			return // every token issued before it has expired already
+		}
+		m.users[id] = u
+		e = Entry{Kind: k, ID: id, Before: time.UnixMilli(u.before), Expires: time.UnixMilli(u.exp)}
+	}
+	m.appendLocked(e, now)
+}
+
+// sweepLocked drops expired denylist entries, at most once per EntryTTL/2.
+func (m *MemoryStore) sweepLocked(now int64) {
+	if now < m.sweep {
+		return
+	}
+	m.sweep = now + m.c.entryTTL.Milliseconds()/2
+	for _, set := range []map[string]int64{m.sids, m.jtis} {
+		for id, exp := range set {
+			if exp <= now {
+				delete(set, id)
+			}
+		}
+	}
+	for id, u := range m.users {
+		if u.exp <= now {
+			delete(m.users, id)
+		}
+	}
+}
+
+// IsRevoked implements [Store].
+func (m *MemoryStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
+	now := m.c.now().UnixMilli()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.SID != "" && m.sids[s.SID] > now {
+		return true, nil
+	}
+	if s.JTI != "" && m.jtis[s.JTI] > now {
+		return true, nil
+	}
+	if s.UserID != "" {
+		if u, ok := m.users[s.UserID]; ok && u.exp > now && s.IssuedAt.UnixMilli() < u.before {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// CreateFamily implements [Store].
+func (m *MemoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error) {
+	now := m.c.now()
+	if err := validNewFamily(nf, now); err != nil {
+		return Family{}, RefreshToken{}, err
+	}
+	nowMs := now.UnixMilli()
+	fid := newFamilyID(nf.UserID)
+	secret := newSecret()
+	f := Family{
+		ID: fid, SessionID: nf.SessionID, UserID: nf.UserID,
+		Payload:        append([]byte{}, nf.Payload...),
+		Created:        time.UnixMilli(nowMs),
+		LastUsed:       time.UnixMilli(nowMs),
+		AbsoluteExpiry: time.UnixMilli(nf.AbsoluteExpiry.UnixMilli()),
+		IdleTimeout:    nf.IdleTimeout.Truncate(time.Millisecond),
+		UserAgent:      nf.UserAgent, IP: nf.IP,
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fams[fid] = &famState{f: f, cur: hashSecret(secret)}
+	idx := m.byUser[nf.UserID]
+	if idx == nil {
+		idx = map[string]struct{}{}
+		m.byUser[nf.UserID] = idx
+	}
+	idx[fid] = struct{}{}
+	return cloneFamily(f), formatToken(fid, secret), nil
+}
+
+// Refresh implements [Store].
+func (m *MemoryStore) Refresh(ctx context.Context, token string) (RefreshResult, error) {
+	fid, secret, ok := parseToken(token)
+	if !ok {
+		return RefreshResult{}, ErrInvalidToken
+	}
+	h0 := hashSecret(secret)
+	next := nextSecret(secret)
+	h1 := hashSecret(next)
+
+	m.mu.Lock()
+	st := m.fams[fid]
+	if st == nil {
+		m.mu.Unlock()
+		return RefreshResult{}, ErrInvalidToken
+	}
+	now := m.c.now().UnixMilli()
+	v := st.decide(h0, now)
+	if v == vUnknown {
+		// Walk outside the lock: it costs up to ReuseLookback HMACs.
+		known, limit := st.known(), int(min(st.f.Generation, uint64(m.c.lookback)))
+		m.mu.Unlock()
+		if !isAncestor(secret, limit, known...) {
+			return RefreshResult{}, ErrInvalidToken
+		}
+		m.mu.Lock()
+		if m.fams[fid] != st { // ended meanwhile
+			m.mu.Unlock()
+			return RefreshResult{}, ErrInvalidToken
+		}
+		now = m.c.now().UnixMilli()
+		v = vReused
+	}
+	defer m.mu.Unlock()
+	if now >= expiresMs(&st.f) {
+		delete(m.fams, fid)
+		return RefreshResult{}, ErrExpired
+	}
+	switch v {
+	case vReused:
+		delete(m.fams, fid)
+		m.revokeLocked(KindSession, st.f.SessionID, 0)
+		return RefreshResult{}, &ReuseError{FamilyID: fid, SessionID: st.f.SessionID, UserID: st.f.UserID}
+	case vRotate:
+		st.rotate(h1, now, m.c.grace)
+		return RefreshResult{Token: formatToken(fid, next), Family: cloneFamily(st.f)}, nil
+	default: // vReplay
+		st.f.LastUsed = time.UnixMilli(now)
+		return RefreshResult{Token: formatToken(fid, next), Family: cloneFamily(st.f), Replayed: true}, nil
+	}
+}
+
+// liveLocked returns the family if it exists and has not expired; an expired
+// one is deleted.
+func (m *MemoryStore) liveLocked(fid string) *famState {
+	st := m.fams[fid]
+	if st == nil {
+		return nil
+	}
+	if m.c.now().UnixMilli() >= expiresMs(&st.f) {
+		delete(m.fams, fid)
+		return nil
+	}
+	return st
+}
+
+// UpdatePayload implements [Store].
+func (m *MemoryStore) UpdatePayload(ctx context.Context, familyID string, payload []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.liveLocked(familyID)
+	if st == nil {
+		return ErrNotFound
+	}
+	st.f.Payload = append([]byte{}, payload...)
+	return nil
+}
+
+// GetFamily implements [Store].
+func (m *MemoryStore) GetFamily(ctx context.Context, familyID string) (Family, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.liveLocked(familyID)
+	if st == nil {
+		return Family{}, false, nil
+	}
+	return cloneFamily(st.f), true, nil
+}
+
+// ListFamilies implements [Store].
+func (m *MemoryStore) ListFamilies(ctx context.Context, userID string) ([]Family, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Family
+	for fid := range m.byUser[userID] {
+		st := m.liveLocked(fid)
+		if st == nil {
+			delete(m.byUser[userID], fid)
+			continue
+		}
+		out = append(out, cloneFamily(st.f))
+	}
+	if len(m.byUser[userID]) == 0 {
+		delete(m.byUser, userID)
+	}
+	sortFamilies(out)
+	return out, nil
+}
+
+func sortFamilies(fs []Family) {
+	slices.SortFunc(fs, func(a, b Family) int {
+		return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID))
+	})
+}
+
+// indexLen is for tests: the number of index entries kept for a user,
+// including stale ones not pruned yet.
+func (m *MemoryStore) indexLen(userID string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.byUser[userID])
+}
+
+// RevokeFamily implements [Store].
+func (m *MemoryStore) RevokeFamily(ctx context.Context, familyID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.fams[familyID]
+	if st == nil {
+		return nil
+	}
+	delete(m.fams, familyID)
+	m.revokeLocked(KindSession, st.f.SessionID, 0)
+	return nil
+}
+
+// RevokeAllFamilies implements [Store].
+func (m *MemoryStore) RevokeAllFamilies(ctx context.Context, userID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for fid := range m.byUser[userID] {
+		delete(m.fams, fid)
+	}
+	delete(m.byUser, userID)
+	m.revokeLocked(KindUser, userID, m.c.now().UnixMilli())
+	return nil
+}
+
+// Feed.
+
+func (m *MemoryStore) appendLocked(e Entry, now int64) {
+	// Trim expired entries from the head: a replica that missed them has
+	// nothing to miss. A replica whose cursor falls behind the head resyncs.
+	drop := 0
+	for drop < len(m.log) && m.log[drop].Expires.UnixMilli() <= now {
+		drop++
+	}
+	if drop > 0 {
+		m.log = slices.Delete(m.log, 0, drop)
+		m.logBase += uint64(drop)
+	}
+	m.log = append(m.log, e)
+	close(m.notify)
+	m.notify = make(chan struct{})
+}
+
+func (m *MemoryStore) cursorLocked() string {
+	return strconv.FormatUint(m.logBase+uint64(len(m.log)), 10)
+}
+
+// Snapshot implements [Feed].
+func (m *MemoryStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.c.now().UnixMilli()
+	for id, exp := range m.sids {
+		if exp > now {
+			add(Entry{Kind: KindSession, ID: id, Expires: time.UnixMilli(exp)})
+		}
+	}
+	for id, exp := range m.jtis {
+		if exp > now {
+			add(Entry{Kind: KindToken, ID: id, Expires: time.UnixMilli(exp)})
+		}
+	}
+	for id, u := range m.users {
+		if u.exp > now {
+			add(Entry{Kind: KindUser, ID: id, Before: time.UnixMilli(u.before), Expires: time.UnixMilli(u.exp)})
+		}
+	}
+	return m.cursorLocked(), nil
+}
+
+func (m *MemoryStore) checkCursorLocked(cursor string) (uint64, error) {
+	seq, err := strconv.ParseUint(cursor, 10, 64)
+	if err != nil || seq < m.logBase || seq > m.logBase+uint64(len(m.log)) {
+		return 0, ErrCursorLost
+	}
+	return seq, nil
+}
+
+// Resume implements [Feed].
+func (m *MemoryStore) Resume(ctx context.Context, cursor string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, err := m.checkCursorLocked(cursor)
+	return err
+}
+
+// Read implements [Feed].
+func (m *MemoryStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
+	var timer <-chan time.Time
+	for {
+		m.mu.Lock()
+		seq, err := m.checkCursorLocked(cursor)
+		if err != nil {
+			m.mu.Unlock()
+			return nil, cursor, err
+		}
+		if end := m.logBase + uint64(len(m.log)); seq < end {
+			out := slices.Clone(m.log[seq-m.logBase:])
+			m.mu.Unlock()
+			return out, strconv.FormatUint(end, 10), nil
+		}
+		notify := m.notify
+		m.mu.Unlock()
+		if timer == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timer = t.C
+		}
+		select {
+		case <-notify:
+		case <-timer:
+			return nil, cursor, nil
+		case <-ctx.Done():
+			return nil, cursor, unavailable("read feed", ctx.Err())
+		}
+	}
+}

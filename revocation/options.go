@@ -1,0 +1,106 @@
+package revocation
+
+import (
+	"errors"
+	"strings"
+	"time"
+)
+
+const (
+	// DefaultEntryTTL is the default denylist entry lifetime: a 10-minute
+	// access token plus 30 seconds of leeway.
+	DefaultEntryTTL = 10*time.Minute + 30*time.Second
+	// DefaultGraceWindow is how long the token before the previous one still
+	// replays after the previous one's first use (two tabs racing).
+	DefaultGraceWindow = 10 * time.Second
+	// DefaultReuseLookback is how many generations back a presented secret
+	// is recognised as a genuine old token (theft) rather than a forgery.
+	DefaultReuseLookback = 4096
+)
+
+// common holds the settings shared by both stores, filled by withDefaults.
+type common struct {
+	entryTTL time.Duration
+	grace    time.Duration
+	lookback int
+	now      func() time.Time
+}
+
+func newCommon(entryTTL, grace time.Duration, lookback int, now func() time.Time) (common, error) {
+	c := common{entryTTL: entryTTL, grace: grace, lookback: lookback, now: now}
+	if c.entryTTL == 0 {
+		c.entryTTL = DefaultEntryTTL
+	}
+	switch {
+	case c.grace == 0:
+		c.grace = DefaultGraceWindow
+	case c.grace < 0:
+		c.grace = 0
+	}
+	switch {
+	case c.lookback == 0:
+		c.lookback = DefaultReuseLookback
+	case c.lookback < 0:
+		c.lookback = 0
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.entryTTL < time.Millisecond {
+		return c, errors.New("revocation: EntryTTL must be at least 1ms")
+	}
+	return c, nil
+}
+
+// RedisOptions configures a [RedisStore]. A nil or zero RedisOptions means
+// the defaults.
+type RedisOptions struct {
+	// KeyPrefix starts every key. It must not contain '{' or '}' (they would
+	// change the hash tags). Zero means "sesame:".
+	KeyPrefix string
+	// EntryTTL is how long a denylist entry lives: the longest access-token
+	// lifetime plus leeway. Zero means [DefaultEntryTTL] (10m30s).
+	EntryTTL time.Duration
+	// GraceWindow: see the package documentation. Zero means
+	// [DefaultGraceWindow] (10s); a negative value means none.
+	GraceWindow time.Duration
+	// ReuseLookback bounds the forward walk that recognises a stolen old
+	// token (at most this many HMACs per unrecognised secret). Older tokens
+	// are refused as invalid without revoking the family. Zero means
+	// [DefaultReuseLookback] (4096); a negative value means only the two
+	// tokens before the current one are recognised.
+	ReuseLookback int
+	// Now is the clock for expiries and timestamps. Zero means time.Now.
+	// Redis key TTLs follow it too, with a margin, as garbage collection.
+	Now func() time.Time
+}
+
+// MemoryOptions configures a [MemoryStore]. A nil or zero MemoryOptions means
+// the defaults; the fields mean what they mean in [RedisOptions].
+type MemoryOptions struct {
+	EntryTTL      time.Duration
+	GraceWindow   time.Duration
+	ReuseLookback int
+	Now           func() time.Time
+}
+
+func validPrefix(p string) error {
+	if strings.ContainsAny(p, "{}") {
+		return errors.New("revocation: KeyPrefix must not contain '{' or '}'")
+	}
+	return nil
+}
+
+func validNewFamily(nf NewFamily, now time.Time) error {
+	switch {
+	case nf.SessionID == "":
+		return errors.New("revocation: NewFamily.SessionID is empty")
+	case nf.UserID == "":
+		return errors.New("revocation: NewFamily.UserID is empty")
+	case !nf.AbsoluteExpiry.After(now):
+		return errors.New("revocation: NewFamily.AbsoluteExpiry is not in the future")
+	case nf.IdleTimeout < 0:
+		return errors.New("revocation: NewFamily.IdleTimeout is negative")
+	}
+	return nil
+}

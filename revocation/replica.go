@@ -1,0 +1,357 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Policy says how a stale [Replica] answers.
+type Policy uint8
+
+const (
+	// FailClosed (the default) answers revoked=true with [ErrStale] once the
+	// replica is stale: a revocation it may have missed is never ignored,
+	// and callers answer 503 (ErrStale wraps ErrUnavailable), not 401.
+	FailClosed Policy = iota
+	// FailOpen answers from the (possibly old) replica content, with a nil
+	// error, and only reports staleness through [Replica.Status].
+	FailOpen
+)
+
+func (p Policy) String() string {
+	if p == FailOpen {
+		return "fail-open"
+	}
+	return "fail-closed"
+}
+
+// MaxReadBatch is the most entries a [Feed] Read returns at once. A Read
+// that returns fewer was current when it answered.
+const MaxReadBatch = 1024
+
+// ReplicaOptions configures a [Replica]. A nil or zero ReplicaOptions means
+// the defaults.
+type ReplicaOptions struct {
+	// StalenessBound is how long the replica may go without confirming it is
+	// current before Policy applies. Zero means 5s.
+	StalenessBound time.Duration
+	// Policy applies past the staleness bound. Zero means FailClosed.
+	Policy Policy
+	// ResyncInterval is how often a full snapshot is merged in, as a safety
+	// net behind the feed. Zero means 5m; a negative value disables it.
+	ResyncInterval time.Duration
+	// SweepInterval is how often expired entries are dropped from memory
+	// (they stop counting at their expiry regardless). Zero means 1m.
+	SweepInterval time.Duration
+	// ReadWait is how long one feed read may block. Zero means 1s, capped
+	// at a quarter of StalenessBound. Run may take this long to return after
+	// its context ends.
+	ReadWait time.Duration
+	// Now is the clock for expiries and lag. Zero means time.Now.
+	Now func() time.Time
+	// Logger receives feed errors and resyncs. Zero means no logging.
+	Logger *slog.Logger
+}
+
+// Replica is a node's in-memory copy of the denylist: a snapshot at start,
+// then the feed's ordered events, a periodic full resync, and reconnection
+// that resumes from its cursor (or resyncs when the cursor is lost).
+// A resync merges: an entry leaves the replica only by expiring.
+//
+// Check, Lag and Status may be called concurrently with each other and with
+// Run; Run is called once.
+type Replica struct {
+	feed                Feed
+	bound, wait         time.Duration
+	resync, sweep       time.Duration
+	policy              Policy
+	now                 func() time.Time
+	log                 *slog.Logger
+	seedS, seedJ, seedU maphash.Seed
+	created             time.Time
+
+	ids     atomic.Pointer[table] // sessions and tokens (distinct seeds)
+	users   atomic.Pointer[table] // aux: revoked-before
+	current atomic.Int64          // unix ms of the last confirmation; 0: never
+	running atomic.Bool
+	entries atomic.Int64 // used slots of both tables, for Status
+
+	mu      sync.Mutex
+	lastErr error
+	resyncs uint64
+}
+
+// NewReplica returns a replica of feed. It holds nothing (and is stale)
+// until [Replica.Run] has loaded the first snapshot.
+func NewReplica(feed Feed, opts *ReplicaOptions) (*Replica, error) {
+	if feed == nil {
+		return nil, errors.New("revocation: nil feed")
+	}
+	var o ReplicaOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.StalenessBound == 0 {
+		o.StalenessBound = 5 * time.Second
+	}
+	if o.ResyncInterval == 0 {
+		o.ResyncInterval = 5 * time.Minute
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = time.Minute
+	}
+	if o.ReadWait == 0 {
+		o.ReadWait = min(time.Second, o.StalenessBound/4)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	switch {
+	case o.StalenessBound < time.Millisecond:
+		return nil, errors.New("revocation: StalenessBound must be at least 1ms")
+	case o.SweepInterval < 0:
+		return nil, errors.New("revocation: SweepInterval is negative")
+	case o.ReadWait < time.Millisecond:
+		return nil, errors.New("revocation: ReadWait must be at least 1ms")
+	case o.Policy > FailOpen:
+		return nil, errors.New("revocation: unknown Policy")
+	}
+	r := &Replica{
+		feed: feed, bound: o.StalenessBound, wait: o.ReadWait,
+		resync: o.ResyncInterval, sweep: o.SweepInterval, policy: o.Policy,
+		now: o.Now, log: o.Logger,
+		seedS: maphash.MakeSeed(), seedJ: maphash.MakeSeed(), seedU: maphash.MakeSeed(),
+		created: o.Now(),
+	}
+	r.ids.Store(newTable(0, false))
+	r.users.Store(newTable(0, true))
+	return r, nil
+}
+
+// Check reports whether s is revoked, from memory only: no lock, no
+// allocation. A stale replica answers per its Policy: FailClosed gives
+// (true, [ErrStale]); FailOpen answers from memory with a nil error.
+func (r *Replica) Check(s Subject) (revoked bool, err error) {
+	nowMs := r.now().UnixMilli()
+	if cur := r.current.Load(); cur == 0 || nowMs-cur > r.bound.Milliseconds() {
+		if r.policy == FailClosed {
+			return true, ErrStale
+		}
+	}
+	ids := r.ids.Load()
+	if s.SID != "" {
+		if exp, _, ok := ids.get(hashID(r.seedS, s.SID)); ok && exp > nowMs {
+			return true, nil
+		}
+	}
+	if s.JTI != "" {
+		if exp, _, ok := ids.get(hashID(r.seedJ, s.JTI)); ok && exp > nowMs {
+			return true, nil
+		}
+	}
+	if s.UserID != "" {
+		if exp, before, ok := r.users.Load().get(hashID(r.seedU, s.UserID)); ok && exp > nowMs && s.IssuedAt.UnixMilli() < before {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Lag returns the time since the replica last confirmed it was current
+// (since it was created, if it never did).
+func (r *Replica) Lag() time.Duration {
+	cur := r.current.Load()
+	if cur == 0 {
+		return r.now().Sub(r.created)
+	}
+	return time.Duration(r.now().UnixMilli()-cur) * time.Millisecond
+}
+
+// ReplicaStatus is a replica's health, for readiness checks and metrics.
+type ReplicaStatus struct {
+	Ready          bool          // the first snapshot is loaded
+	Stale          bool          // Lag is past StalenessBound (or not Ready)
+	Policy         Policy        // what Check does while Stale
+	Lag            time.Duration // see [Replica.Lag]
+	StalenessBound time.Duration
+	Entries        int    // entries held, expired ones not yet swept included
+	Resyncs        uint64 // full snapshots loaded, the first one included
+	LastError      string // the last feed error, "" once reading works again
+}
+
+// Status returns the replica's current health.
+func (r *Replica) Status() ReplicaStatus {
+	lag := r.Lag()
+	ready := r.current.Load() != 0
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := ReplicaStatus{
+		Ready: ready, Stale: !ready || lag > r.bound, Policy: r.policy, Lag: lag,
+		StalenessBound: r.bound, Resyncs: r.resyncs,
+		Entries: int(r.entries.Load()),
+	}
+	if r.lastErr != nil {
+		st.LastError = r.lastErr.Error()
+	}
+	return st
+}
+
+// Run keeps the replica current until ctx ends, then returns nil. Feed errors
+// never stop it: it retries with backoff (50ms doubling to 2s), resuming from
+// its cursor or resyncing when the cursor is lost, and reports them through
+// Status. It returns an error only if called while another Run is active.
+func (r *Replica) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("revocation: Replica.Run is already running")
+	}
+	defer r.running.Store(false)
+	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
+	var cursor string
+	needSnap, needResume := true, false
+	backoff := minBackoff
+	var nextResync, nextSweep time.Time
+	for ctx.Err() == nil {
+		var err error
+		switch {
+		case needSnap:
+			if cursor, err = r.snapshot(ctx); err == nil {
+				needSnap, needResume = false, false
+				nextResync = r.now().Add(r.resync)
+			}
+		case needResume:
+			if err = r.feed.Resume(ctx, cursor); err == nil {
+				needResume = false
+			}
+		default:
+			var entries []Entry
+			var next string
+			entries, next, err = r.feed.Read(ctx, cursor, r.wait)
+			if err == nil {
+				r.apply(entries)
+				cursor = next
+				if len(entries) < MaxReadBatch {
+					r.current.Store(r.now().UnixMilli())
+				}
+			}
+		}
+		if errors.Is(err, ErrCursorLost) {
+			r.logf("revocation replica: cursor lost, resyncing")
+			needSnap = true
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			r.setErr(err)
+			r.logf("revocation replica: feed error, retrying", "err", err, "backoff", backoff)
+			needResume = !needSnap
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		r.setErr(nil)
+		now := r.now()
+		if r.resync > 0 && !now.Before(nextResync) {
+			needSnap = true
+		}
+		if nextSweep.IsZero() {
+			nextSweep = now.Add(r.sweep)
+		} else if !now.Before(nextSweep) {
+			nowMs := now.UnixMilli()
+			ids, users := r.ids.Load().rebuilt(nowMs, 0), r.users.Load().rebuilt(nowMs, 0)
+			r.ids.Store(ids)
+			r.users.Store(users)
+			r.entries.Store(int64(ids.used + users.used))
+			nextSweep = now.Add(r.sweep)
+		}
+	}
+	return nil
+}
+
+func (r *Replica) logf(msg string, args ...any) {
+	if r.log != nil {
+		r.log.Warn(msg, args...)
+	}
+}
+
+func (r *Replica) setErr(err error) {
+	r.mu.Lock()
+	r.lastErr = err
+	r.mu.Unlock()
+}
+
+// snapshot merges a full snapshot into fresh tables and publishes them. The
+// replica counts as current as of the snapshot's start.
+func (r *Replica) snapshot(ctx context.Context) (string, error) {
+	start := r.now()
+	nowMs := start.UnixMilli()
+	ids := r.ids.Load().rebuilt(nowMs, 0)
+	users := r.users.Load().rebuilt(nowMs, 0)
+	cursor, err := r.feed.Snapshot(ctx, func(e Entry) {
+		ids, users = r.put(ids, users, e)
+	})
+	if err != nil {
+		return "", err
+	}
+	r.ids.Store(ids)
+	r.users.Store(users)
+	r.entries.Store(int64(ids.used + users.used))
+	r.current.Store(nowMs)
+	r.mu.Lock()
+	r.resyncs++
+	r.mu.Unlock()
+	return cursor, nil
+}
+
+// apply adds feed entries to the published tables, publishing a grown table
+// when one fills up.
+func (r *Replica) apply(entries []Entry) {
+	ids0, users0 := r.ids.Load(), r.users.Load()
+	ids, users := ids0, users0
+	for _, e := range entries {
+		ids, users = r.put(ids, users, e)
+	}
+	if ids != ids0 {
+		r.ids.Store(ids)
+	}
+	if users != users0 {
+		r.users.Store(users)
+	}
+	r.entries.Store(int64(ids.used + users.used))
+}
+
+// put adds e to the right table, returning the tables to use from now on
+// (a full table is replaced by a grown copy, not yet published).
+func (r *Replica) put(ids, users *table, e Entry) (*table, *table) {
+	exp := e.Expires.UnixMilli()
+	var t **table
+	var key uint64
+	var aux int64
+	switch e.Kind {
+	case KindSession:
+		t, key = &ids, hashID(r.seedS, e.ID)
+	case KindToken:
+		t, key = &ids, hashID(r.seedJ, e.ID)
+	case KindUser:
+		t, key, aux = &users, hashID(r.seedU, e.ID), e.Before.UnixMilli()
+	default:
+		return ids, users
+	}
+	if !(*t).put(key, exp, aux) {
+		*t = (*t).rebuilt(r.now().UnixMilli(), 1)
+		(*t).put(key, exp, aux)
+	}
+	return ids, users
+}

@@ -1,0 +1,146 @@
+package revocation
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"log/slog"
+)
+
+// Refresh tokens are "<family id>.<secret>":
+//
+//   - the family id is 24 base64url characters: 2 characters of hash tag
+//     (12 bits of SHA-256 of the user id, so that a user's families and their
+//     index share one Redis Cluster slot) and 22 characters of 128 random bits;
+//   - the secret is 32 bytes, 43 base64url characters without padding.
+//
+// The store keeps only SHA-256 hashes of secrets. Each successor secret is
+// derived from the one presented: next = HMAC-SHA256(key = secret,
+// "sesame refresh next"). So the store can hand the same successor to every
+// presentation of the previous token (races, lost answers) without storing
+// it, and only a holder of the previous secret can compute it. Because the
+// chain only runs forward, the store can also tell a genuine older token
+// (theft) from a forged one by walking forward from the presented secret
+// until it meets a stored hash.
+const (
+	familyIDLen = 24
+	tagLen      = 2
+	secretLen   = 32
+	secretB64   = 43
+	tokenLen    = familyIDLen + 1 + secretB64
+)
+
+var nextLabel = []byte("sesame refresh next")
+
+// RefreshToken is an opaque refresh token as handed to a client. Its String,
+// GoString and LogValue never show the value; call Reveal to send it.
+type RefreshToken struct{ v string }
+
+// Reveal returns the token's text, to be sent to its client and nowhere else.
+func (t RefreshToken) Reveal() string { return t.v }
+
+// IsZero reports whether t holds no token.
+func (t RefreshToken) IsZero() bool { return t.v == "" }
+
+func (t RefreshToken) String() string { return "REDACTED_REFRESH_TOKEN" }
+
+// GoString keeps %#v from printing the value.
+func (t RefreshToken) GoString() string { return "REDACTED_REFRESH_TOKEN" }
+
+// LogValue implements slog.LogValuer.
+func (t RefreshToken) LogValue() slog.Value { return slog.StringValue("REDACTED_REFRESH_TOKEN") }
+
+// FamilyID returns the family id a refresh token names, without any backend
+// access. It checks only the format; ok is false for a malformed token.
+func FamilyID(token string) (id string, ok bool) {
+	fid, _, ok := parseToken(token)
+	return fid, ok
+}
+
+func parseToken(token string) (fid string, secret [secretLen]byte, ok bool) {
+	if len(token) != tokenLen || token[familyIDLen] != '.' {
+		return "", secret, false
+	}
+	fid = token[:familyIDLen]
+	if !validFamilyID(fid) {
+		return "", secret, false
+	}
+	n, err := base64.RawURLEncoding.Strict().Decode(secret[:], []byte(token[familyIDLen+1:]))
+	if err != nil || n != secretLen {
+		return "", secret, false
+	}
+	return fid, secret, true
+}
+
+func validFamilyID(fid string) bool {
+	if len(fid) != familyIDLen {
+		return false
+	}
+	for i := 0; i < len(fid); i++ {
+		c := fid[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	// The random part must decode strictly (its last character carries 2
+	// padding bits that must be zero).
+	var b [16]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(fid[tagLen:]))
+	return err == nil && n == 16
+}
+
+// userTag is the hash tag shared by a user's index and families.
+func userTag(userID string) string {
+	h := sha256.Sum256([]byte(userID))
+	return base64.RawURLEncoding.EncodeToString(h[:2])[:tagLen]
+}
+
+func newFamilyID(userID string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("revocation: crypto/rand failed: " + err.Error())
+	}
+	return userTag(userID) + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func newSecret() (s [secretLen]byte) {
+	if _, err := rand.Read(s[:]); err != nil {
+		panic("revocation: crypto/rand failed: " + err.Error())
+	}
+	return s
+}
+
+func nextSecret(s [secretLen]byte) (n [secretLen]byte) {
+	m := hmac.New(sha256.New, s[:])
+	m.Write(nextLabel)
+	m.Sum(n[:0])
+	return n
+}
+
+func hashSecret(s [secretLen]byte) [32]byte { return sha256.Sum256(s[:]) }
+
+func formatToken(fid string, s [secretLen]byte) RefreshToken {
+	return RefreshToken{fid + "." + base64.RawURLEncoding.EncodeToString(s[:])}
+}
+
+func hashEqual(a []byte, b [32]byte) bool {
+	return len(a) == 32 && subtle.ConstantTimeCompare(a, b[:]) == 1
+}
+
+// olderThan reports whether secret is a genuine ancestor of any of the given
+// stored hashes, walking at most limit generations forward.
+func isAncestor(secret [secretLen]byte, limit int, hashes ...[]byte) bool {
+	s := secret
+	for range limit {
+		s = nextSecret(s)
+		h := hashSecret(s)
+		for _, want := range hashes {
+			if hashEqual(want, h) {
+				return true
+			}
+		}
+	}
+	return false
+}
