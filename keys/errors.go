@@ -14,3 +14,24 @@ var (
 	// exactly one active key, ...).
 	ErrInvalidKeyset = errors.New("keys: invalid keyset")
 )
+
+var (
+	// ErrTooEarly means a rotation was refused because the pending key has not
+	// been published for the policy's PublishDelay yet. Nothing changed; the
+	// error says when to retry.
+	ErrTooEarly = errors.New("keys: pending key not published long enough")
+	// ErrActiveKey means an operation refused to revoke the active key; use
+	// [Keyset.ForceRevoke] for a compromised active key.
+	ErrActiveKey = errors.New("keys: key is active")
+	// ErrConflict means a compare-and-swap lost: the stored keyset is no
+	// longer at the version the change was based on. Load it again and
+	// reapply the change ([Update] does this).
+	ErrConflict = errors.New("keys: keyset changed concurrently")
+	// ErrNotFound means the store holds no keyset yet.
+	ErrNotFound = errors.New("keys: no keyset stored")
+	// ErrCannotOpen means the stored keyset could not be opened with the
+	// master key: either the key is wrong or the data was altered. The two
+	// are deliberately not told apart. The text is the one operators see,
+	// verbatim, so it has no package prefix.
+	ErrCannotOpen = errors.New("cannot open keyset: wrong master key or corrupted data")
+)

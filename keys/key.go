@@ -32,6 +32,7 @@ type Key struct {
 	created     time.Time
 	activated   time.Time // zero until the key first signed
 	deactivated time.Time // zero until the key stopped signing or verifying
+	retiresAt   time.Time // zero unless the lifecycle set when a verify-only key may go
 	m           *material
 }
 
@@ -108,6 +109,11 @@ func (k *Key) Activated() time.Time { return k.activated }
 // stopped verifying (revoked, retired), or the zero time.
 func (k *Key) Deactivated() time.Time { return k.deactivated }
 
+// RetiresAt returns the earliest time a verify-only key may be pruned, as
+// recorded by the rotation that deactivated it, or the zero time. Pruning
+// waits for the later of this and its own policy's retention.
+func (k *Key) RetiresAt() time.Time { return k.retiresAt }
+
 // PublicKey returns the Ed25519 verification key.
 func (k *Key) PublicKey() ed25519.PublicKey { return k.m.pub }
 
@@ -129,6 +135,7 @@ func (k *Key) WithState(st State, at time.Time) *Key {
 	case Active:
 		c.activated = at
 		c.deactivated = time.Time{}
+		c.retiresAt = time.Time{}
 	case VerifyOnly, Retired, Revoked:
 		if c.deactivated.IsZero() || st == Revoked {
 			c.deactivated = at
