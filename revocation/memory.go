@@ -392,7 +392,8 @@ func (m *MemoryStore) Read(ctx context.Context, cursor string, wait time.Duratio
 			return nil, cursor, err
 		}
 		if end := m.logBase + uint64(len(m.log)); seq < end {
-			out := slices.Clone(m.log[seq-m.logBase:])
+			end = min(end, seq+MaxReadBatch)
+			out := slices.Clone(m.log[seq-m.logBase : end-m.logBase])
 			m.mu.Unlock()
 			return out, strconv.FormatUint(end, 10), nil
 		}
