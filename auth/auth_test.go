@@ -1,0 +1,461 @@
+package auth_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// backends runs a test against the memory store and a real Redis.
+func backends(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) revocation.Store)) {
+	t.Run("memory", func(t *testing.T) { f(t, newMemoryStore) })
+	t.Run("redis", func(t *testing.T) {
+		srv := redistest.Start(t, nil)
+		n := 0
+		f(t, func(t *testing.T) revocation.Store {
+			n++
+			s, err := revocation.NewRedis(srv.Client(), &revocation.RedisOptions{KeyPrefix: "t" + string(rune('a'+n)) + ":"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+}
+
+func TestHeaderFlow(t *testing.T) {
+	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
+		e := newEnv(t, newStore(t))
+		tk := e.loginHeader("alice")
+		if tk.TokenType != "Bearer" || tk.AccessToken == "" || tk.RefreshToken == "" || tk.ExpiresIn < 599 || tk.ExpiresIn > 600 || tk.RefreshExpiresIn <= 0 {
+			t.Fatalf("login answer %+v", tk)
+		}
+		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "hello Alice" {
+			t.Fatalf("protected call: %d %q", r.status, r.body)
+		}
+		var sess struct {
+			SID  string  `json:"sid"`
+			Sub  string  `json:"sub"`
+			Iat  int64   `json:"iat"`
+			Exp  int64   `json:"exp"`
+			Data Profile `json:"data"`
+		}
+		r := e.do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...)
+		r.json(t, &sess)
+		if sess.Sub != "uid-alice" || sess.SID == "" || sess.Exp-sess.Iat != 600 || sess.Data.Name != "Alice" {
+			t.Fatalf("session: %s", r.body)
+		}
+		r2, tk2 := e.refreshHeader(tk.RefreshToken)
+		if r2.status != 200 || tk2.RefreshToken == tk.RefreshToken || tk2.AccessToken == tk.AccessToken {
+			t.Fatalf("refresh: %d %s", r2.status, r2.body)
+		}
+		if cc := r2.header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("refresh Cache-Control %q", cc)
+		}
+		if r := e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.status != 200 {
+			t.Fatalf("refreshed token: %d", r.status)
+		}
+		if got := e.hitCount("app"); got != 2 {
+			t.Errorf("protected handler ran %d times, want 2", got)
+		}
+		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.status != 204 {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		// The old tokens are refused: both access tokens (sid denylisted,
+		// seen through the replica) and the refresh token.
+		for _, at := range []string{tk.AccessToken, tk2.AccessToken} {
+			waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(at)...).status == 401 })
+			if c := e.do(nil, "GET", "/app", "", bearer(at)...).code(t); c != "revoked" {
+				t.Errorf("after logout: code %q, want revoked", c)
+			}
+		}
+		if r, _ := e.refreshHeader(tk2.RefreshToken); r.status != 401 {
+			t.Fatalf("refresh after logout: %d", r.status)
+		}
+		if k := e.eventKinds(); !slices.Contains(k, auth.EventLoginSuccess) || !slices.Contains(k, auth.EventLogout) {
+			t.Errorf("events %v", k)
+		}
+	})
+}
+
+func TestCookieFlow(t *testing.T) {
+	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
+		e := newEnv(t, newStore(t))
+		b := e.browser()
+		r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw","remember":true}`)
+		if r.status != 200 {
+			t.Fatalf("login: %d %s", r.status, r.body)
+		}
+		if strings.Contains(r.body, "access_token") || strings.Contains(r.body, "refresh") && strings.Contains(r.body, "refresh_token") {
+			t.Errorf("cookie-mode body carries tokens: %s", r.body)
+		}
+		sc := r.header.Values("Set-Cookie")
+		if len(sc) != 2 {
+			t.Fatalf("Set-Cookie: %q", sc)
+		}
+		access, refresh := parseSetCookie(t, sc[0]), parseSetCookie(t, sc[1])
+		wantAttrs(t, access, "__Host-sesame", "Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age")
+		wantAttrs(t, refresh, "__Secure-sesame-refresh", "Path=/auth", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age")
+		if _, ok := access["Domain"]; ok {
+			t.Error("access cookie has a Domain")
+		}
+		if r := e.do(b, "GET", "/app", ""); r.status != 200 || r.body != "hello Bob" {
+			t.Fatalf("protected call: %d %q", r.status, r.body)
+		}
+		if r := e.do(b, "POST", "/cart?item=tea", ""); r.status != 200 || r.body != "tea" {
+			t.Fatalf("cart: %d %q", r.status, r.body)
+		}
+		if r := e.do(b, "POST", "/auth/refresh", ""); r.status != 200 {
+			t.Fatalf("refresh: %d %s", r.status, r.body)
+		}
+		// The refreshed session keeps the cart: Update stored it with the family.
+		if r := e.do(b, "POST", "/cart?item=jam", ""); r.status != 200 || r.body != "tea,jam" {
+			t.Fatalf("cart after refresh: %d %q", r.status, r.body)
+		}
+		if r := e.do(b, "POST", "/pay", ""); r.status != 200 {
+			t.Fatalf("strict route: %d %s", r.status, r.body)
+		}
+		r = e.do(b, "POST", "/auth/logout", "")
+		if r.status != 204 {
+			t.Fatalf("logout: %d", r.status)
+		}
+		for _, c := range r.header.Values("Set-Cookie") {
+			if !strings.Contains(c, "Max-Age=0") {
+				t.Errorf("logout cookie not cleared: %q", c)
+			}
+		}
+		if r := e.do(b, "GET", "/app", ""); r.status != 401 {
+			t.Fatalf("after logout: %d", r.status)
+		}
+	})
+}
+
+func TestSessionCookiesWithoutRemember(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t))
+	r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	for _, c := range r.header.Values("Set-Cookie") {
+		if strings.Contains(c, "Max-Age") || strings.Contains(c, "Expires") {
+			t.Errorf("cookie of a non-remembered session persists: %q", c)
+		}
+	}
+	var body struct {
+		RefreshExpiresIn int `json:"refresh_expires_in"`
+	}
+	r.json(t, &body)
+	if body.RefreshExpiresIn > int((12 * time.Hour).Seconds()) {
+		t.Errorf("non-remembered session lives %ds", body.RefreshExpiresIn)
+	}
+}
+
+func parseSetCookie(t *testing.T, v string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for i, part := range strings.Split(v, ";") {
+		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if i == 0 {
+			out["name"] = k
+			continue
+		}
+		out[k] = val
+	}
+	return out
+}
+
+func wantAttrs(t *testing.T, c map[string]string, name string, attrs ...string) {
+	t.Helper()
+	if c["name"] != name {
+		t.Errorf("cookie name %q, want %q", c["name"], name)
+	}
+	for _, a := range attrs {
+		k, v, hasV := strings.Cut(a, "=")
+		got, ok := c[k]
+		if !ok || hasV && got != v {
+			t.Errorf("cookie %s: attribute %s missing or %q", name, a, got)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t))
+	tk := e.loginHeader("alice")
+	big := `{"username":"` + strings.Repeat("a", 70<<10) + `","password":"x"}`
+	tests := []struct {
+		name, method, path, body string
+		hdr                      []string
+		status                   int
+		code                     string
+	}{
+		{"no token", "GET", "/app", "", nil, 401, "unauthenticated"},
+		{"garbage bearer", "GET", "/app", "", bearer("abc.def.ghi"), 401, "malformed"},
+		{"bearer lower case scheme ok", "GET", "/app", "", []string{"Authorization", "bearer " + tk.AccessToken}, 200, ""},
+		{"two bearer headers", "GET", "/app", "", append(bearer(tk.AccessToken), bearer(tk.AccessToken)...), 401, "malformed"},
+		{"two tokens in one header", "GET", "/app", "", []string{"Authorization", "Bearer " + tk.AccessToken + " " + tk.AccessToken}, 401, "malformed"},
+		{"tab separator", "GET", "/app", "", []string{"Authorization", "Bearer\t" + tk.AccessToken}, 401, "malformed"},
+		{"basic scheme", "GET", "/app", "", []string{"Authorization", "Basic YTpi"}, 401, "malformed"},
+		{"token in query ignored", "GET", "/app?access_token=" + tk.AccessToken, "", nil, 401, "unauthenticated"},
+		{"cookie ignored in header mode", "GET", "/app", "", []string{"X-Session-Transport", "header", "Cookie", "__Host-sesame=" + tk.AccessToken}, 401, "unauthenticated"},
+		{"duplicate cookies", "GET", "/app", "", []string{"Cookie", "__Host-sesame=" + tk.AccessToken + "; __Host-sesame=" + tk.AccessToken}, 401, "malformed"},
+		{"refresh token as bearer", "GET", "/app", "", bearer(tk.RefreshToken), 401, "malformed"},
+		{"login wrong password", "POST", "/auth/login", `{"username":"alice","password":"nope"}`, nil, 401, "invalid_credentials"},
+		{"login unknown user", "POST", "/auth/login", `{"username":"mallory","password":"nope"}`, nil, 401, "invalid_credentials"},
+		{"login malformed json", "POST", "/auth/login", `{"username":`, nil, 400, "bad_request"},
+		{"login missing password", "POST", "/auth/login", `{"username":"alice"}`, nil, 400, "bad_request"},
+		{"login two objects", "POST", "/auth/login", `{"username":"a","password":"b"}{}`, nil, 400, "bad_request"},
+		{"login wrong content type", "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, []string{"Content-Type", "text/plain"}, 400, "bad_request"},
+		{"login body too large", "POST", "/auth/login", big, nil, 413, "request_too_large"},
+		{"refresh with access token", "POST", "/auth/refresh", `{"refresh_token":"` + tk.AccessToken + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
+		{"refresh garbage", "POST", "/auth/refresh", `{"refresh_token":"x.y"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
+		{"refresh without cookie", "POST", "/auth/refresh", "", nil, 401, "unauthenticated"},
+		{"logout without token", "POST", "/auth/logout", "", nil, 401, "unauthenticated"},
+		{"logout-all forged", "POST", "/auth/logout-all", "", bearer(tk.AccessToken[:len(tk.AccessToken)-4] + "AAAA"), 401, "bad_signature"},
+		{"delete other session", "DELETE", "/auth/sessions/not-mine", "", bearer(tk.AccessToken), 404, "not_found"},
+		{"cross-site login", "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, []string{"Sec-Fetch-Site", "cross-site"}, 403, "forbidden"},
+		{"cross-origin logout", "POST", "/auth/logout", "", append(bearer(tk.AccessToken), "Origin", "https://evil.example"), 403, "forbidden"},
+		{"cross-site app post", "POST", "/cart", "", append(bearer(tk.AccessToken), "Sec-Fetch-Site", "cross-site"), 403, "forbidden"},
+		{"GET login", "GET", "/auth/login", "", nil, 405, "bad_request"},
+		{"unknown endpoint", "GET", "/auth/nope", "", nil, 404, "not_found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.hitCount("app")
+			r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...)
+			if r.status != tc.status {
+				t.Fatalf("got status %d, want %d (%s)", r.status, tc.status, r.body)
+			}
+			if tc.code != "" {
+				if got := r.code(t); got != tc.code {
+					t.Errorf("got code %q, want %q", got, tc.code)
+				}
+				if strings.Contains(r.body, tk.AccessToken) || strings.Contains(r.body, tk.RefreshToken) {
+					t.Errorf("error body contains a token")
+				}
+				if tc.path == "/app" && e.hitCount("app") != before {
+					t.Errorf("protected handler reached")
+				}
+			}
+			if r.status == 503 && r.header.Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+		})
+	}
+	// The session survived every failed attempt above.
+	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
+		t.Fatalf("session damaged by failed requests: %d", r.status)
+	}
+}
+
+func TestSessionsListAndDelete(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t))
+	a1, a2, b1 := e.loginHeader("alice"), e.loginHeader("alice"), e.loginHeader("bob")
+	var list []struct {
+		SID       string    `json:"sid"`
+		Created   time.Time `json:"created"`
+		LastUsed  time.Time `json:"last_used"`
+		UserAgent string    `json:"user_agent"`
+		IP        string    `json:"ip"`
+		Current   bool      `json:"current"`
+	}
+	e.do(nil, "GET", "/auth/sessions", "", bearer(a1.AccessToken)...).json(t, &list)
+	if len(list) != 2 || list[0].IP != "127.0.0.1" || list[0].UserAgent == "" || list[0].Created.IsZero() {
+		t.Fatalf("sessions: %+v", list)
+	}
+	var other string
+	for _, s := range list {
+		if !s.Current {
+			other = s.SID
+		}
+	}
+	// Bob cannot end Alice's session.
+	if r := e.do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(b1.AccessToken)...); r.status != 404 {
+		t.Fatalf("bob deleting alice's session: %d", r.status)
+	}
+	if r := e.do(nil, "GET", "/app", "", bearer(a2.AccessToken)...); r.status != 200 {
+		t.Fatalf("alice's second session was hurt: %d", r.status)
+	}
+	if r := e.do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(a1.AccessToken)...); r.status != 204 {
+		t.Fatalf("delete own session: %d %s", r.status, r.body)
+	}
+	waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(a2.AccessToken)...).status == 401 })
+	if r := e.do(nil, "GET", "/app", "", bearer(a1.AccessToken)...); r.status != 200 {
+		t.Fatalf("current session ended too: %d", r.status)
+	}
+	// logout-all ends every session of alice, not bob's.
+	if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(a1.AccessToken)...); r.status != 204 {
+		t.Fatalf("logout-all: %d", r.status)
+	}
+	waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(a1.AccessToken)...).status == 401 })
+	if r, _ := e.refreshHeader(a1.RefreshToken); r.status != 401 {
+		t.Fatalf("refresh after logout-all: %d", r.status)
+	}
+	if r := e.do(nil, "GET", "/app", "", bearer(b1.AccessToken)...); r.status != 200 {
+		t.Fatalf("bob logged out by alice: %d", r.status)
+	}
+}
+
+func TestRefreshReuseIsTheft(t *testing.T) {
+	for _, resp := range []auth.TheftResponse{auth.EndSession, auth.EndAllSessions} {
+		// No grace window: a token two generations old is theft at once
+		// (with the default 10s window it would still replay).
+		store, err := revocation.NewMemory(&revocation.MemoryOptions{GraceWindow: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, store, func(c *auth.Config[Profile]) {
+			c.OnTheft = resp
+		})
+		other := e.loginHeader("alice")
+		tk := e.loginHeader("alice")
+		_, tk2 := e.refreshHeader(tk.RefreshToken)
+		_, tk3 := e.refreshHeader(tk2.RefreshToken)
+		// tk.RefreshToken is two generations old: theft.
+		r, _ := e.refreshHeader(tk.RefreshToken)
+		if r.status != 401 || r.code(t) != "refresh_token_reused" {
+			t.Fatalf("reuse: %d %s", r.status, r.body)
+		}
+		if !slices.Contains(e.eventKinds(), auth.EventRefreshReused) {
+			t.Error("no theft event")
+		}
+		if r, _ := e.refreshHeader(tk3.RefreshToken); r.status != 401 {
+			t.Fatalf("family survived theft: %d", r.status)
+		}
+		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...).status == 401 })
+		otherStatus := e.do(nil, "GET", "/app", "", bearer(other.AccessToken)...).status
+		if resp == auth.EndSession && otherStatus != 200 {
+			t.Errorf("EndSession ended another session: %d", otherStatus)
+		}
+		if resp == auth.EndAllSessions {
+			waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(other.AccessToken)...).status == 401 })
+		}
+	}
+}
+
+func TestRefreshRaceSamePair(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t))
+	tk := e.loginHeader("alice")
+	const n = 8
+	got := make(chan string, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			r := e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
+			var t2 tokens
+			if r.status == 200 {
+				r.json(t, &t2)
+			}
+			got <- t2.RefreshToken
+		}()
+	}
+	close(start)
+	first := <-got
+	for range n - 1 {
+		if rt := <-got; rt != first || rt == "" {
+			t.Fatalf("racing refreshes got different successors")
+		}
+	}
+	if first == "" {
+		t.Fatal("refresh failed")
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
+		c.LoginLimit = auth.LoginLimit{PerIP: 100, PerUser: 3, Window: time.Hour}
+	})
+	for i := range 3 {
+		if r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"bad"}`); r.status != 401 {
+			t.Fatalf("attempt %d: %d", i, r.status)
+		}
+	}
+	r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
+	if r.status != 429 || r.code(t) != "rate_limited" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("throttled login: %d %s %q", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	// Another user from the same IP is not affected by alice's failures.
+	if r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.status != 200 {
+		t.Fatalf("bob: %d", r.status)
+	}
+	ip := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
+		c.LoginLimit = auth.LoginLimit{PerIP: 2, PerUser: 100, Window: time.Hour}
+	})
+	ip.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	ip.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	if r := ip.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.status != http.StatusTooManyRequests {
+		t.Fatalf("per-IP limit: %d", r.status)
+	}
+}
+
+func TestSessionCap(t *testing.T) {
+	for _, policy := range []auth.SessionLimitPolicy{auth.EvictOldest, auth.RefuseLogin} {
+		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
+			c.MaxSessionsPerUser = 2
+			c.OnSessionLimit = policy
+		})
+		first := e.loginHeader("alice")
+		second := e.loginHeader("alice")
+		r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header")
+		switch policy {
+		case auth.RefuseLogin:
+			if r.status != 403 || r.code(t) != "session_limit" {
+				t.Fatalf("refuse: %d %s", r.status, r.body)
+			}
+		case auth.EvictOldest:
+			if r.status != 200 {
+				t.Fatalf("evict: %d %s", r.status, r.body)
+			}
+			var third tokens
+			r.json(t, &third)
+			// The oldest session was ended (two logins in the same
+			// millisecond tie, so either of the first two qualifies).
+			waitFor(t, 2*time.Second, func() bool {
+				return e.do(nil, "GET", "/app", "", bearer(first.AccessToken)...).status == 401 ||
+					e.do(nil, "GET", "/app", "", bearer(second.AccessToken)...).status == 401
+			})
+			var list []struct{ SID string }
+			e.do(nil, "GET", "/auth/sessions", "", bearer(third.AccessToken)...).json(t, &list)
+			if len(list) != 2 {
+				t.Fatalf("after eviction alice has %d sessions, want 2", len(list))
+			}
+		}
+	}
+}
+
+func TestNoSessionFixation(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t))
+	planted := e.loginHeader("bob")
+	// A victim logs in with the attacker's cookie planted in the browser.
+	r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "Cookie", "__Host-sesame="+planted.AccessToken)
+	var body struct {
+		SID string `json:"sid"`
+		Sub string `json:"sub"`
+	}
+	r.json(t, &body)
+	var bobs struct {
+		SID string `json:"sid"`
+	}
+	e.do(nil, "GET", "/auth/session", "", bearer(planted.AccessToken)...).json(t, &bobs)
+	if body.SID == "" || body.SID == bobs.SID || body.Sub != "uid-alice" {
+		t.Fatalf("login reused a planted session: %+v vs %s", body, bobs.SID)
+	}
+}
+
+func TestOptional(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t))
+	tk := e.loginHeader("alice")
+	if r := e.do(nil, "GET", "/maybe", ""); r.status != 200 || r.body != "anonymous" {
+		t.Fatalf("anonymous: %d %q", r.status, r.body)
+	}
+	if r := e.do(nil, "GET", "/maybe", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "hello Alice" {
+		t.Fatalf("with session: %d %q", r.status, r.body)
+	}
+	if r := e.do(nil, "GET", "/maybe", "", bearer("x.y.z")...); r.status != 200 || r.body != "anonymous" {
+		t.Fatalf("bad token: %d %q", r.status, r.body)
+	}
+}

@@ -1,0 +1,50 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/sesame-go/sesame/token"
+)
+
+// Session is a verified session, as seen by a protected handler.
+type Session[T any] struct {
+	// Claims are the access token's verified clear claims.
+	Claims token.Claims
+	// UserID is the authenticated user.
+	UserID string
+	// Data is the application's session data from the sealed payload.
+	Data T
+
+	familyID  string
+	transport Transport
+}
+
+// SessionID is the session's id (claim sid).
+func (s *Session[T]) SessionID() string { return s.Claims.SessionID }
+
+// ExpiresAt is when the access token expires.
+func (s *Session[T]) ExpiresAt() time.Time { return s.Claims.ExpiresAt }
+
+// ctxKey is private: only this package can put a session in a context.
+type ctxKey struct{}
+
+// FromContext returns the session that Require, Optional or Strict put in
+// ctx. ok is false when there is none; it never panics.
+func FromContext[T any](ctx context.Context) (s *Session[T], ok bool) {
+	s, ok = ctx.Value(ctxKey{}).(*Session[T])
+	return s, ok && s != nil
+}
+
+func withSession[T any](ctx context.Context, s *Session[T]) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+// payload is what the access token seals: the user id, the refresh family
+// and the application's data. Short JSON names keep tokens small.
+type payload[T any] struct {
+	Sub  string `json:"s"`
+	Fam  string `json:"f"`
+	Data T      `json:"d"`
+}
+

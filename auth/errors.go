@@ -1,0 +1,81 @@
+package auth
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Error is an error response: an HTTP status, a stable code and a human
+// message. Codes are the token reason codes ("expired", "bad_signature", ...)
+// plus the ones below. Messages never contain tokens or secrets.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"error"`
+	Message string `json:"message"`
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int `json:"-"`
+}
+
+func (e *Error) Error() string { return "auth: " + e.Code + ": " + e.Message }
+
+// Codes that are not token reasons.
+const (
+	CodeUnauthenticated    = "unauthenticated"     // no token presented
+	CodeRevoked            = "revoked"             // token's session, id or user revoked
+	CodeInvalidCredentials = "invalid_credentials" // login refused
+	CodeInvalidRefresh     = "invalid_refresh_token"
+	CodeRefreshExpired     = "refresh_expired"
+	CodeRefreshReused      = "refresh_token_reused"
+	CodeRateLimited        = "rate_limited"
+	CodeUnavailable        = "unavailable" // store or replica unavailable: retry
+	CodeBadRequest         = "bad_request"
+	CodeTooLarge           = "request_too_large"
+	CodeNotFound           = "not_found"
+	CodeForbidden          = "forbidden" // cross-origin request refused
+	CodeSessionLimit       = "session_limit"
+	CodeTransport          = "transport_not_allowed"
+	CodeInternal           = "internal_error"
+)
+
+// retryAfterUnavailable is the Retry-After sent with 503: long enough for a
+// Redis failover or restart, short enough that clients do not give up.
+const retryAfterUnavailable = 2
+
+func errUnavailable() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+		Message: "session store temporarily unavailable, retry", RetryAfter: retryAfterUnavailable}
+}
+
+func errBadRequest(msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: msg}
+}
+
+// unauthorized is the one 401 body per code. The message is fixed per code so
+// that responses do not differ in ways an attacker could learn from.
+func unauthorized(code string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: code, Message: "authentication required"}
+}
+
+// writeError is the default error writer.
+func writeError(w http.ResponseWriter, _ *http.Request, e *Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if e.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(e)
+}
+
+func (m *Manager[T]) fail(w http.ResponseWriter, r *http.Request, e *Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	m.cfg.ErrorHandler(w, r, e)
+}

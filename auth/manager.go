@@ -1,0 +1,185 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/token"
+)
+
+// Manager is sesame's HTTP face for session data of type T: it mints and
+// verifies access tokens, rotates refresh tokens, and serves the auth
+// endpoints and middleware. All methods may be called concurrently.
+type Manager[T any] struct {
+	cfg     Config[T]
+	codec   *token.Codec[payload[T]]
+	cop     *http.CrossOriginProtection
+	ipLimit *limiter
+	usLimit *limiter
+}
+
+// New returns a Manager for cfg; see [Config] for what is required and the
+// defaults of the rest.
+func New[T any](cfg Config[T]) (*Manager[T], error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	codec, err := token.New[payload[T]](&token.Options{
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		TTL:      cfg.AccessTTL,
+		Leeway:   cfg.Leeway,
+		Now:      cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	m := &Manager[T]{
+		cfg:     cfg,
+		codec:   codec,
+		cop:     http.NewCrossOriginProtection(),
+		ipLimit: newLimiter(cfg.LoginLimit.PerIP, cfg.LoginLimit.Window),
+		usLimit: newLimiter(cfg.LoginLimit.PerUser, cfg.LoginLimit.Window),
+	}
+	for _, o := range cfg.TrustedOrigins {
+		if err := m.cop.AddTrustedOrigin(o); err != nil {
+			return nil, fmt.Errorf("auth: trusted origin %q: %w", o, err)
+		}
+	}
+	m.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.fail(w, r, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "cross-origin request refused"})
+	}))
+	if m.cfg.ErrorHandler == nil {
+		m.cfg.ErrorHandler = writeError
+	}
+	return m, nil
+}
+
+func (m *Manager[T]) leeway() time.Duration { return m.codec.Options().Leeway }
+
+// Verify authenticates r: it takes the access token from the request's
+// transport, verifies it, and checks the local denylist. The returned error
+// is an [*Error] ready to be written (401 for a bad or revoked token, 503
+// when the denylist cannot vouch for it).
+func (m *Manager[T]) Verify(r *http.Request) (*Session[T], error) {
+	s, e := m.verify(r)
+	if e != nil {
+		return nil, e
+	}
+	return s, nil
+}
+
+func (m *Manager[T]) verify(r *http.Request) (*Session[T], *Error) {
+	raw, tr, e := m.accessToken(r)
+	if e != nil {
+		return nil, e
+	}
+	tok, err := m.codec.Parse(m.cfg.Keys.Current(), raw)
+	if err != nil {
+		return nil, unauthorized(token.Reason(err))
+	}
+	revoked, err := m.cfg.Denylist.Check(subject(tok))
+	if err != nil {
+		// A stale replica under fail-closed: we cannot vouch for the token,
+		// but it is not known to be bad either. 503 makes clients retry
+		// instead of logging the user out.
+		return nil, errUnavailable()
+	}
+	if revoked {
+		return nil, unauthorized(CodeRevoked)
+	}
+	return &Session[T]{
+		Claims:    tok.Claims,
+		UserID:    tok.Payload.Sub,
+		Data:      tok.Payload.Data,
+		familyID:  tok.Payload.Fam,
+		transport: tr,
+	}, nil
+}
+
+func subject[T any](tok *token.Token[payload[T]]) revocation.Subject {
+	return revocation.Subject{
+		SID:      tok.Claims.SessionID,
+		JTI:      tok.Claims.ID,
+		UserID:   tok.Payload.Sub,
+		IssuedAt: tok.Claims.IssuedAt,
+	}
+}
+
+// verifyStrict is verify plus a denylist read from the store itself, so a
+// revocation written anywhere is seen at once.
+func (m *Manager[T]) verifyStrict(r *http.Request) (*Session[T], *Error) {
+	s, e := m.verify(r)
+	if e != nil {
+		return nil, e
+	}
+	revoked, err := m.cfg.Store.IsRevoked(r.Context(), revocation.Subject{
+		SID: s.Claims.SessionID, JTI: s.Claims.ID, UserID: s.UserID, IssuedAt: s.Claims.IssuedAt,
+	})
+	if err != nil {
+		return nil, errUnavailable()
+	}
+	if revoked {
+		return nil, unauthorized(CodeRevoked)
+	}
+	return s, nil
+}
+
+// mint makes an access token for a session.
+func (m *Manager[T]) mint(sid, uid, fam string, data T) (string, token.Claims, error) {
+	return m.codec.Mint(m.cfg.Keys.Current(), sid, payload[T]{Sub: uid, Fam: fam, Data: data})
+}
+
+// Update replaces the session data of the request's session: it stores data
+// with the refresh family (so the next refresh keeps it) and re-mints the
+// access token. In cookie transport the new token is set as the access
+// cookie; in header transport the caller must hand the returned token to the
+// client (for example in its JSON response). r must have passed Require,
+// Optional (with a session) or Strict.
+func (m *Manager[T]) Update(w http.ResponseWriter, r *http.Request, data T) (string, error) {
+	s, ok := FromContext[T](r.Context())
+	if !ok {
+		return "", errors.New("auth: Update called on a request without a session")
+	}
+	pj, err := json.Marshal(data)
+	if err != nil {
+		return "", fmt.Errorf("auth: encoding session data: %w", err)
+	}
+	// Mint first: a payload too large for a token must fail before the
+	// family is changed, so nothing partial is written.
+	raw, claims, err := m.mint(s.Claims.SessionID, s.UserID, s.familyID, data)
+	if err != nil {
+		return "", fmt.Errorf("auth: %w", err)
+	}
+	if err := m.cfg.Store.UpdatePayload(r.Context(), s.familyID, pj); err != nil {
+		return "", fmt.Errorf("auth: storing session data: %w", err)
+	}
+	if s.transport == CookieTransport {
+		fam, found, err := m.cfg.Store.GetFamily(r.Context(), s.familyID)
+		remember := found && err == nil && m.remembered(fam)
+		m.setCookies(w, raw, claims.ExpiresAt, "", time.Time{}, remember)
+	}
+	s.Data = data
+	s.Claims = claims
+	return raw, nil
+}
+
+// remembered tells whether a family was created with "remember me": its
+// absolute lifetime is longer than a non-remembered session's.
+func (m *Manager[T]) remembered(f revocation.Family) bool {
+	return f.AbsoluteExpiry.Sub(f.Created) > m.cfg.SessionLifetime
+}
+
+func (m *Manager[T]) event(ctx context.Context, e Event) {
+	if m.cfg.OnEvent == nil {
+		return
+	}
+	e.Time = m.cfg.Now()
+	m.cfg.OnEvent(ctx, e)
+}
