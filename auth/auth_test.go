@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,9 +302,11 @@ func TestSessionsListAndDelete(t *testing.T) {
 
 func TestRefreshReuseIsTheft(t *testing.T) {
 	for _, resp := range []auth.TheftResponse{auth.EndSession, auth.EndAllSessions} {
-		// No grace window: a token two generations old is theft at once
-		// (with the default 10s window it would still replay).
-		store, err := revocation.NewMemory(&revocation.MemoryOptions{GraceWindow: -1})
+		// The store's clock is injected so the grace window (10s) can pass.
+		var skew atomic.Int64
+		store, err := revocation.NewMemory(&revocation.MemoryOptions{Now: func() time.Time {
+			return time.Now().Add(time.Duration(skew.Load()))
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +317,12 @@ func TestRefreshReuseIsTheft(t *testing.T) {
 		tk := e.loginHeader("alice")
 		_, tk2 := e.refreshHeader(tk.RefreshToken)
 		_, tk3 := e.refreshHeader(tk2.RefreshToken)
-		// tk.RefreshToken is two generations old: theft.
+		// tk.RefreshToken is two generations old: within the grace window it
+		// still replays (a second tab); after it, it is theft.
+		if r, _ := e.refreshHeader(tk.RefreshToken); r.status != 200 {
+			t.Fatalf("replay within grace: %d %s", r.status, r.body)
+		}
+		skew.Store(int64(11 * time.Second))
 		r, _ := e.refreshHeader(tk.RefreshToken)
 		if r.status != 401 || r.code(t) != "refresh_token_reused" {
 			t.Fatalf("reuse: %d %s", r.status, r.body)

@@ -47,4 +47,3 @@ type payload[T any] struct {
 	Fam  string `json:"f"`
 	Data T      `json:"d"`
 }
-
