@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // Store keeps the fleet's keyset. Implementations must be safe for
@@ -30,9 +32,10 @@ type Watcher interface {
 	Watch(ctx context.Context, notify func()) error
 }
 
-// maxUpdateAttempts bounds [Update]'s retries: each lost race means another
-// writer made progress, so a handful is plenty.
-const maxUpdateAttempts = 8
+// maxUpdateAttempts bounds [Update]'s retries. Each lost race means another
+// writer made progress; a random pause that grows with each loss (up to about
+// 100ms) keeps a fast writer from starving a slower one.
+const maxUpdateAttempts = 16
 
 // Update loads the keyset, applies change and stores the result with
 // compare-and-swap, reloading and reapplying change when another writer got
@@ -41,7 +44,16 @@ const maxUpdateAttempts = 8
 // than once and must not have side effects.
 func Update(ctx context.Context, st Store, change func(cur *Keyset) (*Keyset, error)) (*Keyset, error) {
 	var err error
-	for range maxUpdateAttempts {
+	for attempt := range maxUpdateAttempts {
+		if attempt > 0 {
+			t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 7))))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
 		var cur, next *Keyset
 		cur, err = st.Load(ctx)
 		if err != nil {

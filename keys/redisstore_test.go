@@ -1,0 +1,145 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/internal/redistest"
+)
+
+// waitFor polls cond until it holds or deadline passes, for propagation
+// across real connections, and returns how long it took.
+func waitFor(t *testing.T, deadline time.Duration, cond func() bool) (time.Duration, bool) {
+	t.Helper()
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Microsecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Since(start) > deadline {
+			return time.Since(start), false
+		}
+		<-tick.C
+	}
+	return time.Since(start), true
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// TestRedisTwoNodePropagation has two nodes, each with its own client,
+// holder and store value, share one Redis keyset. A rotation written through
+// node A must be in use on node B within 2s. Polling is off on both, so this
+// measures the pub/sub notice path alone; the figures are logged.
+func TestRedisTwoNodePropagation(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	mk := testMasterKey(t, 1)
+	ctx := t.Context()
+	storeA := NewRedisStore(srv.Client(), mk, nil)
+	if err := storeA.CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
+		t.Fatal(err)
+	}
+	opts := &HolderOptions{PollInterval: -1, Logger: quiet}
+	nodeA, err := NewHolder(ctx, storeA, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeB, err := NewHolder(ctx, NewRedisStore(srv.Client(), mk, nil), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go nodeA.Run(ctx)
+	go nodeB.Run(ctx)
+
+	const rounds = 20
+	var lat []time.Duration
+	for i := range rounds + 1 {
+		next := rotateIn(t, storeA)
+		d, ok := waitFor(t, 2*time.Second, func() bool {
+			return nodeB.Current().Version() == next.Version() && nodeA.Current().Version() == next.Version()
+		})
+		if !ok {
+			t.Fatalf("round %d: version %d not in use on both nodes after %v (A at %d, B at %d)",
+				i, next.Version(), d, nodeA.Current().Version(), nodeB.Current().Version())
+		}
+		if i > 0 { // round 0 may race the subscription; it is caught by the post-subscribe reload
+			lat = append(lat, d)
+		}
+		if s, _ := nodeB.Current().Signer(); s.ID() != must(next.Signer()).ID() {
+			t.Fatalf("node B signs with %v, want %v", s, must(next.Signer()))
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("rotation on node A in use on node B (pub/sub only, %d rounds): median %v, p95 %v, max %v",
+		len(lat), lat[len(lat)/2], lat[len(lat)*95/100], lat[len(lat)-1])
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestRedisMissedNoticeCaughtByPoll gives node B a channel nobody publishes
+// on: it never gets a notice and must catch up by polling.
+func TestRedisMissedNoticeCaughtByPoll(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	mk := testMasterKey(t, 1)
+	ctx := t.Context()
+	storeA := NewRedisStore(srv.Client(), mk, nil)
+	if err := storeA.CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
+		t.Fatal(err)
+	}
+	deaf := NewRedisStore(srv.Client(), mk, &RedisStoreOptions{Channel: "elsewhere"})
+	nodeB, err := NewHolder(ctx, deaf, &HolderOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go nodeB.Run(ctx)
+	next := rotateIn(t, storeA)
+	d, ok := waitFor(t, 2*time.Second, func() bool { return nodeB.Current().Version() == next.Version() })
+	if !ok {
+		t.Fatalf("not picked up by polling within %v", d)
+	}
+	t.Logf("picked up by polling after %v", d)
+}
+
+// TestRedisOutageKeepsLastGood stops Redis under a running node: the node
+// keeps its keyset and reports the error; Run still returns on cancel.
+func TestRedisOutageKeepsLastGood(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	mk := testMasterKey(t, 1)
+	st := NewRedisStore(srv.Client(), mk, nil)
+	if err := st.CompareAndSwap(t.Context(), 0, mustInit(t)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHolder(t.Context(), st, &HolderOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- h.Run(ctx) }()
+	good := h.Current()
+	srv.Kill()
+	if err := h.Reload(t.Context()); err == nil {
+		t.Fatal("Reload succeeded with Redis down")
+	}
+	if h.Current() != good || h.Status().LastError == nil {
+		t.Fatalf("status %+v", h.Status())
+	}
+	// Writes fail cleanly too.
+	next, _ := good.Rotate(noDelay, t0)
+	if err := st.CompareAndSwap(t.Context(), good.Version(), next); err == nil || errors.Is(err, ErrConflict) {
+		t.Fatalf("CAS with Redis down: %v", err)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel with Redis down")
+	}
+}
