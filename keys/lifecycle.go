@@ -47,7 +47,7 @@ func (s *Keyset) Rotate(p RotationPolicy, now time.Time) (*Keyset, error) {
 		return s.next(append(s.Keys(), fresh)...)
 	}
 	if age := now.Sub(pend.created); age < p.PublishDelay {
-		return nil, fmt.Errorf("%w: pending key %q published %v ago, needs %v (retry after %s)",
+		return nil, fmt.Errorf("%w: %q published %v ago, needs %v (retry after %s)",
 			ErrTooEarly, pend.id, age.Round(time.Second), p.PublishDelay,
 			pend.created.Add(p.PublishDelay).Format(time.RFC3339))
 	}

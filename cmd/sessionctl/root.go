@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/sesame-go/sesame/keys"
+)
+
+// rootOptions are the flags every subcommand shares.
+type rootOptions struct {
+	keyset        string
+	masterKeyFile string
+}
+
+func newRootCmd() *cobra.Command {
+	var o rootOptions
+	root := &cobra.Command{
+		Use:   "sessionctl",
+		Short: "Administer sesame keysets",
+		Long: `sessionctl administers a sesame deployment.
+
+The keyset is sealed at rest with a 32-byte master key, read from the
+environment variable SESAME_MASTER_KEY (base64) or from --master-key-file.
+It is never accepted on the command line, where other users could read it.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&o.keyset, "keyset", os.Getenv("SESAME_KEYSET"),
+		"where the keyset is stored: file:PATH or redis://[user:password@]host:port/db (env SESAME_KEYSET)")
+	root.PersistentFlags().StringVar(&o.masterKeyFile, "master-key-file", "",
+		"file holding the base64 master key (default: env SESAME_MASTER_KEY)")
+	root.AddCommand(newKeysCmd(&o))
+	return root
+}
+
+// openStore returns the store named by --keyset, sealed with the master key,
+// and a function that releases it.
+func (o *rootOptions) openStore() (keys.Store, func(), error) {
+	spec := o.keyset
+	if spec == "" {
+		return nil, nil, errors.New("no keyset: give --keyset file:PATH or --keyset redis://HOST:PORT (or set SESAME_KEYSET)")
+	}
+	mk, err := keys.LoadMasterKey(o.masterKeyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case strings.HasPrefix(spec, "file:"):
+		path := strings.TrimPrefix(spec, "file:")
+		if path == "" {
+			return nil, nil, errors.New("--keyset file: needs a path")
+		}
+		return keys.NewFileStore(path, mk), func() {}, nil
+	case strings.HasPrefix(spec, "redis://"), strings.HasPrefix(spec, "rediss://"):
+		opts, err := redis.ParseURL(spec)
+		if err != nil {
+			// The URL may hold a password: do not echo it.
+			return nil, nil, errors.New("--keyset: invalid redis URL")
+		}
+		// An administrator wants a prompt, single answer, not retries.
+		opts.MaxRetries = -1
+		opts.DialTimeout = 3 * time.Second
+		opts.DialerRetries = 1
+		redis.SetLogger(quietRedis{})
+		c := redis.NewClient(opts)
+		return keys.NewRedisStore(c, mk, nil), func() { c.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("--keyset %q: want file:PATH or redis://...", redactURL(spec))
+}
+
+// redactURL drops anything that looks like credentials from a keyset spec.
+func redactURL(s string) string {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return "…" + s[i:]
+	}
+	return s
+}
+
+// quietRedis keeps go-redis's own pool log lines off stderr: sessionctl
+// reports each failure once, as one line.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
