@@ -143,6 +143,11 @@ type Config[T any] struct {
 	// and 10 failures per username per 5 minutes; see [LoginLimit].
 	LoginLimit LoginLimit
 
+	// CacheSize bounds the verified-token cache (entries; about 1 KB each
+	// for a 200-byte payload). Zero means 10000; a negative value disables
+	// the cache.
+	CacheSize int
+
 	// TrustedOrigins are origins (scheme://host[:port]) other than the
 	// server's own that may send state-changing requests.
 	TrustedOrigins []string
@@ -226,6 +231,9 @@ func (c Config[T]) withDefaults() Config[T] {
 	}
 	if c.LoginLimit.Window == 0 {
 		c.LoginLimit.Window = 5 * time.Minute
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 10000
 	}
 	if c.ClientIP == nil {
 		c.ClientIP = remoteIP

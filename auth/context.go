@@ -8,6 +8,11 @@ import (
 )
 
 // Session is a verified session, as seen by a protected handler.
+//
+// A Session is shared, read-only, by every request that carries the same
+// access token (see the verified-token cache): a handler must not modify it
+// or anything Data points to (slices, maps). Change session data with
+// [Manager.Update].
 type Session[T any] struct {
 	// Claims are the access token's verified clear claims.
 	Claims token.Claims
@@ -16,8 +21,7 @@ type Session[T any] struct {
 	// Data is the application's session data from the sealed payload.
 	Data T
 
-	familyID  string
-	transport Transport
+	familyID string
 }
 
 // SessionID is the session's id (claim sid).

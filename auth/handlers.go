@@ -349,7 +349,7 @@ func (m *Manager[T]) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.event(r.Context(), Event{Kind: EventLogout, UserID: s.UserID, SessionID: s.Claims.SessionID, IP: m.cfg.ClientIP(r), UserAgent: r.UserAgent()})
-	m.noContent(w, s)
+	m.noContent(w, r)
 }
 
 func (m *Manager[T]) logoutAll(w http.ResponseWriter, r *http.Request) {
@@ -363,11 +363,11 @@ func (m *Manager[T]) logoutAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.event(r.Context(), Event{Kind: EventLogoutAll, UserID: s.UserID, SessionID: s.Claims.SessionID, IP: m.cfg.ClientIP(r), UserAgent: r.UserAgent()})
-	m.noContent(w, s)
+	m.noContent(w, r)
 }
 
-func (m *Manager[T]) noContent(w http.ResponseWriter, s *Session[T]) {
-	if s.transport == CookieTransport {
+func (m *Manager[T]) noContent(w http.ResponseWriter, r *http.Request) {
+	if !wantsHeader(r) {
 		m.clearCookies(w)
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -441,7 +441,7 @@ func (m *Manager[T]) endSession(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		m.event(r.Context(), Event{Kind: EventSessionEnded, UserID: s.UserID, SessionID: sid, IP: m.cfg.ClientIP(r), UserAgent: r.UserAgent()})
-		if f.ID == s.familyID && s.transport == CookieTransport {
+		if f.ID == s.familyID && !wantsHeader(r) {
 			m.clearCookies(w)
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,7 +124,7 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 	r.With(m.Require()).Post("/cart", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := auth.FromContext[Profile](r.Context())
 		d := s.Data
-		d.Cart = append(d.Cart, r.URL.Query().Get("item"))
+		d.Cart = append(slices.Clone(d.Cart), r.URL.Query().Get("item")) // s.Data is shared: copy before changing
 		if _, err := m.Update(w, r, d); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return

@@ -21,6 +21,7 @@ type Manager[T any] struct {
 	cop     *http.CrossOriginProtection
 	ipLimit *limiter
 	usLimit *limiter
+	cache   *tokenCache[T]
 }
 
 // New returns a Manager for cfg; see [Config] for what is required and the
@@ -46,6 +47,7 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		cop:     http.NewCrossOriginProtection(),
 		ipLimit: newLimiter(cfg.LoginLimit.PerIP, cfg.LoginLimit.Window),
 		usLimit: newLimiter(cfg.LoginLimit.PerUser, cfg.LoginLimit.Window),
+		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
@@ -76,15 +78,31 @@ func (m *Manager[T]) Verify(r *http.Request) (*Session[T], error) {
 }
 
 func (m *Manager[T]) verify(r *http.Request) (*Session[T], *Error) {
-	raw, tr, e := m.accessToken(r)
+	raw, e := m.accessToken(r)
 	if e != nil {
 		return nil, e
 	}
-	tok, err := m.codec.Parse(m.cfg.Keys.Current(), raw)
-	if err != nil {
-		return nil, unauthorized(token.Reason(err))
+	ks := m.cfg.Keys.Current()
+	s, e := m.cache.get(raw, m.cfg.Now(), ks)
+	if e != nil {
+		return nil, e
 	}
-	revoked, err := m.cfg.Denylist.Check(subject(tok))
+	if s == nil {
+		tok, err := m.codec.Parse(ks, raw)
+		if err != nil {
+			return nil, unauthorized(token.Reason(err))
+		}
+		s = &Session[T]{
+			Claims:   tok.Claims,
+			UserID:   tok.Payload.Sub,
+			Data:     tok.Payload.Data,
+			familyID: tok.Payload.Fam,
+		}
+		m.cache.put(raw, s, m.leeway())
+	}
+	revoked, err := m.cfg.Denylist.Check(revocation.Subject{
+		SID: s.Claims.SessionID, JTI: s.Claims.ID, UserID: s.UserID, IssuedAt: s.Claims.IssuedAt,
+	})
 	if err != nil {
 		// A stale replica under fail-closed: we cannot vouch for the token,
 		// but it is not known to be bad either. 503 makes clients retry
@@ -94,22 +112,7 @@ func (m *Manager[T]) verify(r *http.Request) (*Session[T], *Error) {
 	if revoked {
 		return nil, unauthorized(CodeRevoked)
 	}
-	return &Session[T]{
-		Claims:    tok.Claims,
-		UserID:    tok.Payload.Sub,
-		Data:      tok.Payload.Data,
-		familyID:  tok.Payload.Fam,
-		transport: tr,
-	}, nil
-}
-
-func subject[T any](tok *token.Token[payload[T]]) revocation.Subject {
-	return revocation.Subject{
-		SID:      tok.Claims.SessionID,
-		JTI:      tok.Claims.ID,
-		UserID:   tok.Payload.Sub,
-		IssuedAt: tok.Claims.IssuedAt,
-	}
+	return s, nil
 }
 
 // verifyStrict is verify plus a denylist read from the store itself, so a
@@ -160,13 +163,14 @@ func (m *Manager[T]) Update(w http.ResponseWriter, r *http.Request, data T) (str
 	if err := m.cfg.Store.UpdatePayload(r.Context(), s.familyID, pj); err != nil {
 		return "", fmt.Errorf("auth: storing session data: %w", err)
 	}
-	if s.transport == CookieTransport {
+	if !wantsHeader(r) {
 		fam, found, err := m.cfg.Store.GetFamily(r.Context(), s.familyID)
 		remember := found && err == nil && m.remembered(fam)
 		m.setCookies(w, raw, claims.ExpiresAt, "", time.Time{}, remember)
 	}
-	s.Data = data
-	s.Claims = claims
+	// s is shared with other requests carrying the same token (the
+	// verified-token cache), so it is not changed here: this request's
+	// FromContext keeps showing the data it came with.
 	return raw, nil
 }
 

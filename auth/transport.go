@@ -26,31 +26,30 @@ func wantsHeader(r *http.Request) bool {
 	return len(r.Header.Values("Authorization")) > 0 || strings.EqualFold(r.Header.Get(TransportHeader), "header")
 }
 
-// accessToken extracts the access token and the transport it came in.
-func (m *Manager[T]) accessToken(r *http.Request) (string, Transport, *Error) {
+// accessToken extracts the access token from the request's transport.
+func (m *Manager[T]) accessToken(r *http.Request) (string, *Error) {
 	if wantsHeader(r) {
 		if m.cfg.Transports&HeaderTransport == 0 {
-			return "", HeaderTransport, &Error{Status: http.StatusBadRequest, Code: CodeTransport, Message: "header transport not allowed"}
+			return "", &Error{Status: http.StatusBadRequest, Code: CodeTransport, Message: "header transport not allowed"}
 		}
 		vals := r.Header.Values("Authorization")
 		switch len(vals) {
 		case 0:
-			return "", HeaderTransport, unauthorized(CodeUnauthenticated)
+			return "", unauthorized(CodeUnauthenticated)
 		case 1:
 		default:
-			return "", HeaderTransport, unauthorized("malformed")
+			return "", unauthorized("malformed")
 		}
 		raw, ok := bearer(vals[0])
 		if !ok {
-			return "", HeaderTransport, unauthorized("malformed")
+			return "", unauthorized("malformed")
 		}
-		return raw, HeaderTransport, nil
+		return raw, nil
 	}
 	if m.cfg.Transports&CookieTransport == 0 {
-		return "", CookieTransport, unauthorized(CodeUnauthenticated)
+		return "", unauthorized(CodeUnauthenticated)
 	}
-	raw, e := singleCookie(r, m.cfg.CookieName)
-	return raw, CookieTransport, e
+	return singleCookie(r, m.cfg.CookieName)
 }
 
 // bearer parses "Bearer <token>" (scheme case-insensitive, RFC 7235), with

@@ -1,0 +1,171 @@
+package auth_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/keys"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// mutableKeys is a KeySource whose keyset the test swaps, as a reloading
+// keys.Holder would.
+type mutableKeys struct{ p atomic.Pointer[keys.Keyset] }
+
+func (m *mutableKeys) Current() *keys.Keyset { return m.p.Load() }
+
+// settableClock is an injected clock.
+type settableClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *settableClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *settableClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// TestCachedTokenStillChecked: a token that was verified once (and so is in
+// the cache) is still refused when it expires, when its key is revoked or
+// retired, and when its session is revoked.
+func TestCachedTokenStillChecked(t *testing.T) {
+	ks, err := keys.Init(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &mutableKeys{}
+	src.p.Store(ks)
+	clk := &settableClock{now: time.Now()}
+	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
+		c.Keys = src
+		c.Now = clk.Now
+	})
+	tk := e.loginHeader("alice")
+	call := func() resp { return e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...) }
+	if r := call(); r.status != 200 {
+		t.Fatalf("first call: %d", r.status)
+	}
+
+	t.Run("malleated signature misses the cache", func(t *testing.T) {
+		// The last base64 character of a 64-byte signature carries 4 spare
+		// bits; flipping one gives a string that decodes to the same bytes
+		// under lax decoding. It must not be served from the cache.
+		last := tk.AccessToken[len(tk.AccessToken)-1]
+		alt := tk.AccessToken[:len(tk.AccessToken)-1] + string(spareBitTwin(last))
+		if r := e.do(nil, "GET", "/app", "", bearer(alt)...); r.status != 401 || r.code(t) != "malformed" {
+			t.Fatalf("malleated token: %d %s", r.status, r.body)
+		}
+	})
+
+	t.Run("expiry", func(t *testing.T) {
+		clk.Add(10*time.Minute + 29*time.Second) // within leeway
+		if r := call(); r.status != 200 {
+			t.Fatalf("within leeway: %d", r.status)
+		}
+		clk.Add(2 * time.Second)
+		if r := call(); r.status != 401 || r.code(t) != "expired" {
+			t.Fatalf("expired cached token: %d %s", r.status, r.body)
+		}
+		clk.Add(-(10*time.Minute + 31*time.Second))
+	})
+
+	t.Run("key revoked", func(t *testing.T) {
+		tk2 := e.loginHeader("bob")
+		if r := e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.status != 200 {
+			t.Fatalf("before revocation: %d", r.status)
+		}
+		signer, _ := ks.Signer()
+		revoked, err := ks.ForceRevoke(signer.ID(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.p.Store(revoked)
+		if r := e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.status != 401 || r.code(t) != "key_revoked" {
+			t.Fatalf("cached token of a revoked key: %d %s", r.status, r.body)
+		}
+		src.p.Store(ks)
+	})
+}
+
+// spareBitTwin returns a base64url character whose top 2 bits equal c's and
+// whose low 4 bits differ: as the last character of a 64-byte value (86
+// characters, 2 bits used) it decodes to the same bytes under lax decoding.
+func spareBitTwin(c byte) byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, c)
+	return alphabet[i^1]
+}
+
+// benchEnv is a manager behind chi with one protected route, in process.
+func benchEnv(b *testing.B, cacheSize int) (http.Handler, string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	store, _ := revocation.NewMemory(nil)
+	rep, _ := revocation.NewReplica(store, nil)
+	go rep.Run(ctx)
+	for rep.Status().Stale {
+		runtime.Gosched()
+	}
+	m, err := auth.New(auth.Config[Profile]{
+		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep,
+		Authenticator: auth.AuthenticatorFunc[Profile](authenticate), CacheSize: cacheSize,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Mount("/auth", m.Routes())
+	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := auth.FromContext[Profile](r.Context()); !ok {
+			b.Fatal("no session")
+		}
+		w.WriteHeader(204)
+	})
+	req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"username":"alice","password":"alice-pw"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Session-Transport", "header")
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	var tk tokens
+	(resp{body: rec.Body.String()}).json(&testing.T{}, &tk)
+	return r, tk.AccessToken
+}
+
+func benchmarkRequire(b *testing.B, cacheSize int) {
+	h, tok := benchEnv(b, cacheSize)
+	req := httptest.NewRequest("GET", "/app", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 204 {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+	b.ReportMetric(float64(len(tok)), "token-bytes")
+}
+
+// BenchmarkRequireCacheHit is one authenticated request through chi when
+// the token was verified before: no signature check, no decryption.
+func BenchmarkRequireCacheHit(b *testing.B) { benchmarkRequire(b, 0) }
+
+// BenchmarkRequireCacheMiss is the same with the cache disabled: every
+// request verifies the signature and opens the payload.
+func BenchmarkRequireCacheMiss(b *testing.B) { benchmarkRequire(b, -1) }
