@@ -56,7 +56,8 @@ type Holder struct {
 	cur   atomic.Pointer[Keyset]
 	kick  chan struct{}
 
-	mu     sync.Mutex // serializes loads and guards status
+	loadMu sync.Mutex // serializes loads
+	mu     sync.Mutex // guards status; never held across I/O, so Status stays instant while a load hangs
 	status HolderStatus
 }
 
@@ -99,14 +100,16 @@ func (h *Holder) Status() HolderStatus {
 func (h *Holder) Reload(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
 	defer cancel()
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.loadMu.Lock()
+	defer h.loadMu.Unlock()
 	ks, err := h.store.Load(ctx)
 	old := h.cur.Load()
 	if err == nil && old != nil && ks.Version() < old.Version() {
 		err = fmt.Errorf("keys: stored keyset version %d is older than version %d in use; keeping it", ks.Version(), old.Version())
 	}
 	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if err != nil {
 		h.status.LastError, h.status.LastErrorAt = err, now
 		if old != nil {

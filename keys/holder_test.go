@@ -207,3 +207,45 @@ func TestRotatorRotateIfDue(t *testing.T) {
 		t.Error("NewRotator accepted a policy without automatic rotation")
 	}
 }
+
+// hangingStore's Load blocks until its context ends, like a Redis that
+// accepts connections and never answers.
+type hangingStore struct {
+	Store
+	hang atomic.Bool
+}
+
+func (h *hangingStore) Load(ctx context.Context) (*Keyset, error) {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return h.Store.Load(ctx)
+}
+
+func TestHolderStatusWhileLoadHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &hangingStore{Store: NewMemoryStore(mustInit(t))}
+		h, err := NewHolder(t.Context(), st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.hang.Store(true)
+		done := make(chan error)
+		go func() { done <- h.Reload(context.Background()) }()
+		synctest.Wait()
+		if s := h.Status(); s.Version != 1 || s.LastError != nil { // must not block
+			t.Fatalf("status %+v", s)
+		}
+		if h.Current().Version() != 1 {
+			t.Fatal("no keyset while a load hangs")
+		}
+		time.Sleep(loadTimeout)
+		if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("hung load returned %v, want the %v timeout", err, loadTimeout)
+		}
+		if h.Status().LastError == nil {
+			t.Fatal("timeout not reported")
+		}
+	})
+}

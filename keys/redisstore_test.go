@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -142,4 +143,71 @@ func TestRedisOutageKeepsLastGood(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel with Redis down")
 	}
+}
+
+// TestRedisRotatorsRace has two nodes' rotators check the same due keyset at
+// the same instant, each with its own client: exactly one rotates.
+func TestRedisRotatorsRace(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	mk := testMasterKey(t, 1)
+	ctx := t.Context()
+	p := RotationPolicy{PublishDelay: 10 * time.Minute, RotateEvery: time.Hour}
+	if err := NewRedisStore(srv.Client(), mk, nil).CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 5; round++ {
+		now := t0.Add(time.Duration(round) * time.Hour)
+		results := make(chan bool, 2)
+		var rs []*Rotator
+		for range 2 {
+			r, err := NewRotator(NewRedisStore(srv.Client(), mk, nil), p,
+				&RotatorOptions{Now: func() time.Time { return now }, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs = append(rs, r)
+		}
+		for _, r := range rs {
+			go func() {
+				rotated, err := r.RotateIfDue(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				results <- rotated
+			}()
+		}
+		if a, b := <-results, <-results; a == b {
+			t.Fatalf("round %d: rotated %v and %v, want exactly one", round, a, b)
+		}
+	}
+	final, err := NewRedisStore(srv.Client(), mk, nil).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := final.Signer(); !s.Activated().Equal(t0.Add(5 * time.Hour)) {
+		t.Fatalf("active key activated at %v, want %v", s.Activated(), t0.Add(5*time.Hour))
+	}
+}
+
+// TestFilePropagationRealTime measures, with the real clock, how long a
+// rotation written by one process takes to be in use by a node polling the
+// same file with the default options.
+func TestFilePropagationRealTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyset.json")
+	mk := testMasterKey(t, 1)
+	st := NewFileStore(path, mk)
+	if err := st.CompareAndSwap(t.Context(), 0, mustInit(t)); err != nil {
+		t.Fatal(err)
+	}
+	node, err := NewHolder(t.Context(), NewFileStore(path, mk), &HolderOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go node.Run(t.Context())
+	next := rotateIn(t, st)
+	d, ok := waitFor(t, 2*time.Second, func() bool { return node.Current().Version() == next.Version() })
+	if !ok {
+		t.Fatalf("file change not in use after %v", d)
+	}
+	t.Logf("file rotation in use by a polling node after %v", d)
 }
