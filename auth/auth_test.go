@@ -184,7 +184,11 @@ func wantAttrs(t *testing.T, c map[string]string, name string, attrs ...string) 
 }
 
 func TestErrors(t *testing.T) {
-	e := newEnv(t, newMemoryStore(t))
+	backends(t, testErrors)
+}
+
+func testErrors(t *testing.T, newStore func(*testing.T) revocation.Store) {
+	e := newEnv(t, newStore(t))
 	tk := e.loginHeader("alice")
 	big := `{"username":"` + strings.Repeat("a", 70<<10) + `","password":"x"}`
 	tests := []struct {

@@ -143,6 +143,12 @@ type Config[T any] struct {
 	// and 10 failures per username per 5 minutes; see [LoginLimit].
 	LoginLimit LoginLimit
 
+	// PayloadKey, 32 bytes, seals the session data kept with each refresh
+	// family, so the store (Redis) never holds it in clear. Nil stores it as
+	// plain JSON. Changing it makes existing sessions fail to refresh (they
+	// must log in again). sessiond derives it from the master key.
+	PayloadKey []byte
+
 	// CacheSize bounds the verified-token cache (entries; about 1 KB each
 	// for a 200-byte payload). Zero means 10000; a negative value disables
 	// the cache.
@@ -265,6 +271,8 @@ func (c *Config[T]) validate() error {
 		return errors.New("auth: MaxSessionsPerUser is negative")
 	case !c.Insecure && (len(c.CookieName) < 7 || c.CookieName[:7] != "__Host-"):
 		return fmt.Errorf("auth: CookieName %q must start with __Host- (or set Insecure for development)", c.CookieName)
+	case c.PayloadKey != nil && len(c.PayloadKey) != 32:
+		return fmt.Errorf("auth: PayloadKey must be 32 bytes, not %d", len(c.PayloadKey))
 	case c.Transports&^(CookieTransport|HeaderTransport) != 0:
 		return errors.New("auth: unknown Transports bits")
 	}

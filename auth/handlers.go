@@ -143,7 +143,7 @@ func (m *Manager[T]) login(w http.ResponseWriter, r *http.Request) {
 	fam, rt, err := m.cfg.Store.CreateFamily(ctx, revocation.NewFamily{
 		SessionID:      sid,
 		UserID:         uid,
-		Payload:        pj,
+		Payload:        m.sealer.seal(pj, sid),
 		AbsoluteExpiry: now.Add(lifetime),
 		IdleTimeout:    m.cfg.RefreshIdle,
 		UserAgent:      truncate(r.UserAgent(), 256),
@@ -279,7 +279,11 @@ func (m *Manager[T]) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	var data T
 	if len(res.Family.Payload) > 0 {
-		if err := json.Unmarshal(res.Family.Payload, &data); err != nil {
+		pj, err := m.sealer.open(res.Family.Payload, res.Family.SessionID)
+		if err == nil {
+			err = json.Unmarshal(pj, &data)
+		}
+		if err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "auth: stored session data does not decode", "err", err)
 			m.fail(w, r, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "cannot decode session data"})
 			return

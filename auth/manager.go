@@ -22,6 +22,7 @@ type Manager[T any] struct {
 	ipLimit *limiter
 	usLimit *limiter
 	cache   *tokenCache[T]
+	sealer  *payloadSealer
 }
 
 // New returns a Manager for cfg; see [Config] for what is required and the
@@ -48,6 +49,12 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		ipLimit: newLimiter(cfg.LoginLimit.PerIP, cfg.LoginLimit.Window),
 		usLimit: newLimiter(cfg.LoginLimit.PerUser, cfg.LoginLimit.Window),
 		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
+	}
+	if m.sealer, err = newPayloadSealer(cfg.PayloadKey); err != nil {
+		return nil, err
+	}
+	if cfg.Insecure {
+		cfg.Logger.Warn("auth: Insecure is set: cookies lack Secure and the __Host-/__Secure- prefixes; use only for plain-HTTP development on localhost")
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
@@ -160,7 +167,7 @@ func (m *Manager[T]) Update(w http.ResponseWriter, r *http.Request, data T) (str
 	if err != nil {
 		return "", fmt.Errorf("auth: %w", err)
 	}
-	if err := m.cfg.Store.UpdatePayload(r.Context(), s.familyID, pj); err != nil {
+	if err := m.cfg.Store.UpdatePayload(r.Context(), s.familyID, m.sealer.seal(pj, s.Claims.SessionID)); err != nil {
 		return "", fmt.Errorf("auth: storing session data: %w", err)
 	}
 	if !wantsHeader(r) {
