@@ -38,6 +38,7 @@ It is never accepted on the command line, where other users could read it.`,
 	root.PersistentFlags().StringVar(&o.masterKeyFile, "master-key-file", "",
 		"file holding the base64 master key (default: env SESAME_MASTER_KEY)")
 	root.AddCommand(newKeysCmd(&o))
+	root.AddCommand(newUsersCmd())
 	return root
 }
 
