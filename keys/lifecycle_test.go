@@ -282,6 +282,7 @@ func verify(ks *Keyset, tok *testToken, now time.Time) bool {
 // prune ever cuts a token short, and revocation takes effect at once — plus
 // the keyset invariants.
 func TestLifecycleProperty(t *testing.T) {
+	t.Parallel()
 	seeds := 60
 	if testing.Short() {
 		seeds = 10

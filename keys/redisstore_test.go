@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sesame-go/sesame/internal/redistest"
 )
 
@@ -87,6 +89,7 @@ func must[T any](v T, err error) T {
 // TestRedisMissedNoticeCaughtByPoll gives node B a channel nobody publishes
 // on: it never gets a notice and must catch up by polling.
 func TestRedisMissedNoticeCaughtByPoll(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, nil)
 	mk := testMasterKey(t, 1)
 	ctx := t.Context()
@@ -111,9 +114,10 @@ func TestRedisMissedNoticeCaughtByPoll(t *testing.T) {
 // TestRedisOutageKeepsLastGood stops Redis under a running node: the node
 // keeps its keyset and reports the error; Run still returns on cancel.
 func TestRedisOutageKeepsLastGood(t *testing.T) {
+	t.Parallel()
 	srv := redistest.Start(t, nil)
 	mk := testMasterKey(t, 1)
-	st := NewRedisStore(srv.Client(), mk, nil)
+	st := NewRedisStore(srv.Client(&redis.Options{MaxRetries: -1, DialerRetries: 1}), mk, nil)
 	if err := st.CompareAndSwap(t.Context(), 0, mustInit(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +197,7 @@ func TestRedisRotatorsRace(t *testing.T) {
 // rotation written by one process takes to be in use by a node polling the
 // same file with the default options.
 func TestFilePropagationRealTime(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "keyset.json")
 	mk := testMasterKey(t, 1)
 	st := NewFileStore(path, mk)
