@@ -216,3 +216,29 @@ func TestFilePropagationRealTime(t *testing.T) {
 	}
 	t.Logf("file rotation in use by a polling node after %v", d)
 }
+
+// TestRedisResubscribesAfterRestart restarts Redis under a node that does not
+// poll: the node must subscribe again and follow the next change by notice.
+func TestRedisResubscribesAfterRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, &redistest.Options{Persistence: true})
+	mk := testMasterKey(t, 1)
+	ctx := t.Context()
+	writer := NewRedisStore(srv.Client(), mk, nil)
+	if err := writer.CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
+		t.Fatal(err)
+	}
+	node, err := NewHolder(ctx, NewRedisStore(srv.Client(), mk, nil), &HolderOptions{PollInterval: -1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go node.Run(ctx)
+	srv.Kill()
+	srv.Restart()
+	next := rotateIn(t, writer)
+	d, ok := waitFor(t, 5*time.Second, func() bool { return node.Current().Version() == next.Version() })
+	if !ok {
+		t.Fatalf("change after a Redis restart not followed within %v", d)
+	}
+	t.Logf("after a Redis restart, change in use after %v (resubscribe backoff included)", d)
+}
