@@ -1,0 +1,213 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is sessiond's configuration: every flag has an environment twin
+// named SESAME_ plus the flag name in upper case with - as _ (--access-ttl:
+// SESAME_ACCESS_TTL). A flag on the command line wins over its variable.
+//
+// The master key has no flag: a value in argv is visible to every user of
+// the machine (ps, /proc) and lands in shell history. It comes from
+// SESAME_MASTER_KEY or from --master-key-file.
+type config struct {
+	addr            string
+	tlsCert, tlsKey string
+	insecureCookies optionalBool
+	redisURL        string
+	keyset          string
+	masterKeyFile   string
+	usersFile       string
+
+	accessTTL        time.Duration
+	refreshIdle      time.Duration
+	sessionLifetime  time.Duration
+	rememberLifetime time.Duration
+	issuer, audience string
+	trustedOrigins   string
+
+	rotateEvery    time.Duration
+	stalenessBound time.Duration
+	stalePolicy    string
+
+	logFormat       string
+	logLevel        string
+	shutdownTimeout time.Duration
+}
+
+// envPrefix starts every environment twin.
+const envPrefix = "SESAME_"
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// defaultKeyset is where a fresh machine keeps its keyset.
+const defaultKeyset = "file:./sesame-keys.json"
+
+func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("sessiond", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.Var(&c.insecureCookies, "insecure-cookies", "drop Secure and the __Host-/__Secure- cookie prefixes, for plain-HTTP development (default: on only without TLS on a loopback address)")
+	fs.StringVar(&c.redisURL, "redis", "", "Redis URL for revocation state: redis://[user:pass@]host:port/db, rediss://..., ?addr=h:p&addr=... for Cluster, ?master_name=m for Sentinel (default: in memory, one process)")
+	fs.StringVar(&c.keyset, "keyset", defaultKeyset, "where the keyset is kept: file:PATH or redis://... (the same URL as --redis shares its client)")
+	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "file holding the base64 master key that seals the keyset (default: env SESAME_MASTER_KEY; for a file keyset, a development key file beside it)")
+	fs.StringVar(&c.usersFile, "users", "", "users file (see sessionctl users); default: one demo user with a generated password")
+
+	fs.DurationVar(&c.accessTTL, "access-ttl", 10*time.Minute, "access-token lifetime")
+	fs.DurationVar(&c.refreshIdle, "refresh-idle", 7*24*time.Hour, "a session not refreshed for this long ends")
+	fs.DurationVar(&c.sessionLifetime, "session-lifetime", 12*time.Hour, "absolute lifetime of a session without \"remember\"")
+	fs.DurationVar(&c.rememberLifetime, "remember-lifetime", 30*24*time.Hour, "absolute lifetime of a remembered session")
+	fs.StringVar(&c.issuer, "issuer", "sesame", "iss of minted tokens, required on verified ones")
+	fs.StringVar(&c.audience, "audience", "sesame", "aud of minted tokens, required on verified ones")
+	fs.StringVar(&c.trustedOrigins, "trusted-origins", "", "comma-separated origins (scheme://host[:port]) besides this server's own allowed to send state-changing requests")
+
+	fs.DurationVar(&c.rotateEvery, "rotate-every", 24*time.Hour, "rotate the signing key this often, coordinated across the fleet; 0 disables")
+	fs.DurationVar(&c.stalenessBound, "staleness-bound", 5*time.Second, "how long the local denylist replica may go unconfirmed before --stale-policy applies")
+	fs.StringVar(&c.stalePolicy, "stale-policy", "fail-closed", "what a stale replica does: fail-closed (503) or fail-open (serve from the old copy)")
+
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
+
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: sessiond [flags]
+
+sessiond serves sesame sessions: /auth/* (login, refresh, logout, sessions),
+/.well-known/jwks.json, /healthz, /readyz and the demo route /api/whoami.
+
+Every flag can also be set by its environment variable, shown in brackets.
+The master key that seals the keyset is read from SESAME_MASTER_KEY (base64
+of 32 bytes) or --master-key-file, never from a flag value.
+
+Flags:
+`)
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" && f.DefValue != "false" {
+				def = " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(fs.Output(), "  --%s  [%s]\n    \t%s%s\n", f.Name, envName(f.Name), f.Usage, def)
+		})
+	}
+	return fs
+}
+
+// parseConfig reads flags from args and, for flags not given there, from
+// the environment through getenv.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := newFlagSet(c, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", envName(f.Name), err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	switch {
+	case (c.tlsCert == "") != (c.tlsKey == ""):
+		return errors.New("--tls-cert and --tls-key go together")
+	case c.accessTTL < time.Second:
+		return fmt.Errorf("--access-ttl %v is too short", c.accessTTL)
+	case c.stalenessBound < 10*time.Millisecond:
+		return fmt.Errorf("--staleness-bound %v is too short", c.stalenessBound)
+	case c.stalePolicy != "fail-closed" && c.stalePolicy != "fail-open":
+		return fmt.Errorf("--stale-policy %q: want fail-closed or fail-open", c.stalePolicy)
+	case c.logFormat != "json" && c.logFormat != "text":
+		return fmt.Errorf("--log-format %q: want json or text", c.logFormat)
+	case c.shutdownTimeout <= 0:
+		return errors.New("--shutdown-timeout must be positive")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return fmt.Errorf("--addr %q: %v", c.addr, err)
+	}
+	return nil
+}
+
+// tls reports whether sessiond serves HTTPS itself.
+func (c *config) tls() bool { return c.tlsCert != "" }
+
+// insecure decides whether cookies drop Secure and their prefixes, and
+// whether that was chosen automatically.
+//
+// Browsers refuse Secure and __Host- cookies over plain HTTP, so the default
+// `go run ./cmd/sessiond` (plain HTTP on 127.0.0.1) would set cookies no
+// browser keeps. The automatic choice turns insecure cookies on only when
+// both hold: no TLS here, and a loopback address, which only this machine
+// can reach. Behind a TLS-terminating proxy on the same machine, set
+// --insecure-cookies=false so production cookies keep Secure.
+func (c *config) insecure() (on, auto bool) {
+	if c.insecureCookies.set {
+		return c.insecureCookies.v, false
+	}
+	return !c.tls() && isLoopback(c.addr), true
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// optionalBool is a boolean flag that remembers whether it was given.
+type optionalBool struct{ set, v bool }
+
+func (b *optionalBool) String() string {
+	if b == nil || !b.set {
+		return ""
+	}
+	return strconv.FormatBool(b.v)
+}
+
+func (b *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	b.set, b.v = true, v
+	return nil
+}
+
+func (b *optionalBool) IsBoolFlag() bool { return true }

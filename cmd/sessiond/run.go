@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/keys"
+)
+
+// authLeeway is auth's clock-skew leeway (its default), used to size the
+// denylist entries.
+const authLeeway = 30 * time.Second
+
+// readyWait bounds how long start-up waits for the first denylist snapshot
+// before listening anyway (readyz then says 503 until it arrives).
+const readyWait = 10 * time.Second
+
+// run is sessiond: it parses the configuration, wires the library, serves
+// until SIGINT or SIGTERM and shuts down gracefully. stdout receives only
+// the one-time demo credentials; logs go to stderr.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	slog.SetDefault(log) // library components that log to the default
+	redis.SetLogger(redisLogger{log})
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	be, err := newBackend(c, log)
+	if err != nil {
+		return err
+	}
+	defer be.close()
+
+	ks, err := openKeyset(ctx, c, getenv, be.redis, log)
+	if err != nil {
+		return err
+	}
+	defer ks.close()
+	holder, err := keys.NewHolder(ctx, ks.store, &keys.HolderOptions{Logger: log})
+	if err != nil {
+		return fmt.Errorf("loading the keyset: %w", err)
+	}
+	policy := keys.RotationPolicy{MaxTokenLifetime: max(keys.DefaultMaxTokenLifetime, c.accessTTL), RotateEvery: c.rotateEvery}
+	if c.rotateEvery <= 0 {
+		policy.RotateEvery = -1
+	}
+	if err := policy.Validate(); err != nil {
+		return fmt.Errorf("--rotate-every: %w", err)
+	}
+	var rotator *keys.Rotator
+	if policy.RotateEvery > 0 {
+		if rotator, err = keys.NewRotator(ks.store, policy, &keys.RotatorOptions{Logger: log}); err != nil {
+			return err
+		}
+	}
+
+	authn, err := openUsers(c, stdout, log)
+	if err != nil {
+		return err
+	}
+
+	insecure, auto := c.insecure()
+	switch {
+	case insecure && auto:
+		log.Warn("insecure cookies: Secure and the __Host-/__Secure- prefixes are off so browsers keep the cookies over plain HTTP; " +
+			"chosen automatically because there is no TLS and the address is loopback. Development only; --insecure-cookies=false turns it off (do so behind a TLS proxy)")
+	case insecure:
+		log.Warn("insecure cookies: Secure and the __Host-/__Secure- prefixes are off (--insecure-cookies). Development only")
+	case !c.tls() && !isLoopback(c.addr):
+		log.Warn("serving plain HTTP on a non-loopback address: terminate TLS in front of sessiond, or give --tls-cert and --tls-key")
+	}
+
+	var origins []string
+	for _, o := range strings.Split(c.trustedOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	m, err := auth.New(auth.Config[users.Profile]{
+		Keys:             holder,
+		Store:            be.store,
+		Denylist:         be.replica,
+		Authenticator:    authn,
+		Issuer:           c.issuer,
+		Audience:         c.audience,
+		AccessTTL:        c.accessTTL,
+		RefreshIdle:      c.refreshIdle,
+		SessionLifetime:  c.sessionLifetime,
+		RememberLifetime: c.rememberLifetime,
+		Insecure:         insecure,
+		TrustedOrigins:   origins,
+		PayloadKey:       ks.payloadKey,
+		OnEvent:          logEvent(log),
+		Logger:           log,
+	})
+	if err != nil {
+		return err
+	}
+	n := &node{m: m, backend: be, holder: holder, users: authn, policy: policy, log: log}
+
+	// Background work runs until bg ends, after the server has drained.
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopBG()
+	wg.Go(func() { be.replica.Run(bg) })
+	wg.Go(func() { holder.Run(bg) })
+	wg.Go(func() { authn.Run(bg) })
+	if rotator != nil {
+		wg.Go(func() { rotator.Run(bg) })
+	}
+	wg.Go(func() { reloadOnHUP(bg, holder, authn, log) })
+	waitReplica(ctx, n)
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           n.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	scheme := "http"
+	if c.tls() {
+		scheme = "https"
+		go func() { served <- srv.ServeTLS(ln, c.tlsCert, c.tlsKey) }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	revBackend := "memory"
+	if be.redis != nil {
+		revBackend = "redis"
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
+		"revocation", revBackend, "keyset", redactURL(c.keyset), "insecure_cookies", insecure)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second signal kills the process at once
+	log.Info("shutting down: draining in-flight requests", "timeout", c.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopBG()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// waitReplica gives the denylist replica a moment to load its first
+// snapshot, so the first requests do not get 503.
+func waitReplica(ctx context.Context, n *node) {
+	deadline := time.Now().Add(readyWait)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !n.backend.replica.Status().Ready {
+		if time.Now().After(deadline) {
+			n.log.Warn("the denylist replica has not loaded yet; serving anyway (readyz says 503 until it does)")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reloadOnHUP reloads the keyset and the users file on SIGHUP.
+func reloadOnHUP(ctx context.Context, holder *keys.Holder, authn *users.Authenticator, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		log.Info("SIGHUP: reloading the keyset and the users file")
+		if err := holder.Reload(ctx); err != nil {
+			log.Error("keyset reload failed; keeping the keyset in use", "err", err)
+		}
+		if err := authn.Reload(); err != nil {
+			log.Error("users file reload failed; keeping the users in use", "err", err)
+		}
+	}
+}
+
+// openUsers opens the users file, or makes the demo user and prints its
+// password once on stdout.
+func openUsers(c *config, stdout io.Writer, log *slog.Logger) (*users.Authenticator, error) {
+	if c.usersFile != "" {
+		return users.Open(c.usersFile, &users.Options{Logger: log})
+	}
+	b := make([]byte, 15)
+	rand.Read(b)
+	pw := base64.RawURLEncoding.EncodeToString(b)
+	u, err := users.NewUser("demo", pw, users.Params{}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	a, err := users.Static([]users.User{u}, &users.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("no users file (--users): serving one demo user with a generated password, printed once on stdout. Development only")
+	fmt.Fprintf(stdout, "sessiond: demo user %q, password %s (shown once; use --users FILE and `sessionctl users add` for real users)\n", u.Name, pw)
+	return a, nil
+}
+
+func newLogger(c *config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.logLevel)) // checked by validate
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
