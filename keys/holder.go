@@ -130,7 +130,7 @@ func (h *Holder) Reload(ctx context.Context) error {
 
 // Run follows the store until ctx ends, then returns nil. It reloads on every
 // notice of a [Watcher] store, every PollInterval, and after a notice channel
-// failed (when it may have missed a change).
+// failed (when it may have missed a change). Call it once per Holder.
 func (h *Holder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
