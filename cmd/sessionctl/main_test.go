@@ -269,6 +269,10 @@ func TestKeysFile(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, `"version"`) {
 			t.Fatalf("%+v", r)
 		}
+		r = c.runEnv([]string{"SESAME_KEYSET=redis://:hunter2@127.0.0.1:1/0"}, "keys", "--help")
+		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "hunter2") {
+			t.Fatalf("help shows the keyset URL from the environment: %+v", r)
+		}
 	})
 
 	t.Run("corrupt file", func(t *testing.T) {

@@ -33,8 +33,10 @@ It is never accepted on the command line, where other users could read it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&o.keyset, "keyset", os.Getenv("SESAME_KEYSET"),
-		"where the keyset is stored: file:PATH or redis://[user:password@]host:port/db (env SESAME_KEYSET)")
+	// The environment is read when a command runs, not as the flag's default,
+	// so that --help never prints a Redis password from SESAME_KEYSET.
+	root.PersistentFlags().StringVar(&o.keyset, "keyset", "",
+		"where the keyset is stored: file:PATH or redis://[user:password@]host:port/db (default: env SESAME_KEYSET, which keeps a password out of argv)")
 	root.PersistentFlags().StringVar(&o.masterKeyFile, "master-key-file", "",
 		"file holding the base64 master key (default: env SESAME_MASTER_KEY)")
 	root.AddCommand(newKeysCmd(&o))
@@ -46,6 +48,10 @@ It is never accepted on the command line, where other users could read it.`,
 // and a function that releases it.
 func (o *rootOptions) openStore() (keys.Store, func(), error) {
 	spec := o.keyset
+	if spec == "" {
+		spec = os.Getenv("SESAME_KEYSET")
+		o.keyset = spec
+	}
 	if spec == "" {
 		return nil, nil, errors.New("no keyset: give --keyset file:PATH or --keyset redis://HOST:PORT (or set SESAME_KEYSET)")
 	}
