@@ -332,10 +332,10 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		forged := []string{
 			"", "x", strings.Repeat("a", tokenLen), tokText + "A", tokText[:tokenLen-1],
 			string(flip),
-			f.ID + "." + strings.Repeat("A", secretB64),                     // right family, wrong secret
-			other.ID + tokText[familyIDLen:],                                // another family, this secret
-			newFamilyID("grace") + tokText[familyIDLen:],                    // unknown family
-			strings.Replace(tokText, ".", "-", 1),                           // bad format
+			f.ID + "." + strings.Repeat("A", secretB64),  // right family, wrong secret
+			other.ID + tokText[familyIDLen:],             // another family, this secret
+			newFamilyID("grace") + tokText[familyIDLen:], // unknown family
+			strings.Replace(tokText, ".", "-", 1),        // bad format
 			tokText[:familyIDLen] + "." + tokText[familyIDLen+1:tokenLen-1] + "!",
 		}
 		for _, tok := range forged {

@@ -494,7 +494,7 @@ func isNoSuchKey(err error) bool {
 }
 
 // Resume implements [Feed]. The cursor is lost when the stream restarted
-// behind it (Redis lost its data) or trimmed events after it.
+// behind it (Redis lost its data) or events after it may have been removed.
 func (r *RedisStore) Resume(ctx context.Context, cursor string) error {
 	cur, ok := parseStreamID(cursor)
 	if !ok {
@@ -510,17 +510,24 @@ func (r *RedisStore) Resume(ctx context.Context, cursor string) error {
 	if err != nil {
 		return unavailable("resume feed", err)
 	}
-	if last, ok := parseStreamID(info.LastGeneratedID); !ok || last.less(cur) {
-		return ErrCursorLost
+	last, ok := parseStreamID(info.LastGeneratedID)
+	if !ok || last.less(cur) {
+		return ErrCursorLost // the stream restarted behind the cursor
 	}
-	if info.MaxDeletedEntryID != "" { // Redis 7.0 and later
-		if del, ok := parseStreamID(info.MaxDeletedEntryID); !ok || cur.less(del) {
-			return ErrCursorLost
+	if del, ok := parseStreamID(info.MaxDeletedEntryID); ok && cur.less(del) {
+		return ErrCursorLost // XDEL removed events after the cursor (Redis 7+)
+	}
+	if info.Length == 0 {
+		if cur.less(last) {
+			return ErrCursorLost // events after the cursor were trimmed
 		}
 		return nil
 	}
-	// Older servers: a first entry past the cursor may mean trimmed events.
-	if first, ok := parseStreamID(info.FirstEntry.ID); ok && cur.less(first) && info.Length > 0 {
+	// Trimming does not move max-deleted-entry-id. If the oldest event left
+	// is past the cursor, events in between may be gone: resync to be sure.
+	// (Events trimmed by this package's MINID are older than EntryTTL, so
+	// this only costs a snapshot, after an error, after a long quiet spell.)
+	if first, ok := parseStreamID(info.FirstEntry.ID); !ok || cur.less(first) {
 		return ErrCursorLost
 	}
 	return nil
