@@ -14,7 +14,7 @@ import (
 
 // config is sessiond's configuration: every flag has an environment twin
 // named SESAME_ plus the flag name in upper case with - as _ (--access-ttl:
-// SESAME_ACCESS_TTL). A flag on the command line wins over its variable.
+// SESAME_ACCESS_TTL), except --redis: SESAME_REDIS_URL. A flag on the command line wins over its variable.
 //
 // The master key has no flag: a value in argv is visible to every user of
 // the machine (ps, /proc) and lands in shell history. It comes from
@@ -47,7 +47,13 @@ type config struct {
 // envPrefix starts every environment twin.
 const envPrefix = "SESAME_"
 
+// envNames are the environment twins that do not follow the rule.
+var envNames = map[string]string{"redis": "SESAME_REDIS_URL"}
+
 func envName(flagName string) string {
+	if n, ok := envNames[flagName]; ok {
+		return n
+	}
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 

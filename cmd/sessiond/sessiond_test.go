@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/users"
+)
+
+const testMasterKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+
+// header selects the header (bearer) transport.
+var header = []string{"X-Session-Transport", "header"}
+
+// tokens is a login or refresh answer in header transport.
+type tokens struct{ access, refresh string }
+
+func login(t *testing.T, p *proc, user, pw string) tokens {
+	t.Helper()
+	r := p.do("POST", "/auth/login", fmt.Sprintf(`{"username":%q,"password":%q}`, user, pw), header...)
+	if r.status != 200 {
+		t.Fatalf("login %s on %s: status %d, body %s", user, p.name, r.status, r.body)
+	}
+	m := r.json(t)
+	if m["token_type"] != "Bearer" || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("login answer %v, Cache-Control %q", m, r.header.Get("Cache-Control"))
+	}
+	return tokens{m["access_token"].(string), m["refresh_token"].(string)}
+}
+
+func refresh(t *testing.T, p *proc, rt string) response {
+	t.Helper()
+	return p.do("POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, rt), header...)
+}
+
+func whoami(t *testing.T, p *proc, access string) response {
+	t.Helper()
+	return p.do("GET", "/api/whoami", "", "Authorization", "Bearer "+access)
+}
+
+// walk is the smoke test of one node: login → whoami → refresh → logout →
+// the old tokens are refused. It returns the tokens it used.
+func walk(t *testing.T, p *proc, user, pw string) []string {
+	t.Helper()
+	if r := p.do("GET", "/readyz", ""); r.status != 200 || r.json(t)["ready"] != true {
+		t.Fatalf("readyz: %d %s", r.status, r.body)
+	}
+	if r := p.do("GET", "/healthz", ""); r.status != 200 {
+		t.Errorf("healthz: %d", r.status)
+	}
+	if r := p.do("GET", "/.well-known/jwks.json", ""); r.status != 200 || !strings.Contains(string(r.body), `"OKP"`) {
+		t.Errorf("jwks: %d %s", r.status, r.body)
+	}
+
+	// Unknown user and wrong password: the same answer.
+	bad1 := p.do("POST", "/auth/login", fmt.Sprintf(`{"username":%q,"password":"wrong"}`, user), header...)
+	bad2 := p.do("POST", "/auth/login", `{"username":"nobody","password":"wrong"}`, header...)
+	if bad1.status != 401 || bad2.status != 401 || string(bad1.body) != string(bad2.body) {
+		t.Errorf("wrong password %d %s; unknown user %d %s: want the same 401", bad1.status, bad1.body, bad2.status, bad2.body)
+	}
+	if r := p.do("GET", "/api/whoami", ""); r.status != 401 {
+		t.Errorf("whoami without a token: %d", r.status)
+	}
+
+	tk := login(t, p, user, pw)
+	r := whoami(t, p, tk.access)
+	if r.status != 200 || r.json(t)["sub"] != user {
+		t.Fatalf("whoami: %d %s", r.status, r.body)
+	}
+	sid := r.json(t)["sid"]
+
+	r = refresh(t, p, tk.refresh)
+	if r.status != 200 {
+		t.Fatalf("refresh: %d %s", r.status, r.body)
+	}
+	m := r.json(t)
+	tk2 := tokens{m["access_token"].(string), m["refresh_token"].(string)}
+	if tk2.refresh == tk.refresh {
+		t.Error("refresh did not rotate the refresh token")
+	}
+	r = whoami(t, p, tk2.access)
+	if r.status != 200 || r.json(t)["sid"] != sid {
+		t.Fatalf("whoami after refresh: %d %s (want sid %v)", r.status, r.body, sid)
+	}
+
+	if r := p.do("POST", "/auth/logout", "", "Authorization", "Bearer "+tk2.access); r.status != 204 {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	// The local replica learns of the logout through the feed: wait for it.
+	for _, a := range []string{tk.access, tk2.access} {
+		waitFor(t, 5*time.Second, "the old access token to be refused", func() bool { return whoami(t, p, a).status == 401 })
+	}
+	if r := whoami(t, p, tk2.access); r.json(t)["error"] != "revoked" {
+		t.Errorf("old token after logout: %s, want error revoked", r.body)
+	}
+	if r := refresh(t, p, tk2.refresh); r.status != 401 {
+		t.Errorf("refresh after logout: %d %s, want 401", r.status, r.body)
+	}
+	return []string{tk.access, tk.refresh, tk2.access, tk2.refresh}
+}
+
+// checkLogs checks that no secret reached the logs and that the security
+// events were logged with their stable names.
+func checkLogs(t *testing.T, p *proc, secrets []string, events ...string) {
+	t.Helper()
+	logs := p.stderr()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(logs, s) {
+			t.Errorf("%s logged a secret (%.12s…)", p.name, s)
+		}
+	}
+	got := strings.Join(p.events(), ",")
+	for _, e := range events {
+		if !strings.Contains(got, e) {
+			t.Errorf("%s logged events %s; want %s among them", p.name, got, e)
+		}
+	}
+}
+
+func TestMemoryDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := startSessiond(t, "sessiond", dir, nil)
+	pw := p.demoPassword()
+	secrets := walk(t, p, "demo", pw)
+	checkLogs(t, p, append(secrets, pw), "login_success", "login_failure", "logout")
+
+	// First start on a fresh directory: keyset and development master key,
+	// both private, and loud warnings.
+	for _, name := range []string{"sesame-keys.json", "sesame-master.key"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, fi.Mode().Perm())
+		}
+	}
+	mk, _ := os.ReadFile(filepath.Join(dir, "sesame-master.key"))
+	checkLogs(t, p, []string{strings.TrimSpace(string(mk))})
+	for _, w := range []string{"DEVELOPMENT ONLY", "insecure cookies", "demo user"} {
+		if !strings.Contains(p.stderr(), w) {
+			t.Errorf("no start-up warning containing %q", w)
+		}
+	}
+
+	// Cookie transport: plain HTTP on loopback turned insecure cookies on.
+	r := p.do("POST", "/auth/login", fmt.Sprintf(`{"username":"demo","password":%q}`, pw))
+	if r.status != 200 {
+		t.Fatalf("cookie login: %d %s", r.status, r.body)
+	}
+	for _, c := range r.header.Values("Set-Cookie") {
+		if !strings.HasPrefix(c, "sesame=") && !strings.HasPrefix(c, "sesame-refresh=") || strings.Contains(c, "Secure") {
+			t.Errorf("cookie %q: want an unprefixed cookie without Secure on plain-HTTP loopback", c)
+		}
+	}
+
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit code %d, want 0\n%s", code, p.stderr())
+	}
+	if p.logLine("stopped") == nil {
+		t.Error("no \"stopped\" log line after SIGTERM")
+	}
+
+	// A second start reuses the keyset and its master key.
+	p2 := startSessiond(t, "sessiond-2", dir, nil)
+	if ks := p2.logLine("keys: keyset loaded"); ks == nil || ks["version"] != float64(1) {
+		t.Errorf("restart: keyset line %v, want version 1", ks)
+	}
+	if strings.Contains(p2.stderr(), "created a") {
+		t.Error("restart created a new keyset or master key")
+	}
+	if code := p2.stop(syscall.SIGINT); code != 0 {
+		t.Errorf("SIGINT: exit code %d, want 0", code)
+	}
+}
+
+// addUser adds a user to the users file at path, as `sessionctl users add` does.
+func addUser(t *testing.T, path, name, pw string) {
+	t.Helper()
+	u, err := users.NewUser(name, pw, users.Params{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Edit(path, func(f *users.File) error { return f.Put(u, false) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	url := "redis://" + srv.Addr() + "/0"
+	dir := t.TempDir()
+	usersFile := filepath.Join(dir, "users.json")
+	addUser(t, usersFile, "alice", "alice-pw")
+	env := []string{"SESAME_MASTER_KEY=" + testMasterKey, "SESAME_REDIS_URL=" + url, "SESAME_KEYSET=" + url, "SESAME_USERS=" + usersFile}
+
+	p := startSessiond(t, "sessiond", dir, env)
+	r := p.do("GET", "/readyz", "")
+	if st := r.json(t)["store"].(map[string]any); st["backend"] != "redis" || st["ok"] != true {
+		t.Errorf("readyz store: %v", st)
+	}
+	secrets := walk(t, p, "alice", "alice-pw")
+	checkLogs(t, p, append(secrets, "alice-pw", testMasterKey), "login_success", "login_failure", "logout")
+	if _, err := os.Stat(filepath.Join(dir, "sesame-master.key")); err == nil {
+		t.Error("a development master key file was made although SESAME_MASTER_KEY is set")
+	}
+
+	// A user added to the file logs in without a restart.
+	addUser(t, usersFile, "bob", "bob-pw")
+	waitFor(t, 10*time.Second, "bob's login", func() bool {
+		return p.do("POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, header...).status == 200
+	})
+
+	// Redis gone: readiness says so, with the failing part.
+	srv.Kill()
+	waitFor(t, 10*time.Second, "readyz 503", func() bool {
+		r := p.do("GET", "/readyz", "")
+		return r.status == 503 && r.json(t)["store"].(map[string]any)["ok"] == false
+	})
+
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("SIGTERM: exit code %d, want 0", code)
+	}
+}
+
+func TestFleet(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	url := "redis://" + srv.Addr() + "/0"
+	usersFile := filepath.Join(t.TempDir(), "users.json")
+	addUser(t, usersFile, "alice", "alice-pw")
+	mkFile := filepath.Join(t.TempDir(), "master.key")
+	os.WriteFile(mkFile, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600)
+	args := []string{"--redis", url, "--keyset", url, "--users", usersFile, "--master-key-file", mkFile}
+
+	// Both nodes start at once: one creates the keyset, the other uses it.
+	type started struct {
+		p   *proc
+		err error
+	}
+	ch := make(chan started, 2)
+	for _, name := range []string{"A", "B"} {
+		dir := t.TempDir()
+		go func() {
+			p, err := launch(t, name, dir, nil, args...)
+			ch <- started{p, err}
+		}()
+	}
+	var a, b *proc
+	for range 2 {
+		s := <-ch
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+		if s.p.name == "A" {
+			a = s.p
+		} else {
+			b = s.p
+		}
+	}
+
+	tk := login(t, a, "alice", "alice-pw")
+	if r := whoami(t, b, tk.access); r.status != 200 {
+		t.Fatalf("token from A on B: %d %s", r.status, r.body)
+	}
+	// A refresh on B of A's token works: one service.
+	r := refresh(t, b, tk.refresh)
+	if r.status != 200 {
+		t.Fatalf("refresh on B: %d %s", r.status, r.body)
+	}
+	access := r.json(t)["access_token"].(string)
+	if r := a.do("POST", "/auth/logout", "", "Authorization", "Bearer "+access); r.status != 204 {
+		t.Fatalf("logout on A: %d %s", r.status, r.body)
+	}
+	start := time.Now()
+	waitFor(t, 5*time.Second, "B to refuse the token ended on A", func() bool { return whoami(t, b, access).status == 401 })
+	t.Logf("logout on A refused on B after %v", time.Since(start).Round(time.Millisecond))
+	if r := whoami(t, b, tk.access); r.status != 401 {
+		t.Errorf("the first token of the session on B: %d, want 401", r.status)
+	}
+
+	for _, p := range []*proc{a, b} {
+		if code := p.stop(syscall.SIGTERM); code != 0 {
+			t.Errorf("%s: SIGTERM exit code %d, want 0", p.name, code)
+		}
+	}
+}
