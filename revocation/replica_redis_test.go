@@ -82,7 +82,9 @@ func TestRedisReplicaSurvivesRestart(t *testing.T) {
 			for i := range 10 {
 				_ = writer.RevokeSession(ctx, "before-"+strconv.Itoa(i))
 			}
-			waitFor(t, 10*time.Second, func() bool { ok, _ := closed.Check(Subject{SID: "before-9"}); return ok })
+			for _, r := range []*Replica{closed, open} {
+				waitFor(t, 10*time.Second, func() bool { ok, _ := r.Check(Subject{SID: "before-9"}); return ok })
+			}
 
 			srv.Kill()
 			waitFor(t, 10*time.Second, func() bool { return closed.Lag() > bound })
