@@ -1,0 +1,144 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := parseConfig(nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != "127.0.0.1:8080" || c.keyset != "file:./sesame-keys.json" || c.redisURL != "" || c.usersFile != "" ||
+		c.accessTTL != 10*time.Minute || c.rotateEvery != 24*time.Hour || c.logFormat != "json" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if on, auto := c.insecure(); !on || !auto {
+		t.Errorf("default insecure = %v (auto %v): want on, chosen automatically", on, auto)
+	}
+}
+
+func TestConfigEnvTwins(t *testing.T) {
+	e := env(
+		"SESAME_ADDR", "127.0.0.1:9000",
+		"SESAME_REDIS_URL", "redis://r:6379/0",
+		"SESAME_KEYSET", "redis://r:6379/0",
+		"SESAME_USERS", "/etc/users.json",
+		"SESAME_MASTER_KEY_FILE", "/run/secrets/mk",
+		"SESAME_INSECURE_COOKIES", "false",
+		"SESAME_ROTATE_EVERY", "1h",
+		"SESAME_ACCESS_TTL", "5m",
+		"SESAME_LOG_FORMAT", "text",
+	)
+	c, err := parseConfig(nil, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != "127.0.0.1:9000" || c.redisURL != "redis://r:6379/0" || c.keyset != "redis://r:6379/0" ||
+		c.usersFile != "/etc/users.json" || c.masterKeyFile != "/run/secrets/mk" || c.rotateEvery != time.Hour ||
+		c.accessTTL != 5*time.Minute || c.logFormat != "text" {
+		t.Errorf("from env: %+v", c)
+	}
+	if on, auto := c.insecure(); on || auto {
+		t.Errorf("SESAME_INSECURE_COOKIES=false: insecure = %v (auto %v)", on, auto)
+	}
+
+	// A flag wins over its variable.
+	c, err = parseConfig([]string{"--addr", "127.0.0.1:7000", "--insecure-cookies"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != "127.0.0.1:7000" {
+		t.Errorf("flag vs env: addr %q", c.addr)
+	}
+	if on, auto := c.insecure(); !on || auto {
+		t.Errorf("--insecure-cookies: insecure = %v (auto %v)", on, auto)
+	}
+}
+
+func TestConfigInsecureAuto(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--addr", "127.0.0.1:8080"}, true},
+		{[]string{"--addr", "localhost:8080"}, true},
+		{[]string{"--addr", "[::1]:8080"}, true},
+		{[]string{"--addr", ":8080"}, false},
+		{[]string{"--addr", "0.0.0.0:8080"}, false},
+		{[]string{"--addr", "10.1.2.3:8080"}, false},
+		{[]string{"--addr", "127.0.0.1:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"}, false},
+	} {
+		c, err := parseConfig(tc.args, env(), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on, auto := c.insecure(); on != tc.want || !auto {
+			t.Errorf("%v: insecure = %v (auto %v), want %v", tc.args, on, auto, tc.want)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{[]string{"--tls-cert", "c.pem"}, env(), "go together"},
+		{[]string{"--log-format", "xml"}, env(), "--log-format"},
+		{[]string{"--log-level", "loud"}, env(), "--log-level"},
+		{[]string{"--stale-policy", "maybe"}, env(), "--stale-policy"},
+		{[]string{"--access-ttl", "1ms"}, env(), "too short"},
+		{[]string{"--addr", "nope"}, env(), "--addr"},
+		{[]string{"extra"}, env(), "unexpected argument"},
+		{nil, env("SESAME_ACCESS_TTL", "soon"), "SESAME_ACCESS_TTL"},
+		{nil, env("SESAME_INSECURE_COOKIES", "maybe"), "SESAME_INSECURE_COOKIES"},
+		// The master key has no flag: a value in argv would be visible to all.
+		{[]string{"--master-key", "AAAA"}, env(), "not defined"},
+	} {
+		_, err := parseConfig(tc.args, tc.env, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://user:s3cret@host:6379/0": "redis://user:xxxxx@host:6379/0",
+		"redis://host:6379/0":             "redis://host:6379/0",
+		"file:./sesame-keys.json":         "file:./sesame-keys.json",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	_, err := newRedisClient("redis://user:s3cret@host:6379/0?bogus=1")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("bad URL error %v: want an error without the password", err)
+	}
+}
+
+func TestDecodeMasterKey(t *testing.T) {
+	if _, err := decodeMasterKey([]byte(" " + testMasterKey + "\n")); err != nil {
+		t.Errorf("padded standard base64 with spaces: %v", err)
+	}
+	for _, bad := range []string{"", "not base64!", "AAAA"} {
+		_, err := decodeMasterKey([]byte(bad))
+		if err == nil || bad != "" && strings.Contains(err.Error(), bad) {
+			t.Errorf("decodeMasterKey(%q) = %v: want an error without the input", bad, err)
+		}
+	}
+}
