@@ -5,8 +5,17 @@ import (
 	"time"
 )
 
-// Init returns a new keyset at version 1 with one active key, which signs at
-// once, and one pending key, which the first rotation will activate.
+// Init returns a new keyset with one active key, which signs at once, and one
+// pending key, which the first rotation will activate.
+//
+// Its version is now in Unix seconds rather than 1. Running nodes refuse a
+// keyset older than the one they hold (a replayed old keyset could bring
+// back a revoked key), so a keyset created again from scratch after its
+// storage was lost (a Redis without persistence, a deleted file) must be
+// newer than any version of the old one: then every node moves to it,
+// instead of old nodes keeping the lost keyset while new ones use the new
+// one. This holds unless the old keyset changed more times than seconds
+// have passed since it was created.
 func Init(now time.Time) (*Keyset, error) {
 	active, err := Generate(now)
 	if err != nil {
@@ -16,7 +25,7 @@ func Init(now time.Time) (*Keyset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewKeyset(1, active.WithState(Active, now), pending)
+	return NewKeyset(uint64(max(now.Unix(), 1)), active.WithState(Active, now), pending)
 }
 
 // Rotate returns the next keyset (version+1): the pending key becomes active,

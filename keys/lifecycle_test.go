@@ -31,8 +31,8 @@ func countStates(ks *Keyset) map[State]int {
 
 func TestInit(t *testing.T) {
 	ks := mustInit(t)
-	if ks.Version() != 1 {
-		t.Errorf("version = %d, want 1", ks.Version())
+	if ks.Version() != uint64(t0.Unix()) {
+		t.Errorf("version = %d, want %d (the creation time)", ks.Version(), t0.Unix())
 	}
 	if got := countStates(ks); got[Active] != 1 || got[Pending] != 1 || len(ks.Keys()) != 2 {
 		t.Errorf("states = %v, want one active and one pending", got)
@@ -56,8 +56,8 @@ func TestRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next.Version() != 2 {
-		t.Errorf("version = %d, want 2", next.Version())
+	if next.Version() != ks.Version()+1 {
+		t.Errorf("version = %d, want %d", next.Version(), ks.Version()+1)
 	}
 	signer, _ := next.Signer()
 	if signer.ID() != pend.ID() || !signer.Activated().Equal(now) {

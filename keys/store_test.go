@@ -94,14 +94,14 @@ func TestStores(t *testing.T) {
 			sameKeyset(t, got, v1)
 
 			v2, _ := v1.Rotate(testPolicy, t0.Add(time.Hour))
-			if err := st.CompareAndSwap(ctx, 1, v2); err != nil {
+			if err := st.CompareAndSwap(ctx, v1.Version(), v2); err != nil {
 				t.Fatal(err)
 			}
 			stale, _ := v1.Revoke(v1.pending().ID(), t0)
-			if err := st.CompareAndSwap(ctx, 1, stale); !errors.Is(err, ErrConflict) {
+			if err := st.CompareAndSwap(ctx, v1.Version(), stale); !errors.Is(err, ErrConflict) {
 				t.Fatalf("stale CAS: %v, want ErrConflict", err)
 			}
-			if err := st.CompareAndSwap(ctx, 2, v1); err == nil {
+			if err := st.CompareAndSwap(ctx, v2.Version(), v1); err == nil {
 				t.Fatal("CAS accepted a version that does not increase")
 			}
 			got, _ = st.Load(ctx)
@@ -117,7 +117,7 @@ func TestStores(t *testing.T) {
 					t.Fatalf("Load with the wrong key: %v", err)
 				}
 				v3, _ := v2.Prune(testPolicy, t0.Add(10*time.Hour))
-				if err := wrong.CompareAndSwap(ctx, 2, v3); !errors.Is(err, ErrCannotOpen) {
+				if err := wrong.CompareAndSwap(ctx, v2.Version(), v3); !errors.Is(err, ErrCannotOpen) {
 					t.Fatalf("CAS with the wrong key: %v, want ErrCannotOpen", err)
 				}
 				got, _ := st.Load(ctx)
@@ -138,7 +138,8 @@ func TestConcurrentRotation(t *testing.T) {
 			ctx := t.Context()
 			open := kind(t)
 			mk := testMasterKey(t, 1)
-			if err := open(t, mk).CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
+			v1 := mustInit(t)
+			if err := open(t, mk).CompareAndSwap(ctx, 0, v1); err != nil {
 				t.Fatal(err)
 			}
 			var wg sync.WaitGroup
@@ -166,9 +167,9 @@ func TestConcurrentRotation(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := countStates(final)
-			if final.Version() != 1+writers*rounds || n[VerifyOnly] != writers*rounds || n[Active] != 1 || n[Pending] != 1 {
+			if final.Version() != v1.Version()+writers*rounds || n[VerifyOnly] != writers*rounds || n[Active] != 1 || n[Pending] != 1 {
 				t.Fatalf("final keyset version %d states %v; want version %d, %d verify-only, one active, one pending",
-					final.Version(), n, 1+writers*rounds, writers*rounds)
+					final.Version(), n, v1.Version()+writers*rounds, writers*rounds)
 			}
 		})
 	}
@@ -231,7 +232,7 @@ func TestFileStoreAtRest(t *testing.T) {
 			return n, errors.New("disk on fire")
 		}
 		v2, _ := v1.Rotate(testPolicy, t0.Add(time.Hour))
-		if err := fst.CompareAndSwap(ctx, 1, v2); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		if err := fst.CompareAndSwap(ctx, v1.Version(), v2); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 			t.Fatalf("got %v, want the write error", err)
 		}
 		got, err := st.Load(ctx)
@@ -246,7 +247,7 @@ func TestFileStoreAtRest(t *testing.T) {
 			}
 		}
 		// The store still works afterwards.
-		if err := st.CompareAndSwap(ctx, 1, v2); err != nil {
+		if err := st.CompareAndSwap(ctx, v1.Version(), v2); err != nil {
 			t.Fatal(err)
 		}
 	})
