@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/keys"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// Session is the shop's session data: sealed in the access token, and kept
+// with the refresh family so that a refresh keeps the cart.
+type Session struct {
+	Name string `json:"name"`
+	Cart []Line `json:"cart,omitempty"`
+}
+
+// Line is one cart line.
+type Line struct {
+	SKU string `json:"sku"`
+	Qty int    `json:"qty"`
+}
+
+// Product is an item of the catalog.
+type Product struct {
+	SKU   string
+	Name  string
+	Cents int
+}
+
+var catalog = []Product{
+	{"mug", "Sesame mug", 1200},
+	{"tee", "Open-sesame T-shirt", 2500},
+	{"seeds", "Bag of sesame seeds", 400},
+}
+
+func product(sku string) (Product, bool) {
+	i := slices.IndexFunc(catalog, func(p Product) bool { return p.SKU == sku })
+	if i < 0 {
+		return Product{}, false
+	}
+	return catalog[i], true
+}
+
+// shopOptions configure the shop.
+type shopOptions struct {
+	users    []users.User // who may log in
+	insecure bool         // cookies without Secure, for plain-HTTP localhost
+	log      *slog.Logger
+}
+
+// shop is the application: an auth.Manager and the pages around it.
+type shop struct {
+	m *auth.Manager[Session]
+}
+
+// newShop wires sesame in memory: one keyset generated at start (sessions
+// end when the process does), an in-memory revocation store and its
+// replica, which run until ctx ends.
+func newShop(ctx context.Context, o shopOptions) (http.Handler, error) {
+	ks, err := keys.Init(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	store, err := revocation.NewMemory(nil)
+	if err != nil {
+		return nil, err
+	}
+	replica, err := revocation.NewReplica(store, nil)
+	if err != nil {
+		return nil, err
+	}
+	go replica.Run(ctx)
+
+	// The users package's authenticator answers users.Profile; the shop
+	// starts each session with the user's name and an empty cart.
+	people, err := users.Static(o.users, &users.Options{Logger: o.log})
+	if err != nil {
+		return nil, err
+	}
+	authn := auth.AuthenticatorFunc[Session](func(ctx context.Context, name, pw string) (string, Session, error) {
+		uid, p, err := people.Authenticate(ctx, name, pw)
+		return uid, Session{Name: p.Name}, err
+	})
+
+	s := &shop{}
+	s.m, err = auth.New(auth.Config[Session]{
+		Keys:          auth.StaticKeys(ks),
+		Store:         store,
+		Denylist:      replica,
+		Authenticator: authn,
+		Insecure:      o.insecure,
+		Logger:        o.log,
+		ErrorHandler:  pageErrors,
+		OnEvent: func(ctx context.Context, e auth.Event) {
+			o.log.InfoContext(ctx, "security event", "event", string(e.Kind), "user_id", e.UserID, "sid", e.SessionID, "reason", e.Reason)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	r := chi.NewRouter()
+	r.Mount("/auth", s.m.Routes())
+	r.Get("/login", s.loginPage)
+	r.With(s.m.Optional()).Get("/", s.home)
+	r.Group(func(r chi.Router) {
+		r.Use(s.m.Require())
+		r.Get("/cart", s.cart)
+		r.Post("/cart", s.addToCart)
+	})
+	// Checkout spends money: Strict asks the store itself whether the
+	// session was revoked, instead of trusting the replica's last second.
+	r.With(s.m.Strict()).Post("/checkout", s.checkout)
+	return r, nil
+}
+
+// pageErrors sends a browser that asks for a page without a valid session
+// to the login page (which first tries a silent refresh); everything else
+// gets sesame's JSON error body.
+func pageErrors(w http.ResponseWriter, r *http.Request, e *auth.Error) {
+	if e.Status == http.StatusUnauthorized && r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	w.WriteHeader(e.Status)
+	json.NewEncoder(w).Encode(e)
+}
+
+func (s *shop) home(w http.ResponseWriter, r *http.Request) {
+	sess, _ := auth.FromContext[Session](r.Context())
+	render(w, "home", map[string]any{"Session": sess, "Catalog": catalog})
+}
+
+func (s *shop) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		next = "/" // only local paths: no open redirect
+	}
+	render(w, "login", map[string]any{"Next": next})
+}
+
+type cartView struct {
+	Product
+	Qty int
+}
+
+func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
+	sess, _ := auth.FromContext[Session](r.Context())
+	var lines []cartView
+	total := 0
+	for _, l := range sess.Data.Cart {
+		if p, ok := product(l.SKU); ok {
+			lines = append(lines, cartView{p, l.Qty})
+			total += p.Cents * l.Qty
+		}
+	}
+	render(w, "cart", map[string]any{"Session": sess, "Lines": lines, "Total": total})
+}
+
+// addToCart puts one item in the cart. m.Update re-mints the access token
+// (new cookie) and stores the cart with the refresh family.
+func (s *shop) addToCart(w http.ResponseWriter, r *http.Request) {
+	sess, _ := auth.FromContext[Session](r.Context())
+	p, ok := product(r.PostFormValue("sku"))
+	if !ok {
+		http.Error(w, "no such product", http.StatusBadRequest)
+		return
+	}
+	data := sess.Data
+	data.Cart = slices.Clone(data.Cart) // the session is shared: never modify it in place
+	if i := slices.IndexFunc(data.Cart, func(l Line) bool { return l.SKU == p.SKU }); i >= 0 {
+		data.Cart[i].Qty = min(data.Cart[i].Qty+1, 99)
+	} else if len(data.Cart) < 20 {
+		data.Cart = append(data.Cart, Line{p.SKU, 1})
+	}
+	if _, err := s.m.Update(w, r, data); err != nil {
+		http.Error(w, "cannot update the cart, retry", http.StatusServiceUnavailable)
+		return
+	}
+	http.Redirect(w, r, "/cart", http.StatusSeeOther)
+}
+
+func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
+	sess, _ := auth.FromContext[Session](r.Context())
+	if len(sess.Data.Cart) == 0 {
+		http.Error(w, "your cart is empty", http.StatusBadRequest)
+		return
+	}
+	items := 0
+	for _, l := range sess.Data.Cart {
+		items += l.Qty
+	}
+	// A real shop charges the card here, then empties the cart.
+	data := sess.Data
+	data.Cart = nil
+	if _, err := s.m.Update(w, r, data); err != nil {
+		http.Error(w, "cannot update the cart, retry", http.StatusServiceUnavailable)
+		return
+	}
+	render(w, "done", map[string]any{"Session": sess, "Items": items})
+}
+
+func render(w http.ResponseWriter, name string, data any) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store") // pages show session data
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		slog.Error("rendering page", "page", name, "err", err)
+	}
+}
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"price": func(cents int) string { return fmt.Sprintf("€%d.%02d", cents/100, cents%100) },
+	"mul":   func(a, b int) int { return a * b },
+}).Parse(pageTemplates))
