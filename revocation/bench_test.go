@@ -31,7 +31,7 @@ func loadedReplica(tb testing.TB, n int) *Replica {
 		}
 	}
 	r.apply(batch)
-	r.current.Store(time.Now().UnixMilli())
+	r.confirm(time.Now().UnixMilli())
 	return r
 }
 

@@ -70,7 +70,9 @@ type Replica struct {
 	bound, wait         time.Duration
 	resync, sweep       time.Duration
 	policy              Policy
-	now                 func() time.Time
+	now                 func() time.Time // the injected clock, or time.Now
+	fastNow             bool             // now is time.Now: Check uses clock
+	clock               atomic.Pointer[clockBase]
 	log                 *slog.Logger
 	seedS, seedJ, seedU maphash.Seed
 	created             time.Time
@@ -79,7 +81,12 @@ type Replica struct {
 	users   atomic.Pointer[table] // aux: revoked-before
 	current atomic.Int64          // unix ms of the last confirmation; 0: never
 	running atomic.Bool
-	entries atomic.Int64 // used slots of both tables, for Status
+	// stale is the request path's view of staleness (when the clock is not
+	// injected): a timer sets it at the bound, a confirmation clears it.
+	stale      atomic.Bool
+	staleMu    sync.Mutex
+	staleTimer *time.Timer  // armed while Run runs
+	entries    atomic.Int64 // used slots of both tables, for Status
 
 	mu      sync.Mutex
 	lastErr error
@@ -108,7 +115,8 @@ func NewReplica(feed Feed, opts *ReplicaOptions) (*Replica, error) {
 	if o.ReadWait == 0 {
 		o.ReadWait = min(time.Second, o.StalenessBound/4)
 	}
-	if o.Now == nil {
+	fastNow := o.Now == nil
+	if fastNow {
 		o.Now = time.Now
 	}
 	switch {
@@ -124,42 +132,118 @@ func NewReplica(feed Feed, opts *ReplicaOptions) (*Replica, error) {
 	r := &Replica{
 		feed: feed, bound: o.StalenessBound, wait: o.ReadWait,
 		resync: o.ResyncInterval, sweep: o.SweepInterval, policy: o.Policy,
-		now: o.Now, log: o.Logger,
+		now: o.Now, fastNow: fastNow, log: o.Logger,
 		seedS: maphash.MakeSeed(), seedJ: maphash.MakeSeed(), seedU: maphash.MakeSeed(),
 		created: o.Now(),
 	}
 	r.ids.Store(newTable(0, false))
 	r.users.Store(newTable(0, true))
+	r.rebase()
+	r.stale.Store(true)
 	return r, nil
 }
 
+// clockBase lets Check read the time from the monotonic clock alone, which
+// costs a fraction of time.Now on many virtual machines. Run re-bases it on
+// every loop, so a step of the wall clock is followed within ReadWait.
+type clockBase struct {
+	mono   time.Time // with its monotonic reading
+	wallMs int64
+}
+
+func (r *Replica) rebase() {
+	if r.fastNow {
+		now := time.Now()
+		r.clock.Store(&clockBase{mono: now, wallMs: now.UnixMilli()})
+	}
+}
+
+// nowMs is the request path's clock.
+func (r *Replica) nowMs() int64 {
+	if !r.fastNow {
+		return r.now().UnixMilli()
+	}
+	b := r.clock.Load()
+	return b.wallMs + int64(time.Since(b.mono)/time.Millisecond)
+}
+
 // Check reports whether s is revoked, from memory only: no lock, no
-// allocation. A stale replica answers per its Policy: FailClosed gives
-// (true, [ErrStale]); FailOpen answers from memory with a nil error.
+// allocation, and no clock read unless an entry matches. A stale replica
+// answers per its Policy: FailClosed gives (true, [ErrStale]); FailOpen
+// answers from memory with a nil error.
 func (r *Replica) Check(s Subject) (revoked bool, err error) {
-	nowMs := r.now().UnixMilli()
-	if cur := r.current.Load(); cur == 0 || nowMs-cur > r.bound.Milliseconds() {
-		if r.policy == FailClosed {
+	var nowMs int64 // read lazily: the clock costs more than a lookup
+	if r.fastNow {
+		if r.stale.Load() && r.policy == FailClosed {
+			return true, ErrStale
+		}
+	} else {
+		nowMs = r.now().UnixMilli()
+		if r.staleAt(nowMs) && r.policy == FailClosed {
 			return true, ErrStale
 		}
 	}
 	ids := r.ids.Load()
 	if s.SID != "" {
-		if exp, _, ok := ids.get(hashID(r.seedS, s.SID)); ok && exp > nowMs {
+		if exp, _, ok := ids.get(hashID(r.seedS, s.SID)); ok && r.live(exp, &nowMs) {
 			return true, nil
 		}
 	}
 	if s.JTI != "" {
-		if exp, _, ok := ids.get(hashID(r.seedJ, s.JTI)); ok && exp > nowMs {
+		if exp, _, ok := ids.get(hashID(r.seedJ, s.JTI)); ok && r.live(exp, &nowMs) {
 			return true, nil
 		}
 	}
 	if s.UserID != "" {
-		if exp, before, ok := r.users.Load().get(hashID(r.seedU, s.UserID)); ok && exp > nowMs && s.IssuedAt.UnixMilli() < before {
+		if exp, before, ok := r.users.Load().get(hashID(r.seedU, s.UserID)); ok && s.IssuedAt.UnixMilli() < before && r.live(exp, &nowMs) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// live reports whether an entry expiring at exp is live, reading the clock
+// into *nowMs on first use.
+func (r *Replica) live(exp int64, nowMs *int64) bool {
+	if *nowMs == 0 {
+		*nowMs = r.nowMs()
+	}
+	return exp > *nowMs
+}
+
+// staleAt computes staleness from the clock.
+func (r *Replica) staleAt(nowMs int64) bool {
+	cur := r.current.Load()
+	return cur == 0 || nowMs-cur > r.bound.Milliseconds()
+}
+
+// confirm records that the replica was current at nowMs.
+func (r *Replica) confirm(nowMs int64) {
+	r.staleMu.Lock()
+	defer r.staleMu.Unlock()
+	r.current.Store(nowMs)
+	r.stale.Store(false)
+	if r.staleTimer != nil {
+		r.staleTimer.Reset(r.bound + time.Millisecond)
+	}
+}
+
+// checkStale runs when the staleness bound may have passed without a
+// confirmation. Holding staleMu orders it with confirm, so a confirmation
+// is never overwritten by an older verdict.
+func (r *Replica) checkStale() {
+	r.staleMu.Lock()
+	defer r.staleMu.Unlock()
+	if r.staleTimer == nil {
+		return
+	}
+	nowMs := r.now().UnixMilli()
+	if r.staleAt(nowMs) {
+		r.stale.Store(true)
+		return
+	}
+	left := r.bound.Milliseconds() - (nowMs - r.current.Load())
+	r.staleTimer.Reset(time.Duration(left+1) * time.Millisecond)
 }
 
 // Lag returns the time since the replica last confirmed it was current
@@ -188,10 +272,14 @@ type ReplicaStatus struct {
 func (r *Replica) Status() ReplicaStatus {
 	lag := r.Lag()
 	ready := r.current.Load() != 0
+	stale := r.staleAt(r.now().UnixMilli())
+	if r.fastNow {
+		stale = r.stale.Load()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := ReplicaStatus{
-		Ready: ready, Stale: !ready || lag > r.bound, Policy: r.policy, Lag: lag,
+		Ready: ready, Stale: stale, Policy: r.policy, Lag: lag,
 		StalenessBound: r.bound, Resyncs: r.resyncs,
 		Entries: int(r.entries.Load()),
 	}
@@ -210,12 +298,25 @@ func (r *Replica) Run(ctx context.Context) error {
 		return errors.New("revocation: Replica.Run is already running")
 	}
 	defer r.running.Store(false)
+	r.staleMu.Lock()
+	r.staleTimer = time.AfterFunc(r.bound, r.checkStale)
+	r.staleMu.Unlock()
+	defer func() {
+		// A replica that no longer runs can not vouch for anything.
+		r.staleMu.Lock()
+		r.staleTimer.Stop()
+		r.staleTimer = nil
+		r.current.Store(0)
+		r.stale.Store(true)
+		r.staleMu.Unlock()
+	}()
 	const minBackoff, maxBackoff = 50 * time.Millisecond, 2 * time.Second
 	var cursor string
 	needSnap, needResume := true, false
 	backoff := minBackoff
 	var nextResync, nextSweep time.Time
 	for ctx.Err() == nil {
+		r.rebase()
 		var err error
 		switch {
 		case needSnap:
@@ -235,7 +336,7 @@ func (r *Replica) Run(ctx context.Context) error {
 				r.apply(entries)
 				cursor = next
 				if len(entries) < MaxReadBatch {
-					r.current.Store(r.now().UnixMilli())
+					r.confirm(r.now().UnixMilli())
 				}
 			}
 		}
@@ -308,7 +409,7 @@ func (r *Replica) snapshot(ctx context.Context) (string, error) {
 	r.ids.Store(ids)
 	r.users.Store(users)
 	r.entries.Store(int64(ids.used + users.used))
-	r.current.Store(nowMs)
+	r.confirm(nowMs)
 	r.mu.Lock()
 	r.resyncs++
 	r.mu.Unlock()

@@ -20,11 +20,17 @@ import (
 // atomic.Pointer.
 type table struct {
 	mask  uint64
-	keys  []atomic.Uint64
-	exps  []atomic.Int64 // unix ms
+	slots []slot
 	aux   []atomic.Int64 // unix ms; nil unless the table has aux
+	count atomic.Int64   // occupied slots, for readers: 0 skips the lookup
 	used  int            // writer only: occupied slots, expired included
 	limit int            // writer only: grow past this many
+}
+
+// slot keeps a key and its expiry in one cache line.
+type slot struct {
+	key atomic.Uint64
+	exp atomic.Int64 // unix ms
 }
 
 const minTableSize = 64
@@ -33,8 +39,7 @@ func newTable(size int, withAux bool) *table {
 	n := max(minTableSize, 1<<bits.Len(uint(size-1)))
 	t := &table{
 		mask:  uint64(n - 1),
-		keys:  make([]atomic.Uint64, n),
-		exps:  make([]atomic.Int64, n),
+		slots: make([]slot, n),
 		limit: n / 4 * 3,
 	}
 	if withAux {
@@ -53,13 +58,16 @@ func hashID(seed maphash.Seed, id string) uint64 {
 
 // get returns the entry's expiry and aux value; ok is false if absent.
 func (t *table) get(key uint64) (exp, aux int64, ok bool) {
+	if t.count.Load() == 0 {
+		return 0, 0, false
+	}
 	for i := key & t.mask; ; i = (i + 1) & t.mask {
-		switch t.keys[i].Load() {
+		switch t.slots[i].key.Load() {
 		case key:
 			if t.aux != nil {
 				aux = t.aux[i].Load()
 			}
-			return t.exps[i].Load(), aux, true
+			return t.slots[i].exp.Load(), aux, true
 		case 0:
 			return 0, 0, false
 		}
@@ -70,10 +78,10 @@ func (t *table) get(key uint64) (exp, aux int64, ok bool) {
 // the table is full and must be rebuilt first.
 func (t *table) put(key uint64, exp, aux int64) bool {
 	for i := key & t.mask; ; i = (i + 1) & t.mask {
-		switch t.keys[i].Load() {
+		switch t.slots[i].key.Load() {
 		case key:
-			if exp > t.exps[i].Load() {
-				t.exps[i].Store(exp)
+			if exp > t.slots[i].exp.Load() {
+				t.slots[i].exp.Store(exp)
 			}
 			if t.aux != nil && aux > t.aux[i].Load() {
 				t.aux[i].Store(aux)
@@ -83,12 +91,13 @@ func (t *table) put(key uint64, exp, aux int64) bool {
 			if t.used >= t.limit {
 				return false
 			}
-			t.exps[i].Store(exp)
+			t.slots[i].exp.Store(exp)
 			if t.aux != nil {
 				t.aux[i].Store(aux)
 			}
-			t.keys[i].Store(key) // publish last
+			t.slots[i].key.Store(key) // publish last
 			t.used++
+			t.count.Store(int64(t.used))
 			return true
 		}
 	}
@@ -98,19 +107,19 @@ func (t *table) put(key uint64, exp, aux int64) bool {
 // nowMs), with room for at least extra more.
 func (t *table) rebuilt(nowMs int64, extra int) *table {
 	live := 0
-	for i := range t.keys {
-		if t.keys[i].Load() != 0 && t.exps[i].Load() > nowMs {
+	for i := range t.slots {
+		if t.slots[i].key.Load() != 0 && t.slots[i].exp.Load() > nowMs {
 			live++
 		}
 	}
 	nt := newTable((live+extra)*2, t.aux != nil)
-	for i := range t.keys {
-		if k := t.keys[i].Load(); k != 0 && t.exps[i].Load() > nowMs {
+	for i := range t.slots {
+		if k := t.slots[i].key.Load(); k != 0 && t.slots[i].exp.Load() > nowMs {
 			var aux int64
 			if t.aux != nil {
 				aux = t.aux[i].Load()
 			}
-			nt.put(k, t.exps[i].Load(), aux)
+			nt.put(k, t.slots[i].exp.Load(), aux)
 		}
 	}
 	return nt
