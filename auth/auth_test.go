@@ -471,3 +471,29 @@ func TestOptional(t *testing.T) {
 		t.Fatalf("bad token: %d %q", r.status, r.body)
 	}
 }
+
+// TestLoginRightAfterLogoutAll: "log out everywhere" followed at once by a
+// new login (same second) must leave the new session working, while every
+// earlier session, including one made in that same second, is refused.
+func TestLoginRightAfterLogoutAll(t *testing.T) {
+	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
+		e := newEnv(t, newStore(t))
+		for range 5 { // several tries make hitting the same second near certain
+			old := e.loginHeader("alice")
+			if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.status != 204 {
+				t.Fatalf("logout-all: %d", r.status)
+			}
+			fresh := e.loginHeader("alice")
+			waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(old.AccessToken)...).status == 401 })
+			if r := e.do(nil, "POST", "/pay", "", bearer(fresh.AccessToken)...); r.status != 200 {
+				t.Fatalf("session made right after logout-all refused by the strict check: %d %s", r.status, r.body)
+			}
+			if r := e.do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...); r.status != 200 {
+				t.Fatalf("session made right after logout-all refused: %d %s", r.status, r.body)
+			}
+			if r := e.do(nil, "POST", "/pay", "", bearer(old.AccessToken)...); r.status != 401 {
+				t.Fatalf("old session accepted by the strict check: %d", r.status)
+			}
+		}
+	})
+}

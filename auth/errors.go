@@ -74,6 +74,9 @@ func writeError(w http.ResponseWriter, _ *http.Request, e *Error) {
 }
 
 func (m *Manager[T]) fail(w http.ResponseWriter, r *http.Request, e *Error) {
+	if ow, ok := w.(*outcomeWriter); ok {
+		ow.code = e.Code
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}

@@ -80,6 +80,12 @@ type loginRequest struct {
 }
 
 func (m *Manager[T]) login(w http.ResponseWriter, r *http.Request) {
+	rec := &outcomeWriter{ResponseWriter: w}
+	defer func() { m.metrics.logins.WithLabelValues(rec.loginOutcome()).Inc() }()
+	m.doLogin(rec, r)
+}
+
+func (m *Manager[T]) doLogin(w http.ResponseWriter, r *http.Request) {
 	header, e := m.responseTransport(r)
 	if e != nil {
 		m.fail(w, r, e)
@@ -244,6 +250,12 @@ func (m *Manager[T]) respondTokens(w http.ResponseWriter, header bool, access st
 }
 
 func (m *Manager[T]) refresh(w http.ResponseWriter, r *http.Request) {
+	rec := &outcomeWriter{ResponseWriter: w}
+	defer func() { m.metrics.refreshes.WithLabelValues(rec.refreshOutcome()).Inc() }()
+	m.doRefresh(rec, r)
+}
+
+func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 	header, e := m.responseTransport(r)
 	if e != nil {
 		m.fail(w, r, e)
@@ -277,6 +289,9 @@ func (m *Manager[T]) refresh(w http.ResponseWriter, r *http.Request) {
 		m.refreshError(w, r, header, err)
 		return
 	}
+	if ow, ok := w.(*outcomeWriter); ok {
+		ow.replayed = res.Replayed
+	}
 	var data T
 	if len(res.Family.Payload) > 0 {
 		pj, err := m.sealer.open(res.Family.Payload, res.Family.SessionID)
@@ -306,7 +321,7 @@ func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header
 	case errors.As(err, &reuse):
 		// Theft: the store already ended the family and denylisted its sid.
 		if m.cfg.OnTheft == EndAllSessions {
-			if err := m.cfg.Store.RevokeAllFamilies(ctx, reuse.UserID); err != nil {
+			if err := m.endAllSessions(ctx, reuse.UserID); err != nil {
 				m.cfg.Logger.ErrorContext(ctx, "auth: ending all sessions after theft failed", "err", err)
 			}
 		}
@@ -362,7 +377,7 @@ func (m *Manager[T]) logoutAll(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, e)
 		return
 	}
-	if err := m.cfg.Store.RevokeAllFamilies(r.Context(), s.UserID); err != nil {
+	if err := m.endAllSessions(r.Context(), s.UserID); err != nil {
 		m.storeError(w, r, err)
 		return
 	}

@@ -23,6 +23,7 @@ type Manager[T any] struct {
 	usLimit *limiter
 	cache   *tokenCache[T]
 	sealer  *payloadSealer
+	metrics *metrics
 }
 
 // New returns a Manager for cfg; see [Config] for what is required and the
@@ -49,6 +50,7 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		ipLimit: newLimiter(cfg.LoginLimit.PerIP, cfg.LoginLimit.Window),
 		usLimit: newLimiter(cfg.LoginLimit.PerUser, cfg.LoginLimit.Window),
 		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
+		metrics: newMetrics(),
 	}
 	if m.sealer, err = newPayloadSealer(cfg.PayloadKey); err != nil {
 		return nil, err
@@ -85,6 +87,12 @@ func (m *Manager[T]) Verify(r *http.Request) (*Session[T], error) {
 }
 
 func (m *Manager[T]) verify(r *http.Request) (*Session[T], *Error) {
+	s, e := m.verifyToken(r)
+	m.metrics.verified(e)
+	return s, e
+}
+
+func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 	raw, e := m.accessToken(r)
 	if e != nil {
 		return nil, e
@@ -94,7 +102,10 @@ func (m *Manager[T]) verify(r *http.Request) (*Session[T], *Error) {
 	if e != nil {
 		return nil, e
 	}
-	if s == nil {
+	if s != nil {
+		m.metrics.cacheHit.Inc()
+	} else {
+		m.metrics.cacheMiss.Inc()
 		tok, err := m.codec.Parse(ks, raw)
 		if err != nil {
 			return nil, unauthorized(token.Reason(err))
@@ -107,9 +118,7 @@ func (m *Manager[T]) verify(r *http.Request) (*Session[T], *Error) {
 		}
 		m.cache.put(raw, s, m.leeway())
 	}
-	revoked, err := m.cfg.Denylist.Check(revocation.Subject{
-		SID: s.Claims.SessionID, JTI: s.Claims.ID, UserID: s.UserID, IssuedAt: s.Claims.IssuedAt,
-	})
+	revoked, err := m.cfg.Denylist.Check(denySubject(s))
 	if err != nil {
 		// A stale replica under fail-closed: we cannot vouch for the token,
 		// but it is not known to be bad either. 503 makes clients retry
@@ -129,9 +138,7 @@ func (m *Manager[T]) verifyStrict(r *http.Request) (*Session[T], *Error) {
 	if e != nil {
 		return nil, e
 	}
-	revoked, err := m.cfg.Store.IsRevoked(r.Context(), revocation.Subject{
-		SID: s.Claims.SessionID, JTI: s.Claims.ID, UserID: s.UserID, IssuedAt: s.Claims.IssuedAt,
-	})
+	revoked, err := m.cfg.Store.IsRevoked(r.Context(), denySubject(s))
 	if err != nil {
 		return nil, errUnavailable()
 	}
@@ -188,9 +195,51 @@ func (m *Manager[T]) remembered(f revocation.Family) bool {
 }
 
 func (m *Manager[T]) event(ctx context.Context, e Event) {
+	m.metrics.events.WithLabelValues(string(e.Kind)).Inc()
+	switch e.Kind {
+	case EventLogout, EventLogoutAll, EventSessionEnded, EventSessionEvicted:
+		m.metrics.revokes.WithLabelValues(string(e.Kind)).Inc()
+	case EventRefreshReused:
+		m.metrics.revokes.WithLabelValues("theft").Inc()
+	}
 	if m.cfg.OnEvent == nil {
 		return
 	}
 	e.Time = m.cfg.Now()
 	m.cfg.OnEvent(ctx, e)
+}
+
+// denySubject is what the denylist is asked about a session's token.
+//
+// iat has whole-second precision while a user's revoked-before has
+// millisecond precision. Taking iat as the start of its second would revoke
+// a session made in the same second right after a "log out everywhere" (a
+// user who logs out everywhere and at once logs back in would be thrown
+// out). So a token counts as issued at the end of its second. The tokens
+// that this lets through (made in the same second just before the
+// revocation) belong to sessions whose ids [Manager.endAllSessions]
+// denylists one by one, so they are refused all the same.
+func denySubject[T any](s *Session[T]) revocation.Subject {
+	return revocation.Subject{
+		SID:      s.Claims.SessionID,
+		JTI:      s.Claims.ID,
+		UserID:   s.UserID,
+		IssuedAt: s.Claims.IssuedAt.Add(time.Second - time.Millisecond),
+	}
+}
+
+// endAllSessions ends every session of a user: each family is ended (which
+// denylists its session id) and then the user's revoked-before is set, which
+// also catches tokens of sessions that had no family left.
+func (m *Manager[T]) endAllSessions(ctx context.Context, uid string) error {
+	fams, err := m.cfg.Store.ListFamilies(ctx, uid)
+	if err != nil {
+		return err
+	}
+	for _, f := range fams {
+		if err := m.cfg.Store.RevokeFamily(ctx, f.ID); err != nil {
+			return err
+		}
+	}
+	return m.cfg.Store.RevokeAllFamilies(ctx, uid)
 }
