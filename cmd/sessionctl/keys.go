@@ -93,7 +93,7 @@ func newKeysInitCmd(o *keysOptions) *cobra.Command {
 			}
 			if err := st.CompareAndSwap(cmd.Context(), 0, ks); err != nil {
 				if errors.Is(err, keys.ErrConflict) {
-					return fmt.Errorf("a keyset already exists at %s; nothing changed", o.keyset)
+					return fmt.Errorf("a keyset already exists at %s; nothing changed", redactURL(o.keyset))
 				}
 				return err
 			}

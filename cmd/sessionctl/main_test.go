@@ -339,3 +339,17 @@ func TestConcurrentRotateProcesses(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis://:hunter2@h:6379/0":  "redis://:xxxxx@h:6379/0",
+		"redis://u:hunter2@h:6379/0": "redis://u:xxxxx@h:6379/0",
+		"redis://h:6379/0":           "redis://h:6379/0",
+		"file:/etc/keyset.json":      "file:/etc/keyset.json",
+		"x://a:hunter2@b%zz":         "…@b%zz",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

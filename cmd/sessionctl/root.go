@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -83,8 +84,11 @@ func (o *rootOptions) openStore() (keys.Store, func(), error) {
 	return nil, nil, fmt.Errorf("--keyset %q: want file:PATH or redis://...", redactURL(spec))
 }
 
-// redactURL drops anything that looks like credentials from a keyset spec.
+// redactURL hides the password of a keyset spec, for messages.
 func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
 	if i := strings.LastIndex(s, "@"); i >= 0 {
 		return "…" + s[i:]
 	}
