@@ -50,6 +50,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Catch SIGHUP from the start: its default action would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	be, err := newBackend(c, log)
 	if err != nil {
@@ -135,7 +139,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if rotator != nil {
 		wg.Go(func() { rotator.Run(bg) })
 	}
-	wg.Go(func() { reloadOnHUP(bg, holder, authn, log) })
+	wg.Go(func() { reloadOnHUP(bg, hup, holder, authn, log) })
 	waitReplica(ctx, n)
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -205,10 +209,7 @@ func waitReplica(ctx context.Context, n *node) {
 }
 
 // reloadOnHUP reloads the keyset and the users file on SIGHUP.
-func reloadOnHUP(ctx context.Context, holder *keys.Holder, authn *users.Authenticator, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, holder *keys.Holder, authn *users.Authenticator, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

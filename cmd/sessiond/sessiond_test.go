@@ -163,6 +163,15 @@ func TestMemoryDemo(t *testing.T) {
 		}
 	}
 
+	// SIGHUP reloads and keeps serving.
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the SIGHUP reload", func() bool { return p.logLine("SIGHUP: reloading the keyset and the users file") != nil })
+	if r := p.do("GET", "/healthz", ""); r.status != 200 {
+		t.Errorf("healthz after SIGHUP: %d", r.status)
+	}
+
 	if code := p.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("SIGTERM: exit code %d, want 0\n%s", code, p.stderr())
 	}
