@@ -497,3 +497,38 @@ func TestLoginRightAfterLogoutAll(t *testing.T) {
 		}
 	})
 }
+
+// TestLogoutWithExpiredAccessToken: a browser whose access token expired
+// still logs out for real: the refresh cookie ends the family, so the
+// refresh token is dead afterwards. A forged refresh cookie ends nothing.
+func TestLogoutWithExpiredAccessToken(t *testing.T) {
+	clk := &settableClock{now: time.Now()}
+	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Now = clk.Now })
+	b := e.browser()
+	if r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw","remember":true}`); r.status != 200 {
+		t.Fatalf("login: %d", r.status)
+	}
+	clk.Add(20 * time.Minute) // access token expired; refresh token still good
+	u, _ := url.Parse(e.srv.URL + "/auth/")
+	var refresh string
+	for _, c := range b.Jar.Cookies(u) {
+		if c.Name == "__Secure-sesame-refresh" {
+			refresh = c.Value
+		}
+	}
+	if refresh == "" {
+		t.Fatal("no refresh cookie in the jar")
+	}
+
+	// Forged: a garbled refresh cookie, expired access cookie: 401, nothing ended.
+	forged := e.do(nil, "POST", "/auth/logout", "", "Cookie", "__Secure-sesame-refresh="+refresh[:len(refresh)-3]+"AAA")
+	if forged.status != 401 {
+		t.Fatalf("forged logout: %d", forged.status)
+	}
+	if r := e.do(b, "POST", "/auth/logout", ""); r.status != 204 {
+		t.Fatalf("logout with expired access token: %d %s", r.status, r.body)
+	}
+	if r, _ := e.refreshHeader(refresh); r.status != 401 {
+		t.Fatalf("refresh token survived logout: %d", r.status)
+	}
+}

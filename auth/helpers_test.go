@@ -156,10 +156,10 @@ func (e *env) eventKinds() []auth.EventKind {
 
 // browser returns a client with a cookie jar, as a browser would be.
 func (e *env) browser() *http.Client {
-	c := e.srv.Client()
+	c := *e.srv.Client() // a copy: srv.Client() is shared by every plain request
 	jar, _ := cookiejar.New(nil)
 	c.Jar = jar
-	return c
+	return &c
 }
 
 type resp struct {
