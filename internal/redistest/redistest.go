@@ -8,10 +8,10 @@
 // When redis-server is not on PATH, [Start] skips the test with an install
 // hint, except under CI=true, where a missing server is a failure.
 //
-// Only standalone servers exist today. Replication, Sentinel and Cluster
-// topologies are meant to be built from the same [Server] processes (one
-// process per node, started with extra [Options.Args]) by later constructors
-// such as StartCluster, which return their own topology type.
+// Topologies are built from the same [Server] processes, one per node:
+// [StartCluster] (3 masters, 3 replicas) and [StartSentinel] (a primary, a
+// replica and 3 Sentinels), each with helpers to kill a master and wait for
+// the failover.
 package redistest
 
 import (
@@ -44,6 +44,11 @@ type Options struct {
 	// StartTimeout bounds how long Start and Restart wait for PING to
 	// answer. Zero means 10s.
 	StartTimeout time.Duration
+	// Config, when not empty, is written once to redis.conf in the data
+	// directory and passed as the configuration file, before the command-line
+	// arguments. Sentinel needs this: it rewrites its file as it learns the
+	// topology. Restart keeps the (possibly rewritten) file.
+	Config string
 }
 
 // Server is one redis-server process owned by a test. Its methods may be
@@ -92,6 +97,11 @@ func Start(t testing.TB, opts *Options) *Server {
 	}
 	s.logPath = filepath.Join(s.dir, "redis.log")
 	t.Cleanup(s.cleanup)
+	if s.opts.Config != "" {
+		if err := os.WriteFile(s.confPath(), []byte(s.opts.Config), 0o600); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+	}
 
 	var lastErr error
 	for range 5 { // a free port can be taken between probe and bind: retry
@@ -117,8 +127,14 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+func (s *Server) confPath() string { return filepath.Join(s.dir, "redis.conf") }
+
 func (s *Server) args() []string {
-	a := []string{
+	var a []string
+	if s.opts.Config != "" {
+		a = append(a, s.confPath())
+	}
+	a = append(a,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
@@ -126,7 +142,7 @@ func (s *Server) args() []string {
 		"--logfile", s.logPath,
 		"--save", "",
 		"--protected-mode", "yes",
-	}
+	)
 	if s.opts.Persistence {
 		a = append(a, "--appendonly", "yes", "--appendfsync", "always")
 	} else {
@@ -174,6 +190,20 @@ func (s *Server) start() error {
 
 // Addr returns host:port of the server. It stays the same across Restart.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+// Pid returns the process id of the running server, or 0 when it is not
+// running (killed and not restarted).
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Port returns the server's TCP port.
+func (s *Server) Port() int { return s.port }
 
 // Dir returns the server's data directory.
 func (s *Server) Dir() string { return s.dir }
