@@ -46,8 +46,9 @@ func (o *HolderOptions) withDefaults() HolderOptions {
 // ([Holder.Status], log) and the node stays on the last good one.
 //
 // A Holder refuses a stored keyset whose version is older than the one in
-// use: replaying an old keyset would bring back a revoked key. An operator
-// who really starts over (a new keyset at version 1) restarts the nodes.
+// use: replaying an old keyset would bring back a revoked key. A keyset
+// created from scratch with [Init] is newer than the old one (its first
+// version is its creation time), so nodes do move to it.
 //
 // All methods are safe for concurrent use.
 type Holder struct {
