@@ -92,7 +92,8 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 		fmt.Fprint(fs.Output(), `Usage: sessiond [flags]
 
 sessiond serves sesame sessions: /auth/* (login, refresh, logout, sessions),
-/.well-known/jwks.json, /healthz, /readyz and the demo route /api/whoami.
+/.well-known/jwks.json, /healthz, /readyz, /metrics and the demo route
+/api/whoami.
 
 Every flag can also be set by its environment variable, shown in brackets.
 The master key that seals the keyset is read from SESAME_MASTER_KEY (base64

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/users"
@@ -27,13 +30,49 @@ type node struct {
 
 func (n *node) routes() http.Handler {
 	r := chi.NewRouter()
+	r.Use(n.m.Instrument)
 	r.Mount("/auth", n.m.Routes())
 	r.Method(http.MethodGet, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Method(http.MethodHead, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Get("/healthz", n.healthz)
 	r.Get("/readyz", n.readyz)
+	r.Method(http.MethodGet, "/metrics", n.metrics())
 	r.With(n.m.Require()).Get("/api/whoami", n.whoami)
 	return r
+}
+
+// metrics serves Prometheus metrics: auth's (logins, refreshes,
+// verifications, request durations), the denylist replica's lag and size,
+// the keyset version, and the Go runtime's.
+func (n *node) metrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		n.m.Collector(),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sesame_replica_lag_seconds",
+			Help: "Time since the denylist replica last confirmed it was current.",
+		}, func() float64 { return n.backend.replica.Lag().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sesame_replica_stale",
+			Help: "1 while the denylist replica is past its staleness bound.",
+		}, func() float64 {
+			if n.backend.replica.Status().Stale {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sesame_replica_entries",
+			Help: "Denylist entries held in memory.",
+		}, func() float64 { return float64(n.backend.replica.Status().Entries) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sesame_keyset_version",
+			Help: "Version of the keyset in use.",
+		}, func() float64 { return float64(n.holder.Current().Version()) }),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // healthz is liveness: the process runs and serves HTTP.

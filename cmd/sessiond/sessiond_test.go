@@ -163,6 +163,13 @@ func TestMemoryDemo(t *testing.T) {
 		}
 	}
 
+	r = p.do("GET", "/metrics", "")
+	for _, m := range []string{"sesame_replica_lag_seconds", "sesame_keyset_version", `route="/api/whoami"`} {
+		if r.status != 200 || !strings.Contains(string(r.body), m) {
+			t.Errorf("/metrics: status %d, no %s", r.status, m)
+		}
+	}
+
 	// SIGHUP reloads and keeps serving.
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
