@@ -65,7 +65,9 @@ export BENCH_REDIS_ADDR=$REDIS_ADDR
 # --- machine ---------------------------------------------------------------
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "commit: $(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C .. status --porcelain 2>/dev/null | grep -qv '^??' && echo ' (+ uncommitted changes)' || true)"
+	# BENCH_COMMIT names the commit when the tree is not a git checkout
+	# (for example an exported snapshot).
+	echo "commit: ${BENCH_COMMIT:-$(git -C .. rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C .. status --porcelain 2>/dev/null | grep -qv '^??' && echo ' (+ uncommitted changes)' || true)}"
 	echo "go: $(go version)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc $(nproc)"
 	echo "load before: $(uptime | sed 's/.*load average: //')"
