@@ -1,0 +1,231 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sesame-go/sesame/internal/redistest"
+)
+
+// The Store contract, the scripts and the replica's feed on Redis Cluster
+// and Sentinel. Each topology is started once per test (a cluster takes a
+// few seconds) and its subtests run in order; the failover subtest is last
+// because it changes the topology.
+
+// clusterOpts are the client settings a deployment on Cluster should use:
+// go-redis reloads its slot map on MOVED or every ClusterStateReloadInterval
+// (60s by default), not when a master stops answering, so without a short
+// interval a client keeps dialling a dead master for up to a minute.
+func clusterOpts() *redis.ClusterOptions {
+	return &redis.ClusterOptions{
+		ClusterStateReloadInterval: 250 * time.Millisecond,
+		DialTimeout:                200 * time.Millisecond,
+		ReadTimeout:                500 * time.Millisecond,
+		WriteTimeout:               500 * time.Millisecond,
+	}
+}
+
+func contractOn(t *testing.T, client redis.UniversalClient) {
+	runContract(t, func(t *testing.T, cfg backendConfig) backend {
+		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
+			GraceWindow: cfg.grace, ReuseLookback: cfg.lookback, Now: cfg.clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return backend{store: s, indexLen: func(userID string) int {
+			n, err := client.ZCard(context.Background(), s.idxKey(userID)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(n)
+		}}
+	})
+}
+
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, nil)
+	client := c.ClusterClient(clusterOpts())
+	t.Run("contract", func(t *testing.T) { contractOn(t, client) })
+	t.Run("every script, no CROSSSLOT", func(t *testing.T) { everyScript(t, c, client) })
+	t.Run("replica follows failover", func(t *testing.T) {
+		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		feedFollowsFailover(t, s, func() { c.KillMasterOf(s.eventsKey()) }, func() { c.WaitFailover(0) })
+	})
+}
+
+func TestSentinel(t *testing.T) {
+	t.Parallel()
+	sn := redistest.StartSentinel(t, nil)
+	client := sn.FailoverClient(&redis.FailoverOptions{DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	t.Run("contract", func(t *testing.T) { contractOn(t, client) })
+	t.Run("replica follows failover", func(t *testing.T) {
+		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		feedFollowsFailover(t, s, func() { sn.KillPrimary() }, func() { sn.WaitFailover(0) })
+	})
+}
+
+// noCrossSlot fails the test on any error, and says so plainly if it is a
+// CROSSSLOT one.
+func noCrossSlot(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if strings.Contains(err.Error(), "CROSSSLOT") {
+		t.Fatalf("%s: CROSSSLOT: %v", what, err)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+// everyScript runs every Lua script and every multi-key operation for users
+// spread over all three masters: create.lua (CreateFamily), refresh.lua
+// (rotate, replay, reuse, unknown-ancestor), update.lua (UpdatePayload),
+// revoke.lua (sessions, tokens, users), and the pipelines and transaction of
+// ListFamilies, RevokeFamily and RevokeAllFamilies. The same layout is
+// checked statically by TestRedisKeysShareSlots; this proves it on a real
+// cluster, where a cross-slot script fails with CROSSSLOT.
+func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClient) {
+	ctx := context.Background()
+	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	masters := map[string]bool{}
+	for i := range 48 {
+		user := "user-" + string(rune('a'+i%26)) + string(rune('0'+i/26))
+		masters[c.MasterOf(s.idxKey(user)).Addr()] = true
+		nf := NewFamily{SessionID: "sid-" + user, UserID: user, Payload: []byte("p"),
+			AbsoluteExpiry: time.Now().Add(time.Hour), IdleTimeout: time.Hour}
+		f, tok0, err := s.CreateFamily(ctx, nf)
+		noCrossSlot(t, "create", err)
+		_, tok0b, err := s.CreateFamily(ctx, NewFamily{SessionID: "sid2-" + user, UserID: user, AbsoluteExpiry: nf.AbsoluteExpiry})
+		noCrossSlot(t, "create second", err)
+		r1, err := s.Refresh(ctx, tok0.Reveal())
+		noCrossSlot(t, "rotate", err)
+		r1b, err := s.Refresh(ctx, tok0.Reveal())
+		noCrossSlot(t, "replay", err)
+		if !r1b.Replayed || r1b.Token.Reveal() != r1.Token.Reveal() {
+			t.Fatal("replay did not return the same token")
+		}
+		noCrossSlot(t, "update", s.UpdatePayload(ctx, f.ID, []byte("q")))
+		r2, err := s.Refresh(ctx, r1.Token.Reveal())
+		noCrossSlot(t, "rotate again", err)
+		if _, err := s.Refresh(ctx, r2.Token.Reveal()); err != nil {
+			noCrossSlot(t, "rotate third", err)
+		}
+		// tok0 is now three generations old and past the grace window's
+		// reach: theft, which revokes the session (revoke.lua, other slot)
+		// and deletes the family.
+		var reuse *ReuseError
+		if _, err := s.Refresh(ctx, tok0.Reveal()); !errors.As(err, &reuse) {
+			noCrossSlot(t, "reuse", err)
+			t.Fatalf("reuse: got %v, want a ReuseError", err)
+		}
+		if ok, err := s.IsRevoked(ctx, Subject{SID: nf.SessionID}); err != nil || !ok {
+			t.Fatalf("after reuse: revoked %v, %v", ok, err)
+		}
+		noCrossSlot(t, "revoke token", s.RevokeToken(ctx, "jti-"+user))
+		fams, err := s.ListFamilies(ctx, user)
+		noCrossSlot(t, "list", err)
+		if len(fams) != 1 {
+			t.Fatalf("%d families listed, want 1", len(fams))
+		}
+		_, err = s.Refresh(ctx, tok0b.Reveal())
+		noCrossSlot(t, "rotate second family", err)
+		noCrossSlot(t, "revoke family", s.RevokeFamily(ctx, fams[0].ID))
+		_, _, err = s.CreateFamily(ctx, nf)
+		noCrossSlot(t, "create third", err)
+		noCrossSlot(t, "revoke all", s.RevokeAllFamilies(ctx, user))
+		ok, err := s.IsRevoked(ctx, Subject{SID: "x", JTI: "jti-" + user, UserID: user, IssuedAt: time.Now().Add(-time.Minute)})
+		noCrossSlot(t, "is revoked", err)
+		if !ok {
+			t.Fatal("not revoked after revoke all")
+		}
+	}
+	if len(masters) != 3 {
+		t.Fatalf("users landed on %d masters, want all 3", len(masters))
+	}
+	n := 0
+	_, err = s.Snapshot(ctx, func(Entry) { n++ })
+	noCrossSlot(t, "snapshot", err)
+	if n < 48*2 {
+		t.Fatalf("snapshot has %d entries, want at least %d", n, 48*2)
+	}
+}
+
+// feedFollowsFailover runs a replica on s, revokes a session, kills the
+// master holding the denylist and its stream, waits for the failover, and
+// checks that revocations written afterwards reach the replica, and that
+// one acknowledged (and replicated, by WAIT) before the kill is still there.
+func feedFollowsFailover(t *testing.T, s *RedisStore, kill, waitFailover func()) {
+	ctx := context.Background()
+	rep, err := NewReplica(s, &ReplicaOptions{ReadWait: 100 * time.Millisecond, StalenessBound: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startReplica(t, rep)
+	waitFor(t, 10*time.Second, func() bool { return rep.Status().Ready })
+	if err := s.RevokeSession(ctx, "before"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { ok, _ := rep.Check(Subject{SID: "before"}); return ok })
+	if err := waitReplicated(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	kill()
+	start := time.Now()
+	waitFailover()
+	// Writes resume once the client has the new slot map or master.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.RevokeSession(ctx, "after")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("during failover: %v, want ErrUnavailable", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("writes did not resume: %v", err)
+		}
+	}
+	t.Logf("writes resumed %v after the kill", time.Since(start))
+	waitFor(t, 10*time.Second, func() bool { ok, _ := rep.Check(Subject{SID: "after"}); return ok })
+	t.Logf("the replica saw a revocation written after the failover %v after the kill", time.Since(start))
+	mustCheck(t, rep, Subject{SID: "before"}, true)
+	ok, err := s.IsRevoked(ctx, Subject{SID: "before"})
+	if err != nil || !ok {
+		t.Fatalf("revocation replicated before the kill: found %v, %v", ok, err)
+	}
+}
+
+// waitReplicated issues WAIT 1 on the node holding the denylist.
+func waitReplicated(ctx context.Context, s *RedisStore) error {
+	var n int64
+	var err error
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		var m *redis.Client
+		if m, err = cc.MasterForKey(ctx, s.eventsKey()); err == nil {
+			n, err = m.Wait(ctx, 1, 2*time.Second).Result()
+		}
+	} else {
+		n, err = s.rdb.Do(ctx, "WAIT", 1, 2000).Int64()
+	}
+	if err == nil && n < 1 {
+		err = errors.New("no replica acknowledged")
+	}
+	return err
+}
