@@ -1,0 +1,487 @@
+// Package attack_test is sesame's attack suite: tokens, requests and races an
+// attacker would try, each sent through a real TLS server (an auth.Manager
+// on the memory store and on a real redis-server) and each asserting the
+// exact outcome: status, reason code, that the protected handler never ran,
+// that the victim's session and the revocation state did not change, and
+// that the server is still healthy.
+package attack_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/keys"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// Profile is the session data. Email and Name are personal data that must
+// never appear in a token's clear parts.
+type Profile struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw", "mallory": "mallory-pw"}
+
+// clock is real time plus a settable offset, shared by the manager, the
+// store and the replica, so tests can jump past expiries without sleeping.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time            { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration)   { c.off.Add(int64(d)) }
+func (c *clock) Set(offset time.Duration)  { c.off.Store(int64(offset)) }
+func (c *clock) Offset() time.Duration     { return time.Duration(c.off.Load()) }
+func (k *keySource) Current() *keys.Keyset { return k.p.Load() }
+
+// keySource is an auth.KeySource the test swaps (rotation, revocation).
+type keySource struct{ p atomic.Pointer[keys.Keyset] }
+
+// countingAuth is an Authenticator that does, as the auth docs require, the
+// same work for an unknown user as for a wrong password (it "hashes" a dummy
+// password), and counts both its calls and its hashes.
+type countingAuth struct {
+	calls, hashes atomic.Int64
+}
+
+func (a *countingAuth) Authenticate(_ context.Context, u, p string) (string, Profile, error) {
+	a.calls.Add(1)
+	want, ok := users[u]
+	if !ok {
+		want = "dummy-password-for-unknown-users"
+	}
+	a.hashes.Add(1) // one password verification either way
+	if !ok || p != want {
+		return "", Profile{}, auth.ErrInvalidCredentials
+	}
+	return "uid-" + u, Profile{Name: strings.ToUpper(u[:1]) + u[1:], Email: u + "@example.com"}, nil
+}
+
+// options select a deployment.
+type options struct {
+	redis  *redistest.Server // nil: memory store
+	prefix string            // Redis key prefix ("" means a fresh one)
+	grace  time.Duration     // store grace window (0: default)
+	clk    *clock            // shared clock (nil: a new one)
+	keys   *keySource        // shared keys (nil: a new keyset)
+	cfg    func(*auth.Config[Profile])
+}
+
+type env struct {
+	t       *testing.T
+	name    string
+	clk     *clock
+	keys    *keySource
+	store   revocation.Store
+	rep     *revocation.Replica
+	m       *auth.Manager[Profile]
+	cfg     auth.Config[Profile]
+	srv     *httptest.Server
+	authn   *countingAuth
+	mu      sync.Mutex
+	hits    map[string]int
+	events  []auth.Event
+	victim  tokens // alice's session, header transport, made at start
+	victimG uint64 // its family's generation at start
+}
+
+var prefixN atomic.Int64
+
+func newKeySource(t testing.TB) *keySource {
+	ks, err := keys.Init(time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &keySource{}
+	src.p.Store(ks)
+	return src
+}
+
+func newEnv(t *testing.T, o options) *env {
+	t.Helper()
+	e := &env{t: t, clk: o.clk, keys: o.keys, hits: map[string]int{}, authn: &countingAuth{}}
+	if e.clk == nil {
+		e.clk = &clock{}
+	}
+	if e.keys == nil {
+		e.keys = newKeySource(t)
+	}
+	var err error
+	if o.redis == nil {
+		e.name = "memory"
+		e.store, err = revocation.NewMemory(&revocation.MemoryOptions{Now: e.clk.Now, GraceWindow: o.grace})
+	} else {
+		e.name = "redis"
+		prefix := o.prefix
+		if prefix == "" {
+			prefix = "atk" + string(rune('a'+prefixN.Add(1)%26)) + time.Now().Format("150405.000000") + ":"
+		}
+		e.store, err = revocation.NewRedis(o.redis.Client(), &revocation.RedisOptions{KeyPrefix: prefix, Now: e.clk.Now, GraceWindow: o.grace})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rep, err = revocation.NewReplica(e.store.(revocation.Feed), &revocation.ReplicaOptions{StalenessBound: 2 * time.Second, Now: e.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e.waitFresh()
+
+	e.cfg = auth.Config[Profile]{
+		Keys:          e.keys,
+		Store:         e.store,
+		Denylist:      e.rep,
+		Authenticator: e.authn,
+		Now:           e.clk.Now,
+		Logger:        slog.New(slog.DiscardHandler),
+		OnEvent: func(_ context.Context, ev auth.Event) {
+			e.mu.Lock()
+			e.events = append(e.events, ev)
+			e.mu.Unlock()
+		},
+	}
+	if o.cfg != nil {
+		o.cfg(&e.cfg)
+	}
+	e.m, err = auth.New(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Mount("/auth", e.m.Routes())
+	hit := func(name string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			e.mu.Lock()
+			e.hits[name]++
+			e.mu.Unlock()
+			s, ok := auth.FromContext[Profile](r.Context())
+			if !ok {
+				io.WriteString(w, "anonymous")
+				return
+			}
+			io.WriteString(w, "hello "+s.UserID)
+		}
+	}
+	r.With(e.m.Require()).Get("/app", hit("app"))
+	r.With(e.m.Require()).Post("/app", hit("app"))
+	r.With(e.m.Optional()).Get("/maybe", hit("maybe"))
+	r.With(e.m.Strict()).Post("/pay", hit("pay"))
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if e.rep.Status().Stale {
+			w.WriteHeader(503)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	e.srv = httptest.NewUnstartedServer(r)
+	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	e.srv.StartTLS()
+	t.Cleanup(e.srv.Close)
+
+	e.victim = e.loginHeader("alice")
+	e.victimG = e.family(e.victim.RefreshToken).Generation
+	return e
+}
+
+// waitFresh waits until the replica confirms it is current (after start,
+// or after the clock jumped).
+func (e *env) waitFresh() {
+	e.t.Helper()
+	waitFor(e.t, 5*time.Second, func() bool { return !e.rep.Status().Stale })
+}
+
+func (e *env) hitCount(name string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.hits[name]
+}
+
+func (e *env) totalHits() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, v := range e.hits {
+		n += v
+	}
+	return n
+}
+
+func (e *env) eventCount(k auth.EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.events {
+		if ev.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+// family returns the live family of a refresh token (failing if it is gone).
+func (e *env) family(rt string) revocation.Family {
+	e.t.Helper()
+	fid, ok := revocation.FamilyID(rt)
+	if !ok {
+		e.t.Fatalf("not a refresh token")
+	}
+	f, found, err := e.store.GetFamily(context.Background(), fid)
+	if err != nil || !found {
+		e.t.Fatalf("family %s: found=%v err=%v", fid, found, err)
+	}
+	return f
+}
+
+func (e *env) familyGone(rt string) bool {
+	fid, _ := revocation.FamilyID(rt)
+	_, found, err := e.store.GetFamily(context.Background(), fid)
+	return err == nil && !found
+}
+
+// intact asserts the victim's session is untouched and the server healthy:
+// its access token works (strict check included, so the store agrees), its
+// family did not move, nothing denylisted it, and /healthz answers.
+func (e *env) intact(t *testing.T) {
+	t.Helper()
+	if r := e.do(nil, "GET", "/healthz", ""); r.status != 200 {
+		t.Fatalf("server unhealthy: %d", r.status)
+	}
+	if r := e.do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...); r.status != 200 {
+		t.Fatalf("victim session broken: %d %s", r.status, r.body)
+	}
+	if r := e.do(nil, "POST", "/pay", "", bearer(e.victim.AccessToken)...); r.status != 200 {
+		t.Fatalf("victim session refused by the strict check: %d %s", r.status, r.body)
+	}
+	if g := e.family(e.victim.RefreshToken).Generation; g != e.victimG {
+		t.Fatalf("victim family generation %d, want %d", g, e.victimG)
+	}
+}
+
+// backends runs f on the memory store and on a real redis-server.
+func backends(t *testing.T, f func(t *testing.T, o options)) {
+	t.Run("memory", func(t *testing.T) { t.Parallel(); f(t, options{}) })
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		f(t, options{redis: redistest.Start(t, nil)})
+	})
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r resp) code() string {
+	var e struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal([]byte(r.body), &e) != nil || e.Message == "" {
+		return "<not an error body: " + r.body + ">"
+	}
+	return e.Error
+}
+
+// do sends a request; hdr are header pairs, a repeated name adds a line.
+// A body defaults to Content-Type application/json.
+func (e *env) do(c *http.Client, method, path, body string, hdr ...string) resp {
+	e.t.Helper()
+	r, err := e.try(c, method, path, strings.NewReader(body), body != "", hdr...)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+func (e *env) try(c *http.Client, method, path string, body io.Reader, isJSON bool, hdr ...string) (resp, error) {
+	if c == nil {
+		c = e.srv.Client()
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		return resp{}, err
+	}
+	if isJSON {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if seen[hdr[i]] {
+			req.Header.Add(hdr[i], hdr[i+1])
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		seen[hdr[i]] = true
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return resp{}, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header, string(b)}, nil
+}
+
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+func (e *env) loginHeader(user string) tokens {
+	e.t.Helper()
+	r := e.do(nil, "POST", "/auth/login", `{"username":"`+user+`","password":"`+users[user]+`"}`, "X-Session-Transport", "header")
+	if r.status != 200 {
+		e.t.Fatalf("login %s: %d %s", user, r.status, r.body)
+	}
+	var tk tokens
+	if err := json.Unmarshal([]byte(r.body), &tk); err != nil {
+		e.t.Fatal(err)
+	}
+	return tk
+}
+
+func (e *env) refreshHeader(rt string) (resp, tokens) {
+	e.t.Helper()
+	r := e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
+	var tk tokens
+	if r.status == 200 {
+		json.Unmarshal([]byte(r.body), &tk)
+	}
+	return r, tk
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+func (e *env) accessCookie(tok string) []string {
+	return []string{"Cookie", "__Host-sesame=" + tok}
+}
+
+// waitFor polls cond (for propagation through a replica or a real process).
+func waitFor(t testing.TB, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		<-tick.C
+	}
+}
+
+// outbound is a loopback listener that counts connections: headers that
+// name URLs (jku, x5u) point at it, and it must see none.
+type outbound struct {
+	l     net.Listener
+	conns atomic.Int64
+	url   string
+}
+
+func newOutbound(t *testing.T) *outbound {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outbound{l: l, url: "https://" + l.Addr().String() + "/jwks.json"}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			o.conns.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	return o
+}
+
+// --- token surgery ---
+
+var b64 = base64.RawURLEncoding
+
+func enc(s string) string { return b64.EncodeToString([]byte(s)) }
+
+func split(t testing.TB, raw string) (hdr, claims, sig string) {
+	t.Helper()
+	p := strings.Split(raw, ".")
+	if len(p) != 3 {
+		t.Fatalf("token has %d segments", len(p))
+	}
+	h, err1 := b64.DecodeString(p[0])
+	c, err2 := b64.DecodeString(p[1])
+	if err1 != nil || err2 != nil {
+		t.Fatal("token does not decode")
+	}
+	return string(h), string(c), p[2]
+}
+
+// claimsMap decodes a token's claims.
+func claimsMap(t testing.TB, raw string) map[string]any {
+	_, c, _ := split(t, raw)
+	m := map[string]any{}
+	d := json.NewDecoder(strings.NewReader(c))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mustJSON(t testing.TB, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// signEd signs the exact header and claims JSON with an Ed25519 key: a token
+// only a key holder could make, to reach the checks after the signature.
+func signEd(priv ed25519.PrivateKey, hdrJSON, claimsJSON string) string {
+	in := enc(hdrJSON) + "." + enc(claimsJSON)
+	return in + "." + b64.EncodeToString(ed25519.Sign(priv, []byte(in)))
+}
+
+// canonical is the one header sesame mints for kid.
+func canonical(kid string) string {
+	return `{"alg":"EdDSA","kid":"` + kid + `","typ":"at+jwt"}`
+}
+
+func (e *env) signer() *keys.Key {
+	k, err := e.keys.Current().Signer()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return k
+}
+
+// resign signs claims (a map, re-encoded) with the active key under the
+// canonical header.
+func (e *env) resign(claims map[string]any) string {
+	k := e.signer()
+	return signEd(k.SigningKey(), canonical(k.ID()), mustJSON(e.t, claims))
+}
