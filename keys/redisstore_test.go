@@ -32,15 +32,36 @@ func waitFor(t *testing.T, deadline time.Duration, cond func() bool) (time.Durat
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// redisBackend is one Redis topology for the storage tests: standalone
+// here, Cluster and Sentinel in topology_test.go.
+type redisBackend struct {
+	// client returns a new client, as each node of a fleet has its own.
+	client func() redis.UniversalClient
+	// fastClient returns a client that fails at once while Redis is down.
+	fastClient func() redis.UniversalClient
+	// kill stops every data server.
+	kill func()
+}
+
+func standalone(t *testing.T) redisBackend {
+	srv := redistest.Start(t, nil)
+	return redisBackend{
+		client:     func() redis.UniversalClient { return srv.Client() },
+		fastClient: func() redis.UniversalClient { return srv.Client(&redis.Options{MaxRetries: -1, DialerRetries: 1}) },
+		kill:       srv.Kill,
+	}
+}
+
 // TestRedisTwoNodePropagation has two nodes, each with its own client,
 // holder and store value, share one Redis keyset. A rotation written through
 // node A must be in use on node B within 2s. Polling is off on both, so this
 // measures the pub/sub notice path alone; the figures are logged.
-func TestRedisTwoNodePropagation(t *testing.T) {
-	srv := redistest.Start(t, nil)
+func TestRedisTwoNodePropagation(t *testing.T) { testTwoNodePropagation(t, standalone(t)) }
+
+func testTwoNodePropagation(t *testing.T, rb redisBackend) {
 	mk := testMasterKey(t, 1)
 	ctx := t.Context()
-	storeA := NewRedisStore(srv.Client(), mk, nil)
+	storeA := NewRedisStore(rb.client(), mk, nil)
 	if err := storeA.CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +70,7 @@ func TestRedisTwoNodePropagation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeB, err := NewHolder(ctx, NewRedisStore(srv.Client(), mk, nil), opts)
+	nodeB, err := NewHolder(ctx, NewRedisStore(rb.client(), mk, nil), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,14 +112,17 @@ func must[T any](v T, err error) T {
 // by polling, within the default 1s interval.
 func TestRedisMissedNoticeCaughtByPoll(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, nil)
+	testMissedNoticeCaughtByPoll(t, standalone(t))
+}
+
+func testMissedNoticeCaughtByPoll(t *testing.T, rb redisBackend) {
 	mk := testMasterKey(t, 1)
 	ctx := t.Context()
-	storeA := NewRedisStore(srv.Client(), mk, nil)
+	storeA := NewRedisStore(rb.client(), mk, nil)
 	if err := storeA.CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
 		t.Fatal(err)
 	}
-	deaf := struct{ Store }{NewRedisStore(srv.Client(), mk, nil)}
+	deaf := struct{ Store }{NewRedisStore(rb.client(), mk, nil)}
 	nodeB, err := NewHolder(ctx, deaf, &HolderOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -116,9 +140,12 @@ func TestRedisMissedNoticeCaughtByPoll(t *testing.T) {
 // keeps its keyset and reports the error; Run still returns on cancel.
 func TestRedisOutageKeepsLastGood(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, nil)
+	testOutageKeepsLastGood(t, standalone(t))
+}
+
+func testOutageKeepsLastGood(t *testing.T, rb redisBackend) {
 	mk := testMasterKey(t, 1)
-	st := NewRedisStore(srv.Client(&redis.Options{MaxRetries: -1, DialerRetries: 1}), mk, nil)
+	st := NewRedisStore(rb.fastClient(), mk, nil)
 	if err := st.CompareAndSwap(t.Context(), 0, mustInit(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +157,7 @@ func TestRedisOutageKeepsLastGood(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- h.Run(ctx) }()
 	good := h.Current()
-	srv.Kill()
+	rb.kill()
 	if err := h.Reload(t.Context()); err == nil {
 		t.Fatal("Reload succeeded with Redis down")
 	}
@@ -152,12 +179,13 @@ func TestRedisOutageKeepsLastGood(t *testing.T) {
 
 // TestRedisRotatorsRace has two nodes' rotators check the same due keyset at
 // the same instant, each with its own client: exactly one rotates.
-func TestRedisRotatorsRace(t *testing.T) {
-	srv := redistest.Start(t, nil)
+func TestRedisRotatorsRace(t *testing.T) { testRotatorsRace(t, standalone(t)) }
+
+func testRotatorsRace(t *testing.T, rb redisBackend) {
 	mk := testMasterKey(t, 1)
 	ctx := t.Context()
 	p := RotationPolicy{PublishDelay: 10 * time.Minute, RotateEvery: time.Hour}
-	if err := NewRedisStore(srv.Client(), mk, nil).CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
+	if err := NewRedisStore(rb.client(), mk, nil).CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
 		t.Fatal(err)
 	}
 	for round := 1; round <= 5; round++ {
@@ -165,7 +193,7 @@ func TestRedisRotatorsRace(t *testing.T) {
 		results := make(chan bool, 2)
 		var rs []*Rotator
 		for range 2 {
-			r, err := NewRotator(NewRedisStore(srv.Client(), mk, nil), p,
+			r, err := NewRotator(NewRedisStore(rb.client(), mk, nil), p,
 				&RotatorOptions{Now: func() time.Time { return now }, Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
@@ -185,7 +213,7 @@ func TestRedisRotatorsRace(t *testing.T) {
 			t.Fatalf("round %d: rotated %v and %v, want exactly one", round, a, b)
 		}
 	}
-	final, err := NewRedisStore(srv.Client(), mk, nil).Load(ctx)
+	final, err := NewRedisStore(rb.client(), mk, nil).Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
