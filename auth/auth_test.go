@@ -532,3 +532,28 @@ func TestLogoutWithExpiredAccessToken(t *testing.T) {
 		t.Fatalf("refresh token survived logout: %d", r.status)
 	}
 }
+
+// TestRevocationCountsAtOnceOnSameNode: the node that ends a session
+// refuses its tokens in the very next request, without waiting for its
+// replica to hear back from the store.
+func TestRevocationCountsAtOnceOnSameNode(t *testing.T) {
+	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
+		e := newEnv(t, newStore(t))
+		for i := range 10 {
+			tk := e.loginHeader("alice")
+			if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
+				t.Fatalf("before logout: %d", r.status)
+			}
+			path := "/auth/logout"
+			if i%2 == 1 {
+				path = "/auth/logout-all"
+			}
+			if r := e.do(nil, "POST", path, "", bearer(tk.AccessToken)...); r.status != 204 {
+				t.Fatalf("%s: %d", path, r.status)
+			}
+			if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 401 || r.code(t) != "revoked" {
+				t.Fatalf("replay right after %s: %d %s", path, r.status, r.body)
+			}
+		}
+	})
+}

@@ -197,7 +197,7 @@ func (m *Manager[T]) enforceSessionCap(r *http.Request, uid string, ev Event) *E
 		return &Error{Status: http.StatusForbidden, Code: CodeSessionLimit, Message: "too many active sessions; end one first"}
 	}
 	for _, f := range fams[:excess] { // oldest first
-		if err := m.cfg.Store.RevokeFamily(ctx, f.ID); err != nil {
+		if err := m.endFamily(ctx, f); err != nil {
 			return errUnavailable()
 		}
 		ev.Kind, ev.SessionID = EventSessionEvicted, f.SessionID
@@ -320,6 +320,7 @@ func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header
 	switch {
 	case errors.As(err, &reuse):
 		// Theft: the store already ended the family and denylisted its sid.
+		m.local.session(reuse.SessionID, m.cfg.Now())
 		if m.cfg.OnTheft == EndAllSessions {
 			if err := m.endAllSessions(ctx, reuse.UserID); err != nil {
 				m.cfg.Logger.ErrorContext(ctx, "auth: ending all sessions after theft failed", "err", err)
@@ -366,7 +367,7 @@ func (m *Manager[T]) logout(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, e)
 		return
 	}
-	if err := m.cfg.Store.RevokeFamily(r.Context(), s.familyID); err != nil {
+	if err := m.endFamily(r.Context(), revocation.Family{ID: s.familyID, SessionID: s.Claims.SessionID}); err != nil {
 		m.storeError(w, r, err)
 		return
 	}
@@ -407,7 +408,7 @@ func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request
 	case err != nil:
 		return false
 	}
-	if err := m.cfg.Store.RevokeFamily(ctx, res.Family.ID); err != nil {
+	if err := m.endFamily(ctx, res.Family); err != nil {
 		m.storeError(w, r, err)
 		return true
 	}
@@ -500,7 +501,7 @@ func (m *Manager[T]) endSession(w http.ResponseWriter, r *http.Request) {
 		if f.SessionID != sid {
 			continue
 		}
-		if err := m.cfg.Store.RevokeFamily(r.Context(), f.ID); err != nil {
+		if err := m.endFamily(r.Context(), f); err != nil {
 			m.storeError(w, r, err)
 			return
 		}

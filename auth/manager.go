@@ -24,6 +24,7 @@ type Manager[T any] struct {
 	cache   *tokenCache[T]
 	sealer  *payloadSealer
 	metrics *metrics
+	local   *localRevocations
 }
 
 // New returns a Manager for cfg; see [Config] for what is required and the
@@ -52,6 +53,7 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
 		metrics: newMetrics(),
 	}
+	m.local = newLocalRevocations(cfg.AccessTTL + m.leeway())
 	if m.sealer, err = newPayloadSealer(cfg.PayloadKey); err != nil {
 		return nil, err
 	}
@@ -118,7 +120,11 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		}
 		m.cache.put(raw, s, m.leeway())
 	}
-	revoked, err := m.cfg.Denylist.Check(denySubject(s))
+	sub := denySubject(s)
+	if m.local.revoked(sub.SID, sub.UserID, sub.IssuedAt, m.cfg.Now()) {
+		return nil, unauthorized(CodeRevoked)
+	}
+	revoked, err := m.cfg.Denylist.Check(sub)
 	if err != nil {
 		// A stale replica under fail-closed: we cannot vouch for the token,
 		// but it is not known to be bad either. 503 makes clients retry
@@ -237,9 +243,25 @@ func (m *Manager[T]) endAllSessions(ctx context.Context, uid string) error {
 		return err
 	}
 	for _, f := range fams {
-		if err := m.cfg.Store.RevokeFamily(ctx, f.ID); err != nil {
+		if err := m.endFamily(ctx, f); err != nil {
 			return err
 		}
 	}
-	return m.cfg.Store.RevokeAllFamilies(ctx, uid)
+	before := m.cfg.Now()
+	if err := m.cfg.Store.RevokeAllFamilies(ctx, uid); err != nil {
+		return err
+	}
+	m.local.user(uid, before)
+	return nil
+}
+
+// endFamily ends one refresh family (the store denylists its session id)
+// and notes the revocation locally so this node refuses the session's
+// tokens at once.
+func (m *Manager[T]) endFamily(ctx context.Context, f revocation.Family) error {
+	if err := m.cfg.Store.RevokeFamily(ctx, f.ID); err != nil {
+		return err
+	}
+	m.local.session(f.SessionID, m.cfg.Now())
+	return nil
 }
