@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sesame-go/sesame/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 )
 
 // NewFileStore returns a Store that keeps the keyset sealed under mk in the
@@ -76,7 +76,7 @@ func (f *fileStore) CompareAndSwap(ctx context.Context, old uint64, next *Keyset
 	if err != nil {
 		return err
 	}
-	unlock, err := lockFile(ctx, f.path+".lock")
+	unlock, err := atomicfile.Lock(f.path + ".lock")
 	if err != nil {
 		return err
 	}
@@ -100,40 +100,13 @@ func (f *fileStore) CompareAndSwap(ctx context.Context, old uint64, next *Keyset
 }
 
 // replace atomically replaces the file with data.
-func (f *fileStore) replace(data []byte) (err error) {
-	dir, base := filepath.Split(f.path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+func (f *fileStore) replace(data []byte) error {
+	err := atomicfile.Write(f.path, 0o600, func(w io.Writer) error {
+		_, err := f.write(w, data)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	if _, err := f.write(tmp, data); err != nil {
-		return fmt.Errorf("keys: writing %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("keys: syncing %q: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("keys: closing %q: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	// The rename is durable only once the directory is synced.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package users
+package atomicfile
 
 import (
 	"fmt"
@@ -8,13 +8,14 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive flock(2) on path, creating it (mode 0600) if
+// Lock takes an exclusive flock(2) on path, creating it (mode 0600) if
 // needed, and returns the function that releases it. The lock belongs to the
-// open file, so it is released even if the process dies holding it.
-func lockFile(path string) (unlock func(), err error) {
+// open file, so it is released even if the process dies holding it. flock
+// is advisory and unreliable on NFS.
+func Lock(path string) (unlock func(), err error) {
 	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("users: lock file: %w", err)
+		return nil, fmt.Errorf("lock file: %w", err)
 	}
 	for {
 		err = syscall.Flock(int(fh.Fd()), syscall.LOCK_EX)
@@ -24,7 +25,7 @@ func lockFile(path string) (unlock func(), err error) {
 	}
 	if err != nil {
 		fh.Close()
-		return nil, fmt.Errorf("users: locking %q: %w", path, err)
+		return nil, fmt.Errorf("locking %q: %w", path, err)
 	}
 	return func() {
 		syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
