@@ -1,0 +1,318 @@
+package attack_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// TestReplayAfterLogout: after logout, the access token (sid denylisted) and
+// the refresh token (family gone) are refused, on every route.
+func TestReplayAfterLogout(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		e := newEnv(t, o)
+		tk := e.loginHeader("bob")
+		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.status != 204 {
+			t.Fatalf("logout: %d", r.status)
+		}
+		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).status == 401 })
+		hits := e.totalHits()
+		for _, p := range []struct{ m, path string }{{"GET", "/app"}, {"POST", "/pay"}, {"GET", "/auth/session"}, {"POST", "/auth/logout"}} {
+			if r := e.do(nil, p.m, p.path, "", bearer(tk.AccessToken)...); r.status != 401 || r.code() != "revoked" {
+				t.Fatalf("%s %s after logout: %d %s", p.m, p.path, r.status, r.body)
+			}
+		}
+		if r, _ := e.refreshHeader(tk.RefreshToken); r.status != 401 || r.code() != "invalid_refresh_token" {
+			t.Fatalf("refresh after logout: %d %s", r.status, r.body)
+		}
+		if e.totalHits() != hits {
+			t.Fatal("handler reached")
+		}
+		e.intact(t)
+	})
+}
+
+// TestLogoutAllOnAnotherNode: two managers on one Redis; logout-all on B
+// ends A's sessions of that user, within the replica's propagation time.
+func TestLogoutAllOnAnotherNode(t *testing.T) {
+	srv := redistest.Start(t, nil)
+	clk, ks := &clock{}, newKeySource(t)
+	a := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
+	b := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
+	s1, s2 := a.loginHeader("bob"), a.loginHeader("bob")
+	if r := b.do(nil, "POST", "/auth/logout-all", "", bearer(s1.AccessToken)...); r.status != 204 {
+		t.Fatalf("logout-all on B: %d", r.status)
+	}
+	for _, tk := range []tokens{s1, s2} {
+		waitFor(t, 2*time.Second, func() bool { return a.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).status == 401 })
+		if r := a.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.code() != "revoked" {
+			t.Fatalf("replay on A: %s", r.body)
+		}
+		if r, _ := a.refreshHeader(tk.RefreshToken); r.status != 401 {
+			t.Fatalf("refresh replay on A: %d", r.status)
+		}
+	}
+	// alice (on both nodes) is untouched.
+	a.intact(t)
+	b.intact(t)
+}
+
+// TestDenylistOutlivesToken: a revoked token is refused at every moment
+// until it has expired, including the leeway; the entry then goes (the list
+// stays small) and the token is refused as expired.
+func TestDenylistOutlivesToken(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		e := newEnv(t, o)
+		tk := e.loginHeader("bob")
+		exp := time.Unix(num(claimsMap(t, tk.AccessToken), "exp"), 0)
+		sid := claimsMap(t, tk.AccessToken)["sid"].(string)
+		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.status != 204 {
+			t.Fatal(r.status)
+		}
+		for _, at := range []time.Duration{0, 29 * time.Second} { // up to exp + leeway - 1s
+			e.clk.Set(time.Until(exp.Add(at)))
+			e.waitFresh()
+			if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 401 || r.code() != "revoked" {
+				t.Fatalf("at exp%+v: %d %s", at, r.status, r.body)
+			}
+			if rev, err := e.store.IsRevoked(context.Background(), revocation.Subject{SID: sid}); err != nil || !rev {
+				t.Fatalf("store forgot the sid at exp%+v", at)
+			}
+		}
+		e.clk.Set(time.Until(exp.Add(31 * time.Second)))
+		e.waitFresh()
+		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 401 || r.code() != "expired" {
+			t.Fatalf("after exp+leeway: %d %s", r.status, r.body)
+		}
+		e.clk.Set(time.Until(exp.Add(revocation.DefaultEntryTTL + time.Second)))
+		if rev, _ := e.store.IsRevoked(context.Background(), revocation.Subject{SID: sid}); rev {
+			t.Fatal("denylist entry outlived EntryTTL")
+		}
+	})
+}
+
+// TestForgedLogoutOfAnotherSession: mallory holds her own session and the
+// victim's family id (it is in the clear part of a refresh token, e.g. from
+// a log). Nothing she can send ends or moves the victim's session.
+func TestForgedLogoutOfAnotherSession(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		e := newEnv(t, o)
+		m := e.loginHeader("mallory")
+		vfid, _ := revocation.FamilyID(e.victim.RefreshToken)
+		vsid := claimsMap(t, e.victim.AccessToken)["sid"].(string)
+		for _, tc := range []struct {
+			name, method, path, body string
+			hdr                      []string
+			status                   int
+			code                     string
+		}{
+			{"delete-victim-sid", "DELETE", "/auth/sessions/" + vsid, "", bearer(m.AccessToken), 404, "not_found"},
+			{"delete-victim-family-id", "DELETE", "/auth/sessions/" + vfid, "", bearer(m.AccessToken), 404, "not_found"},
+			{"refresh-victim-family-forged-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + "." + strings.Repeat("A", 43) + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
+			{"refresh-victim-family-own-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + m.RefreshToken[24:] + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
+			{"logout-with-victim-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Secure-sesame-refresh=" + vfid + "." + strings.Repeat("A", 43)}, 401, "unauthenticated"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...); r.status != tc.status || r.code() != tc.code {
+					t.Fatalf("got %d %s, want %d %s", r.status, r.code(), tc.status, tc.code)
+				}
+				e.intact(t)
+			})
+		}
+	})
+}
+
+// TestRotationRace: goroutines released together present one refresh token
+// (on one node, and for Redis across two nodes): every answer is the same
+// successor, never two different valid ones, and nobody is logged out.
+func TestRotationRace(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		nodes := []*env{newEnv(t, o)}
+		if o.redis != nil {
+			a := newEnv(t, options{redis: o.redis, prefix: "race:", keys: nodes[0].keys})
+			nodes = []*env{a, newEnv(t, options{redis: o.redis, prefix: "race:", keys: a.keys})}
+		}
+		for round := range 4 {
+			tk := nodes[0].loginHeader("bob")
+			rt := tk.RefreshToken
+			for gen := range 3 { // race at several generations
+				const n = 8
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				got := make([]string, n)
+				codes := make([]int, n)
+				for i := range n {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						e := nodes[i%len(nodes)]
+						r, err := e.try(nil, "POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+rt+`"}`), true, "X-Session-Transport", "header")
+						if err != nil {
+							return
+						}
+						codes[i] = r.status
+						if r.status == 200 {
+							got[i] = r.body[strings.Index(r.body, `"refresh_token":"`)+17:][:68]
+						}
+					}()
+				}
+				close(start)
+				wg.Wait()
+				for i := range n {
+					if codes[i] != 200 || got[i] != got[0] {
+						t.Fatalf("round %d gen %d: answers %v, successors differ or failed", round, gen, codes)
+					}
+				}
+				rt = got[0]
+			}
+		}
+	})
+}
+
+// TestLogoutRacingRefresh: a logout and refreshes race; afterwards every
+// token of the session is dead, whatever order they ran in.
+func TestLogoutRacingRefresh(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		e := newEnv(t, o)
+		for round := range 10 {
+			tk := e.loginHeader("bob")
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			var mu sync.Mutex
+			var issued []tokens
+			for i := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					if i == 0 {
+						e.try(nil, "POST", "/auth/logout", nil, false, bearer(tk.AccessToken)...)
+						return
+					}
+					r, err := e.try(nil, "POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+tk.RefreshToken+`"}`), true, "X-Session-Transport", "header")
+					if err == nil && r.status == 200 {
+						var t2 tokens
+						t2.AccessToken = r.body[strings.Index(r.body, `"access_token":"`)+16:]
+						t2.AccessToken = t2.AccessToken[:strings.IndexByte(t2.AccessToken, '"')]
+						t2.RefreshToken = r.body[strings.Index(r.body, `"refresh_token":"`)+17:][:68]
+						mu.Lock()
+						issued = append(issued, t2)
+						mu.Unlock()
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			all := append(issued, tk)
+			for _, x := range all {
+				if r, _ := e.refreshHeader(x.RefreshToken); r.status != 401 {
+					t.Fatalf("round %d: a refresh token outlived logout: %d %s", round, r.status, r.body)
+				}
+				waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(x.AccessToken)...).status == 401 })
+			}
+		}
+		e.intact(t)
+	})
+}
+
+// TestMalformedRefreshTokens and kind confusion: each is refused with
+// invalid_refresh_token (or malformed where an access token is expected)
+// and changes nothing.
+func TestMalformedRefreshTokens(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		e := newEnv(t, o)
+		rt := e.victim.RefreshToken
+		for _, tc := range []struct{ name, body string }{
+			{"empty", `{"refresh_token":""}`},
+			{"no-dot", `{"refresh_token":"` + strings.Replace(rt, ".", "A", 1) + `"}`},
+			{"truncated", `{"refresh_token":"` + rt[:67] + `"}`},
+			{"extended", `{"refresh_token":"` + rt + `A"}`},
+			{"padded", `{"refresh_token":"` + rt + `="}`},
+			{"spare-bits", `{"refresh_token":"` + rt[:67] + string(spareBitTwin(rt[67])) + `"}`},
+			{"upper-case", `{"refresh_token":"` + strings.ToUpper(rt) + `"}`},
+			{"std-alphabet", `{"refresh_token":"` + strings.NewReplacer("-", "+", "_", "/").Replace(rt) + `"}`},
+			{"600-chars", `{"refresh_token":"` + strings.Repeat("A", 600) + `"}`},
+			{"nul", `{"refresh_token":"` + rt[:30] + `\u0000` + rt[31:] + `"}`},
+			{"access-token", `{"refresh_token":"` + e.victim.AccessToken + `"}`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := e.do(nil, "POST", "/auth/refresh", tc.body, "X-Session-Transport", "header")
+				if r.status != 401 || r.code() != "invalid_refresh_token" {
+					if tc.name == "spare-bits" && r.status == 200 {
+						t.Fatal("a malleated refresh token rotated the family")
+					}
+					t.Fatalf("got %d %s", r.status, r.body)
+				}
+				e.intact(t)
+			})
+		}
+		t.Run("refresh-token-as-bearer", func(t *testing.T) {
+			if r := e.do(nil, "GET", "/app", "", bearer(rt)...); r.status != 401 || r.code() != "malformed" {
+				t.Fatalf("got %d %s", r.status, r.body)
+			}
+			e.intact(t)
+		})
+		t.Run("refresh-token-as-access-cookie", func(t *testing.T) {
+			if r := e.do(nil, "GET", "/app", "", e.accessCookie(rt)...); r.status != 401 || r.code() != "malformed" {
+				t.Fatalf("got %d %s", r.status, r.body)
+			}
+			e.intact(t)
+		})
+		t.Run("access-token-as-refresh-cookie", func(t *testing.T) {
+			if r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", "__Secure-sesame-refresh="+e.victim.AccessToken); r.status != 401 || r.code() != "invalid_refresh_token" {
+				t.Fatalf("got %d %s", r.status, r.body)
+			}
+			e.intact(t)
+		})
+	})
+}
+
+// TestIdleAndAbsoluteLimits drives the store's injected clock past the idle
+// timeout and the absolute lifetime.
+func TestIdleAndAbsoluteLimits(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		o.cfg = func(c *auth.Config[Profile]) {
+			c.RefreshIdle = time.Hour
+			c.SessionLifetime = 150 * time.Minute
+		}
+		e := newEnv(t, o)
+		t.Run("idle", func(t *testing.T) {
+			tk := e.loginHeader("bob")
+			e.clk.Advance(59 * time.Minute)
+			r, tk2 := e.refreshHeader(tk.RefreshToken)
+			if r.status != 200 {
+				t.Fatalf("inside idle: %d %s", r.status, r.body)
+			}
+			e.clk.Advance(61 * time.Minute)
+			if r, _ := e.refreshHeader(tk2.RefreshToken); r.status != 401 || r.code() != "refresh_expired" {
+				t.Fatalf("past idle: %d %s", r.status, r.body)
+			}
+			e.clk.Set(0)
+			e.waitFresh()
+		})
+		t.Run("absolute", func(t *testing.T) {
+			tk := e.loginHeader("bob")
+			rt := tk.RefreshToken
+			for range 2 { // 2 × 50 min, each inside the idle timeout
+				e.clk.Advance(50 * time.Minute)
+				r, next := e.refreshHeader(rt)
+				if r.status != 200 {
+					t.Fatalf("inside limits: %d %s", r.status, r.body)
+				}
+				rt = next.RefreshToken
+			}
+			e.clk.Advance(51 * time.Minute) // 151 min > 150 min absolute, inside idle
+			if r, _ := e.refreshHeader(rt); r.status != 401 || r.code() != "refresh_expired" {
+				t.Fatalf("past absolute lifetime: %d %s", r.status, r.body)
+			}
+			e.clk.Set(0)
+		})
+	})
+}
