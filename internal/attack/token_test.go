@@ -470,3 +470,5 @@ func TestControlRealTokenAccepted(t *testing.T) {
 		t.Fatal("re-signing the real header and claims does not reproduce the token")
 	}
 }
+
+func sha256New() func() hash.Hash { return sha256.New }

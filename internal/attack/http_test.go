@@ -1,0 +1,301 @@
+package attack_test
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/auth"
+)
+
+// TestHTTPTransport: Authorization variants, tokens in the query or a form,
+// header-vs-cookie precedence and duplicate or tossed cookies.
+func TestHTTPTransport(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		e := newEnv(t, o)
+		at := e.victim.AccessToken
+		bob := e.loginHeader("bob")
+		for _, tc := range []struct {
+			name, method, path, body string
+			hdr                      []string
+			status                   int
+			want                     string // error code, or the 200 body
+		}{
+			{"authz/upper-scheme-ok", "GET", "/app", "", []string{"Authorization", "BEARER " + at}, 200, "hello uid-alice"},
+			{"authz/tab", "GET", "/app", "", []string{"Authorization", "Bearer\t" + at}, 401, "malformed"},
+			{"authz/two-spaces", "GET", "/app", "", []string{"Authorization", "Bearer  " + at}, 401, "malformed"},
+			{"authz/two-tokens", "GET", "/app", "", []string{"Authorization", "Bearer " + at + " " + bob.AccessToken}, 401, "malformed"},
+			{"authz/comma-list", "GET", "/app", "", []string{"Authorization", "Bearer " + at + ", Bearer " + bob.AccessToken}, 401, "malformed"},
+			{"authz/two-headers", "GET", "/app", "", []string{"Authorization", "Bearer " + at, "Authorization", "Bearer " + bob.AccessToken}, 401, "malformed"},
+			{"authz/empty-bearer", "GET", "/app", "", []string{"Authorization", "Bearer"}, 401, "malformed"},
+			{"authz/basic", "GET", "/app", "", []string{"Authorization", "Basic YWxpY2U6YWxpY2UtcHc="}, 401, "malformed"},
+			{"authz/token-scheme", "GET", "/app", "", []string{"Authorization", "Token " + at}, 401, "malformed"},
+			{"authz/quoted", "GET", "/app", "", []string{"Authorization", `Bearer "` + at + `"`}, 401, "malformed"},
+			{"query/access_token", "GET", "/app?access_token=" + at, "", nil, 401, "unauthenticated"},
+			{"form/access_token", "POST", "/app", "access_token=" + at, []string{"Content-Type", "application/x-www-form-urlencoded"}, 401, "unauthenticated"},
+			{"precedence/bad-bearer-beats-good-cookie", "GET", "/app", "", []string{"Authorization", "Bearer x.y.z", "Cookie", "__Host-sesame=" + at}, 401, "malformed"},
+			{"precedence/bearer-identity-wins", "GET", "/app", "", []string{"Authorization", "Bearer " + at, "Cookie", "__Host-sesame=" + bob.AccessToken}, 200, "hello uid-alice"},
+			{"precedence/header-mode-ignores-cookie", "GET", "/app", "", []string{"X-Session-Transport", "header", "Cookie", "__Host-sesame=" + at}, 401, "unauthenticated"},
+			{"cookie/duplicate", "GET", "/app", "", []string{"Cookie", "__Host-sesame=" + at + "; __Host-sesame=" + at}, 401, "malformed"},
+			{"cookie/tossed-second-identity", "GET", "/app", "", []string{"Cookie", "__Host-sesame=" + bob.AccessToken + "; __Host-sesame=" + at}, 401, "malformed"},
+			{"cookie/two-cookie-headers", "GET", "/app", "", []string{"Cookie", "__Host-sesame=" + at, "Cookie", "__Host-sesame=" + bob.AccessToken}, 401, "malformed"},
+			{"cookie/case-variant-name", "GET", "/app", "", []string{"Cookie", "__host-sesame=" + at}, 401, "unauthenticated"},
+			{"cookie/unprefixed-name", "GET", "/app", "", []string{"Cookie", "sesame=" + at}, 401, "unauthenticated"},
+			{"cookie/empty", "GET", "/app", "", []string{"Cookie", "__Host-sesame="}, 401, "unauthenticated"},
+			{"cookie/refresh-duplicate", "POST", "/auth/refresh", "", []string{"Cookie", "__Secure-sesame-refresh=" + e.victim.RefreshToken + "; __Secure-sesame-refresh=" + bob.RefreshToken}, 401, "malformed"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				hits := e.totalHits()
+				r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...)
+				if r.status != tc.status {
+					t.Fatalf("got %d %s, want %d", r.status, r.body, tc.status)
+				}
+				if tc.status == 200 {
+					if r.body != tc.want {
+						t.Fatalf("body %q, want %q", r.body, tc.want)
+					}
+				} else {
+					if r.code() != tc.want {
+						t.Fatalf("code %q, want %q", r.code(), tc.want)
+					}
+					if e.totalHits() != hits {
+						t.Fatal("handler reached")
+					}
+				}
+				e.intact(t)
+			})
+		}
+	})
+}
+
+// TestRoutingBypass: odd spellings of the auth and protected paths and
+// other methods never reach a handler without a session and never log the
+// victim out, even with the victim's own token cross-site.
+func TestRoutingBypass(t *testing.T) {
+	e := newEnv(t, options{})
+	evil := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
+	for _, p := range []struct{ method, path string }{
+		{"POST", "//auth/logout"}, {"POST", "/auth//logout"}, {"POST", "/auth/logout/"}, {"POST", "/auth%2Flogout"},
+		{"POST", "/auth/%6cogout"}, {"POST", "/auth/logout;x=1"}, {"POST", "/AUTH/LOGOUT"}, {"POST", "/auth/./logout"},
+		{"GET", "/auth/logout"}, {"HEAD", "/auth/logout"}, {"OPTIONS", "/auth/logout"}, {"PUT", "/auth/logout"},
+		{"GET", "/auth/logout-all"}, {"HEAD", "/auth/logout-all"}, {"GET", "/auth/refresh"},
+	} {
+		t.Run(p.method+p.path, func(t *testing.T) {
+			r := e.do(nil, p.method, p.path, "", append(bearer(e.victim.AccessToken), evil...)...)
+			if r.status < 400 {
+				t.Fatalf("got %d", r.status)
+			}
+			e.intact(t)
+		})
+	}
+	for _, p := range []struct{ method, path string }{
+		{"GET", "//app"}, {"GET", "/app/"}, {"GET", "/%61pp"}, {"GET", "/app;x"}, {"GET", "/APP"}, {"HEAD", "/app"},
+		{"OPTIONS", "/app"}, {"POST", "/app"}, {"GET", "/./app"}, {"POST", "//pay"}, {"POST", "/pay/"}, {"GET", "/pay"},
+	} {
+		t.Run("anon"+p.method+p.path, func(t *testing.T) {
+			hits := e.totalHits()
+			r := e.do(nil, p.method, p.path, "")
+			if r.status < 400 || e.totalHits() != hits {
+				t.Fatalf("got %d, handler hits +%d", r.status, e.totalHits()-hits)
+			}
+		})
+	}
+}
+
+// TestIdenticalErrorBodies: failures with the same reason are answered with
+// the same bytes and header set, whatever made them fail.
+func TestIdenticalErrorBodies(t *testing.T) {
+	e := newEnv(t, options{})
+	groups := map[string][]func() resp{
+		"bad_signature": {
+			func() resp { return e.do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...) },
+			func() resp {
+				return e.do(nil, "GET", "/app", "", bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
+			},
+			func() resp {
+				return e.do(nil, "GET", "/app", "", bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
+			},
+		},
+		"malformed": {
+			func() resp { return e.do(nil, "GET", "/app", "", bearer("a.b")...) },
+			func() resp { return e.do(nil, "GET", "/app", "", "Authorization", "Basic x") },
+			func() resp { return e.do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...) },
+		},
+		"invalid_refresh_token": {
+			func() resp { r, _ := e.refreshHeader("x"); return r },
+			func() resp { r, _ := e.refreshHeader(e.victim.RefreshToken[:25] + strings.Repeat("A", 43)); return r },
+			func() resp { r, _ := e.refreshHeader(e.victim.AccessToken); return r },
+		},
+		"invalid_credentials": {
+			func() resp { return e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`) },
+			func() resp { return e.do(nil, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`) },
+		},
+	}
+	for code, fs := range groups {
+		first := fs[0]()
+		for i, f := range fs {
+			r := f()
+			if r.status != first.status || r.body != first.body || r.code() != code {
+				t.Fatalf("%s #%d: %d %q, want %d %q", code, i, r.status, r.body, first.status, first.body)
+			}
+			if got, want := headerNames(r.header), headerNames(first.header); got != want {
+				t.Fatalf("%s #%d: headers %s, want %s", code, i, got, want)
+			}
+		}
+	}
+	e.intact(t)
+}
+
+func headerNames(h http.Header) string {
+	var b strings.Builder
+	for _, k := range []string{"Content-Type", "Cache-Control", "Www-Authenticate", "Retry-After", "Set-Cookie", "X-Content-Type-Options"} {
+		b.WriteString(k + "=" + strings.Join(h.Values(k), ",") + ";")
+	}
+	return b.String()
+}
+
+// TestNoStoreAndNoCORS: every response carrying tokens or session data is
+// no-store, and no response echoes a foreign Origin with credentials.
+func TestNoStoreAndNoCORS(t *testing.T) {
+	e := newEnv(t, options{})
+	origin := []string{"Origin", "https://evil.example"}
+	check := func(name string, r resp) {
+		t.Helper()
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q", name, r.header.Get("Cache-Control"))
+		}
+		if a := r.header.Get("Access-Control-Allow-Origin"); a != "" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q", name, a)
+		}
+		if r.header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("%s: Access-Control-Allow-Credentials set", name)
+		}
+	}
+	check("login-header", e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, "X-Session-Transport", "header"))
+	check("login-cookie", e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`))
+	tk := e.loginHeader("bob")
+	r, _ := e.refreshHeader(tk.RefreshToken)
+	check("refresh", r)
+	check("session", e.do(nil, "GET", "/auth/session", "", append(bearer(tk.AccessToken), origin...)...))
+	check("sessions", e.do(nil, "GET", "/auth/sessions", "", append(bearer(tk.AccessToken), origin...)...))
+	check("error", e.do(nil, "GET", "/auth/session", "", origin...))
+	check("preflight", e.do(nil, "OPTIONS", "/auth/login", "", append(origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...))
+	// A cross-origin credentialed login is refused outright, not answered.
+	if r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, origin...); r.status != 403 || len(r.header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("cross-origin login: %d, cookies %v", r.status, r.header.Values("Set-Cookie"))
+	}
+}
+
+// TestGETNeverChangesState: every GET (and HEAD) on the auth routes, with a
+// valid access token and refresh cookie, leaves the session as it was.
+func TestGETNeverChangesState(t *testing.T) {
+	e := newEnv(t, options{})
+	for _, p := range []string{"/auth/session", "/auth/sessions", "/auth/logout", "/auth/logout-all", "/auth/refresh", "/auth/login", "/auth/sessions/" + claimsMap(t, e.victim.AccessToken)["sid"].(string)} {
+		for _, m := range []string{"GET", "HEAD"} {
+			e.do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Secure-sesame-refresh="+e.victim.RefreshToken)...)
+			e.intact(t)
+		}
+	}
+	if n := e.eventCount(auth.EventLogout) + e.eventCount(auth.EventLogoutAll) + e.eventCount(auth.EventSessionEnded); n != 0 {
+		t.Fatalf("%d state-changing events from GETs", n)
+	}
+}
+
+// TestLogin: fixation, unknown user vs wrong password, throttling, CSRF.
+func TestLogin(t *testing.T) {
+	e := newEnv(t, options{cfg: func(c *auth.Config[Profile]) {
+		c.LoginLimit = auth.LoginLimit{PerIP: 8, PerUser: 3, Window: time.Minute}
+	}})
+	t.Run("fixation-planted-cookies", func(t *testing.T) {
+		planted := e.loginHeader("mallory")
+		jar, _ := cookiejar.New(nil)
+		c := e.srv.Client()
+		c.Jar = jar
+		r := e.do(c, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`,
+			"Cookie", "__Host-sesame="+planted.AccessToken+"; __Secure-sesame-refresh="+planted.RefreshToken)
+		if r.status != 200 {
+			t.Fatalf("login: %d %s", r.status, r.body)
+		}
+		plantedSID := claimsMap(t, planted.AccessToken)["sid"].(string)
+		if strings.Contains(r.body, plantedSID) || !strings.Contains(r.body, `"sub":"uid-bob"`) {
+			t.Fatalf("login kept the planted session: %s", r.body)
+		}
+		var access, refresh string
+		for _, ck := range r.header.Values("Set-Cookie") {
+			switch {
+			case strings.HasPrefix(ck, "__Host-sesame="):
+				access = strings.SplitN(strings.TrimPrefix(ck, "__Host-sesame="), ";", 2)[0]
+			case strings.HasPrefix(ck, "__Secure-sesame-refresh="):
+				refresh = strings.SplitN(strings.TrimPrefix(ck, "__Secure-sesame-refresh="), ";", 2)[0]
+			}
+		}
+		if access == "" || access == planted.AccessToken || refresh == "" || refresh == planted.RefreshToken {
+			t.Fatal("login did not replace both planted cookies")
+		}
+		// The planted session is still mallory's, not upgraded to bob.
+		if r := e.do(nil, "GET", "/app", "", bearer(planted.AccessToken)...); r.body != "hello uid-mallory" {
+			t.Fatalf("planted token now: %s", r.body)
+		}
+	})
+	t.Run("unknown-user-same-answer-same-work", func(t *testing.T) {
+		c0, h0 := e.authn.calls.Load(), e.authn.hashes.Load()
+		wrong := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`)
+		c1, h1 := e.authn.calls.Load(), e.authn.hashes.Load()
+		unknown := e.do(nil, "POST", "/auth/login", `{"username":"zed","password":"nope"}`)
+		c2, h2 := e.authn.calls.Load(), e.authn.hashes.Load()
+		if wrong.status != 401 || wrong.body != unknown.body || headerNames(wrong.header) != headerNames(unknown.header) {
+			t.Fatalf("answers differ: %d %q vs %d %q", wrong.status, wrong.body, unknown.status, unknown.body)
+		}
+		if c1-c0 != 1 || c2-c1 != 1 || h1-h0 != h2-h1 {
+			t.Fatalf("work differs: calls %d/%d, hashes %d/%d", c1-c0, c2-c1, h1-h0, h2-h1)
+		}
+	})
+	t.Run("throttling", func(t *testing.T) {
+		for range 2 { // alice already has one failure above: 3 total
+			e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"guess"}`)
+		}
+		calls := e.authn.calls.Load()
+		r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
+		if r.status != 429 || r.code() != "rate_limited" || r.header.Get("Retry-After") == "" {
+			t.Fatalf("4th attempt: %d %s", r.status, r.body)
+		}
+		if e.authn.calls.Load() != calls {
+			t.Fatal("a throttled attempt reached the authenticator")
+		}
+		// Case variants of the name share the budget.
+		if r := e.do(nil, "POST", "/auth/login", `{"username":"ALICE","password":"x"}`); r.status != 429 {
+			t.Fatalf("case variant: %d", r.status)
+		}
+		// The per-IP budget (8) ends the spraying across user names too.
+		var last resp
+		for i := range 6 {
+			last = e.do(nil, "POST", "/auth/login", `{"username":"user`+string(rune('a'+i))+`","password":"x"}`)
+		}
+		if last.status != 429 {
+			t.Fatalf("per-IP limit not reached: %d", last.status)
+		}
+		e.intact(t)
+	})
+	t.Run("login-csrf", func(t *testing.T) {
+		e2 := newEnv(t, options{})
+		calls := e2.authn.calls.Load()
+		for _, h := range [][]string{
+			{"Origin", "https://evil.example"},
+			{"Sec-Fetch-Site", "cross-site"},
+			{"Origin", "null"},
+		} {
+			r := e2.do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, h...)
+			if r.status != 403 || r.code() != "forbidden" || len(r.header.Values("Set-Cookie")) != 0 {
+				t.Fatalf("%v: %d %s", h, r.status, r.body)
+			}
+		}
+		if e2.authn.calls.Load() != calls {
+			t.Fatal("cross-site login reached the authenticator")
+		}
+		if r := e2.do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, "Origin", e2.srv.URL, "Sec-Fetch-Site", "same-origin"); r.status != 200 {
+			t.Fatalf("same-origin login: %d", r.status)
+		}
+	})
+}
