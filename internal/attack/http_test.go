@@ -110,7 +110,9 @@ func TestIdenticalErrorBodies(t *testing.T) {
 	e := newEnv(t, options{})
 	groups := map[string][]func() resp{
 		"bad_signature": {
-			func() resp { return e.do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...) },
+			func() resp {
+				return e.do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
+			},
 			func() resp {
 				return e.do(nil, "GET", "/app", "", bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
 			},
@@ -121,7 +123,9 @@ func TestIdenticalErrorBodies(t *testing.T) {
 		"malformed": {
 			func() resp { return e.do(nil, "GET", "/app", "", bearer("a.b")...) },
 			func() resp { return e.do(nil, "GET", "/app", "", "Authorization", "Basic x") },
-			func() resp { return e.do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...) },
+			func() resp {
+				return e.do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
+			},
 		},
 		"invalid_refresh_token": {
 			func() resp { r, _ := e.refreshHeader("x"); return r },
