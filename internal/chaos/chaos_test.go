@@ -1,0 +1,377 @@
+// Package chaos_test runs bounded load on two sesame nodes sharing one
+// redis-server while the harness kills it, restarts it, and freezes it, and
+// counts what users would have seen. Loopback only; about 30 s.
+package chaos_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/keys"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+const bound = 2 * time.Second // replica staleness bound
+
+type node struct {
+	name  string
+	store *revocation.RedisStore
+	rep   *revocation.Replica
+	srv   *httptest.Server
+	cli   *http.Client
+}
+
+func newNode(t *testing.T, name string, rs *redistest.Server, ks *keys.Keyset) *node {
+	redis.SetLogger(quietLogger{})
+	// Fast failure: a deployment that prefers a quick 503 to a hanging request.
+	rc := rs.Client(&redis.Options{DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond,
+		WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	store, err := revocation.NewRedis(rc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	m, err := auth.New(auth.Config[string]{
+		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
+		Authenticator: auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
+			if p != "pw" {
+				return "", "", auth.ErrInvalidCredentials
+			}
+			return "uid-" + u, u, nil
+		}),
+		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+		Logger:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Mount("/auth", m.Routes())
+	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	srv := httptest.NewUnstartedServer(r)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	cli := srv.Client()
+	cli.Timeout = 5 * time.Second
+	return &node{name: name, store: store, rep: rep, srv: srv, cli: cli}
+}
+
+type answer struct {
+	status int
+	retry  string
+	body   string
+}
+
+func (n *node) do(method, path, body string, hdr ...string) (answer, error) {
+	req, _ := http.NewRequest(method, n.srv.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("X-Session-Transport", "header")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := n.cli.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return answer{res.StatusCode, res.Header.Get("Retry-After"), string(b)}, nil
+}
+
+type pair struct {
+	Access  string `json:"access_token"`
+	Refresh string `json:"refresh_token"`
+}
+
+func (n *node) login(user string) (pair, bool) {
+	a, err := n.do("POST", "/auth/login", `{"username":"`+user+`","password":"pw"}`)
+	if err != nil || a.status != 200 {
+		return pair{}, false
+	}
+	var p pair
+	json.Unmarshal([]byte(a.body), &p)
+	return p, true
+}
+
+// counts are what the run observed.
+type counts struct {
+	requests, ok, unavailable      atomic.Int64
+	refreshOK, refresh503          atomic.Int64
+	refreshNoRetryAfter            atomic.Int64
+	spurious401                    atomic.Int64 // a live session refused: a logout caused by the outage
+	revocations                    atomic.Int64
+	revokedProbes, revokedAccepted atomic.Int64 // after the bound
+	transportErrors, otherStatuses atomic.Int64
+}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos run takes ~30s")
+	}
+	rs := redistest.Start(t, &redistest.Options{Persistence: true})
+	ks, err := keys.Init(time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := newNode(t, "a", rs, ks), newNode(t, "b", rs, ks)
+	nodes := []*node{a, b}
+	waitUntil(t, 10*time.Second, func() bool { return !a.rep.Status().Stale && !b.rep.Status().Stale })
+
+	var c counts
+	// Families acknowledged (login or refresh answered 200) and not ended.
+	var famMu sync.Mutex
+	acked := map[string]bool{}
+	ack := func(rt string) {
+		if fid, ok := revocation.FamilyID(rt); ok {
+			famMu.Lock()
+			acked[fid] = true
+			famMu.Unlock()
+		}
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	const workers = 6
+	for w := range workers {
+		sess, ok := nodes[w%2].login("worker" + string(rune('a'+w)))
+		if !ok {
+			t.Fatal("initial login failed")
+		}
+		ack(sess.Refresh)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				n := nodes[(w+i)%2]
+				if i%25 == 0 { // a refresh about every half second
+					ans, err := n.do("POST", "/auth/refresh", `{"refresh_token":"`+sess.Refresh+`"}`)
+					switch {
+					case err != nil:
+						c.transportErrors.Add(1)
+					case ans.status == 200:
+						c.refreshOK.Add(1)
+						var p pair
+						json.Unmarshal([]byte(ans.body), &p)
+						sess = p
+						ack(p.Refresh)
+					case ans.status == 503:
+						c.refresh503.Add(1)
+						if ans.retry == "" {
+							c.refreshNoRetryAfter.Add(1)
+						}
+					case ans.status == 401:
+						c.spurious401.Add(1)
+						t.Errorf("worker %d: refresh refused during chaos: %s", w, ans.body)
+					default:
+						c.otherStatuses.Add(1)
+					}
+					continue
+				}
+				c.requests.Add(1)
+				ans, err := n.do("GET", "/app", "", "Authorization", "Bearer "+sess.Access)
+				switch {
+				case err != nil:
+					c.transportErrors.Add(1)
+				case ans.status == 200:
+					c.ok.Add(1)
+				case ans.status == 503:
+					c.unavailable.Add(1)
+				case ans.status == 401:
+					c.spurious401.Add(1)
+					t.Errorf("worker %d: live session refused: %s", w, ans.body)
+				default:
+					c.otherStatuses.Add(1)
+				}
+			}
+		}()
+	}
+
+	// The revoker logs in on A and out on A; the prober replays the revoked
+	// tokens on B. Past logout + bound, B must never accept one.
+	type revoked struct {
+		tok string
+		at  time.Time
+	}
+	var revMu sync.Mutex
+	var revokedList []revoked
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(150 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			p, ok := a.login("victim" + string(rune('a'+i%26)))
+			if !ok {
+				continue
+			}
+			ans, err := a.do("POST", "/auth/logout", "", "Authorization", "Bearer "+p.Access)
+			if err == nil && ans.status == 204 {
+				c.revocations.Add(1)
+				revMu.Lock()
+				revokedList = append(revokedList, revoked{p.Access, time.Now()})
+				revMu.Unlock()
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			revMu.Lock()
+			list := revokedList[max(0, len(revokedList)-10):]
+			revMu.Unlock()
+			for _, r := range list {
+				sent := time.Now()
+				ans, err := b.do("GET", "/app", "", "Authorization", "Bearer "+r.tok)
+				if err != nil || sent.Before(r.at.Add(bound)) {
+					continue
+				}
+				c.revokedProbes.Add(1)
+				if ans.status == 200 {
+					c.revokedAccepted.Add(1)
+					t.Errorf("revoked token accepted %v after its logout", sent.Sub(r.at))
+				}
+			}
+		}
+	}()
+
+	catchUp := map[string]time.Duration{}
+	lost := map[string]int{}
+	recovered := func(fault string) {
+		up := time.Now()
+		waitUntil(t, 10*time.Second, func() bool {
+			return rs.Client().Ping(context.Background()).Err() == nil
+		})
+		ready := time.Now()
+		waitUntil(t, 10*time.Second, func() bool {
+			return !a.rep.Status().Stale && a.rep.Lag() < bound && !b.rep.Status().Stale && b.rep.Lag() < bound
+		})
+		catchUp[fault] = time.Since(ready)
+		if d := time.Since(ready); d > 2*time.Second {
+			t.Errorf("%s: replicas caught up %v after Redis answered (restart took %v)", fault, d, ready.Sub(up))
+		}
+	}
+	countLost := func(fault string) {
+		famMu.Lock()
+		ids := make([]string, 0, len(acked))
+		for id := range acked {
+			ids = append(ids, id)
+		}
+		famMu.Unlock()
+		lost[fault] += 0
+		for _, id := range ids {
+			// Victims' families are ended on purpose; workers' must be there.
+			if _, found, err := a.store.GetFamily(context.Background(), id); err == nil && !found {
+				lost[fault]++
+			}
+		}
+	}
+	run := func(d time.Duration) { <-time.After(d) }
+
+	run(2 * time.Second)
+	countLost("before")
+
+	rs.Kill()
+	run(3 * time.Second)
+	rs.Restart()
+	recovered("kill+restart")
+	countLost("kill+restart")
+	run(3 * time.Second)
+
+	rs.Pause()
+	run(5 * time.Second)
+	rs.Resume()
+	recovered("pause 5s")
+	countLost("pause 5s")
+	run(3 * time.Second)
+
+	rs.Kill()
+	rs.Restart() // AOF appendfsync always: nothing acknowledged is lost
+	recovered("kill+restart (AOF always)")
+	countLost("kill+restart (AOF always)")
+	run(3 * time.Second)
+
+	stop()
+	wg.Wait()
+
+	t.Logf("requests %d: ok %d, 503 %d, other %d, transport errors %d",
+		c.requests.Load(), c.ok.Load(), c.unavailable.Load(), c.otherStatuses.Load(), c.transportErrors.Load())
+	t.Logf("refreshes: ok %d, 503 %d (without Retry-After %d)", c.refreshOK.Load(), c.refresh503.Load(), c.refreshNoRetryAfter.Load())
+	t.Logf("logouts caused by the outage (401 to a live session): %d", c.spurious401.Load())
+	t.Logf("revocations %d; replays past the bound %d, accepted %d", c.revocations.Load(), c.revokedProbes.Load(), c.revokedAccepted.Load())
+	famMu.Lock()
+	t.Logf("acknowledged families %d; lost: %v", len(acked), lost)
+	famMu.Unlock()
+	t.Logf("replica catch-up after Redis answered: %v", catchUp)
+
+	if c.revokedAccepted.Load() != 0 || c.spurious401.Load() != 0 || c.refreshNoRetryAfter.Load() != 0 {
+		t.Fatal("chaos invariants broken")
+	}
+	for fault, n := range lost {
+		if n != 0 {
+			t.Errorf("%s: %d acknowledged families lost", fault, n)
+		}
+	}
+	if c.refresh503.Load() == 0 || c.unavailable.Load() == 0 || c.revokedProbes.Load() == 0 || c.ok.Load() == 0 {
+		t.Fatal("the faults were not observed: the run proves nothing")
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		<-tick.C
+	}
+}
