@@ -316,3 +316,87 @@ func TestIdleAndAbsoluteLimits(t *testing.T) {
 		})
 	})
 }
+
+// TestThiefFollowingTheChain pins the documented limit of the grace rules
+// (revocation package docs): a thief holding a refresh token follows the
+// chain while every presentation is at most one generation behind; the
+// first presentation two generations behind, after the grace window, is
+// reuse, which ends the family for both and is reported as theft.
+func TestThiefFollowingTheChain(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		e := newEnv(t, o)
+		victim := e.loginHeader("bob")
+		for range 3 {
+			// The victim refreshes first; the thief then presents the same
+			// token, now one generation behind, and gets the same successor.
+			stolen := victim.RefreshToken
+			r, next := e.refreshHeader(victim.RefreshToken)
+			if r.status != 200 {
+				t.Fatalf("victim refresh: %d", r.status)
+			}
+			r, got := e.refreshHeader(stolen)
+			if r.status != 200 || got.RefreshToken != next.RefreshToken {
+				t.Fatalf("thief one generation behind: %d (documented: replays the same successor)", r.status)
+			}
+			victim = next
+		}
+		stolen := victim.RefreshToken
+		// The victim moves two generations ahead; past the grace window the
+		// thief's token is reuse.
+		_, v1 := e.refreshHeader(victim.RefreshToken)
+		_, v2 := e.refreshHeader(v1.RefreshToken)
+		e.clk.Advance(revocation.DefaultGraceWindow + time.Second)
+		e.waitFresh()
+		theft := e.eventCount(auth.EventRefreshReused)
+		if r, _ := e.refreshHeader(stolen); r.status != 401 || r.code() != "refresh_token_reused" {
+			t.Fatalf("thief two generations behind: %d %s", r.status, r.body)
+		}
+		if e.eventCount(auth.EventRefreshReused) != theft+1 {
+			t.Fatal("no theft event")
+		}
+		if r, _ := e.refreshHeader(v2.RefreshToken); r.status != 401 {
+			t.Fatalf("family survived reuse: %d", r.status)
+		}
+		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(v2.AccessToken)...).status == 401 })
+		e.intact(t)
+	})
+}
+
+// TestCrossSiteStateChanges: refresh, logout and session deletion in cookie
+// transport, sent cross-site with the victim's cookies, are refused and
+// change nothing.
+func TestCrossSiteStateChanges(t *testing.T) {
+	e := newEnv(t, options{})
+	r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	var access, refresh string
+	for _, ck := range r.header.Values("Set-Cookie") {
+		v := strings.SplitN(ck, ";", 2)[0]
+		if strings.HasPrefix(v, "__Host-sesame=") {
+			access = strings.TrimPrefix(v, "__Host-sesame=")
+		} else {
+			refresh = strings.TrimPrefix(v, "__Secure-sesame-refresh=")
+		}
+	}
+	gen := e.family(refresh).Generation
+	sid := claimsMap(t, access)["sid"].(string)
+	cookies := "__Host-sesame=" + access + "; __Secure-sesame-refresh=" + refresh
+	for _, p := range []struct{ method, path string }{
+		{"POST", "/auth/refresh"}, {"POST", "/auth/logout"}, {"POST", "/auth/logout-all"},
+		{"DELETE", "/auth/sessions/" + sid}, {"POST", "/app"}, {"POST", "/pay"},
+	} {
+		for _, h := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
+			hits := e.totalHits()
+			r := e.do(nil, p.method, p.path, "", "Cookie", cookies, h[0], h[1])
+			if r.status != 403 || r.code() != "forbidden" || e.totalHits() != hits {
+				t.Fatalf("%s %s %v: %d %s", p.method, p.path, h, r.status, r.body)
+			}
+		}
+	}
+	if g := e.family(refresh).Generation; g != gen {
+		t.Fatalf("generation moved: %d → %d", gen, g)
+	}
+	if r := e.do(nil, "GET", "/app", "", "Cookie", "__Host-sesame="+access); r.status != 200 {
+		t.Fatalf("session ended by a cross-site request: %d", r.status)
+	}
+	e.intact(t)
+}
