@@ -73,6 +73,21 @@ type RedisOptions struct {
 	// Now is the clock for expiries and timestamps. Zero means time.Now.
 	// Redis key TTLs follow it too, with a margin, as garbage collection.
 	Now func() time.Time
+	// WaitReplicas, when positive, makes every state-changing script
+	// (create, refresh, update, revoke) wait until that many replicas of
+	// the node that ran it have the change (Redis WAIT, sent in the same
+	// pipeline, so on the same connection) before it succeeds. Redis
+	// replication is asynchronous: without it, a change acknowledged just
+	// before a master dies can be missing on the replica that takes over
+	// (a rotated refresh token comes back as current: harmless; a logout
+	// is undone: not). With it, such a change is either on a replica or
+	// reported as ErrUnavailable; a refresh retried after that gets the
+	// same new pair through the grace window. It costs one replication
+	// round trip per write. It needs a *redis.Client (standalone or
+	// Sentinel) or a *redis.ClusterClient. Zero means no waiting.
+	WaitReplicas int
+	// WaitTimeout bounds the WaitReplicas wait. Zero means 1s.
+	WaitTimeout time.Duration
 }
 
 // MemoryOptions configures a [MemoryStore]. A nil or zero MemoryOptions means

@@ -62,6 +62,8 @@ type RedisStore struct {
 	c      common
 	prefix string
 	dl     string // "{<prefix>dl}:"
+	waitN  int    // RedisOptions.WaitReplicas
+	waitMs int64  // RedisOptions.WaitTimeout
 }
 
 // NewRedis returns a RedisStore using client. opts may be nil.
@@ -83,7 +85,78 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 	if err != nil {
 		return nil, err
 	}
-	return &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:"}, nil
+	if o.WaitReplicas < 0 {
+		return nil, errors.New("revocation: WaitReplicas is negative")
+	}
+	if o.WaitTimeout == 0 {
+		o.WaitTimeout = time.Second
+	}
+	if o.WaitReplicas > 0 {
+		if o.WaitTimeout < time.Millisecond {
+			return nil, errors.New("revocation: WaitTimeout must be at least 1ms")
+		}
+		switch client.(type) {
+		case *redis.Client, *redis.ClusterClient:
+		default:
+			return nil, errors.New("revocation: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
+		}
+	}
+	return &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
+		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}, nil
+}
+
+// run runs a state-changing script. With WaitReplicas it sends the script
+// and WAIT in one pipeline to the node owning keys[0]: WAIT counts the
+// replicas that acknowledged this connection's writes, so it must follow
+// the script on the same connection, and go-redis' cluster pipeline would
+// route the keyless WAIT elsewhere. A MOVED reply (a failover in progress)
+// is then an error like any other: nothing was written, the caller retries.
+func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if r.waitN == 0 {
+		return s.Run(ctx, r.rdb, keys, args...)
+	}
+	failed := func(err error) *redis.Cmd {
+		c := redis.NewCmd(ctx)
+		c.SetErr(err)
+		return c
+	}
+	var node *redis.Client
+	switch c := r.rdb.(type) {
+	case *redis.ClusterClient:
+		m, err := c.MasterForKey(ctx, keys[0])
+		if err != nil {
+			return failed(err)
+		}
+		node = m
+	case *redis.Client:
+		node = c
+	}
+	for attempt := 0; ; attempt++ {
+		var cmd, wait *redis.Cmd
+		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmd = s.EvalSha(ctx, p, keys, args...)
+			wait = p.Do(ctx, "WAIT", r.waitN, r.waitMs)
+			return nil
+		})
+		if err := cmd.Err(); err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := s.Load(ctx, node).Err(); err != nil {
+				return failed(err)
+			}
+			continue
+		}
+		if cmd.Err() != nil {
+			return cmd
+		}
+		n, err := wait.Int64()
+		if err == nil && n < int64(r.waitN) {
+			err = errors.New("only " + strconv.FormatInt(n, 10) + " of " + strconv.Itoa(r.waitN) +
+				" replicas acknowledged within " + strconv.FormatInt(r.waitMs, 10) + "ms")
+		}
+		if err != nil {
+			return failed(err)
+		}
+		return cmd
+	}
 }
 
 func (r *RedisStore) famKey(fid string) string {
@@ -117,7 +190,7 @@ func (r *RedisStore) RevokeUser(ctx context.Context, userID string, before time.
 
 func (r *RedisStore) revoke(ctx context.Context, kind, key, id string, before int64) error {
 	ttl := r.c.entryTTL.Milliseconds()
-	err := revokeScript.Run(ctx, r.rdb, []string{key, r.eventsKey(), r.dl + "ubefore"},
+	err := r.run(ctx, revokeScript, []string{key, r.eventsKey(), r.dl + "ubefore"},
 		kind, id, ttl, r.nowMs(), ttl, before).Err()
 	if err != nil {
 		return unavailable("revoke", err)
@@ -174,7 +247,7 @@ func (r *RedisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, Re
 	h := hashSecret(secret)
 	abs := nf.AbsoluteExpiry.UnixMilli()
 	idle := nf.IdleTimeout.Milliseconds()
-	err := createScript.Run(ctx, r.rdb, []string{r.famKey(fid), r.idxKey(nf.UserID)},
+	err := r.run(ctx, createScript, []string{r.famKey(fid), r.idxKey(nf.UserID)},
 		fid, nf.SessionID, nf.UserID, nf.Payload, nowMs, abs, idle, nf.UserAgent, nf.IP,
 		h[:], keyMargin.Milliseconds()).Err()
 	if err != nil {
@@ -200,7 +273,7 @@ func (r *RedisStore) Refresh(ctx context.Context, token string) (RefreshResult, 
 	next := nextSecret(secret)
 	h1 := hashSecret(next)
 	key := r.famKey(fid)
-	res, err := refreshScript.Run(ctx, r.rdb, []string{key},
+	res, err := r.run(ctx, refreshScript, []string{key},
 		h0[:], h1[:], r.nowMs(), r.c.grace.Milliseconds(), keyMargin.Milliseconds()).StringSlice()
 	if err != nil {
 		return RefreshResult{}, unavailable("refresh", err)
@@ -288,7 +361,7 @@ func (r *RedisStore) UpdatePayload(ctx context.Context, familyID string, payload
 	if !validFamilyID(familyID) {
 		return ErrNotFound
 	}
-	n, err := updateScript.Run(ctx, r.rdb, []string{r.famKey(familyID)}, payload, r.nowMs()).Int()
+	n, err := r.run(ctx, updateScript, []string{r.famKey(familyID)}, payload, r.nowMs()).Int()
 	if err != nil {
 		return unavailable("update payload", err)
 	}

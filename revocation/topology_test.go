@@ -30,10 +30,10 @@ func clusterOpts() *redis.ClusterOptions {
 	}
 }
 
-func contractOn(t *testing.T, client redis.UniversalClient) {
+func contractOn(t *testing.T, client redis.UniversalClient, waitReplicas int) {
 	runContract(t, func(t *testing.T, cfg backendConfig) backend {
 		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
-			GraceWindow: cfg.grace, ReuseLookback: cfg.lookback, Now: cfg.clock.Now})
+			GraceWindow: cfg.grace, ReuseLookback: cfg.lookback, Now: cfg.clock.Now, WaitReplicas: waitReplicas})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,14 +51,15 @@ func TestCluster(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, nil)
 	client := c.ClusterClient(clusterOpts())
-	t.Run("contract", func(t *testing.T) { contractOn(t, client) })
+	t.Run("contract", func(t *testing.T) { contractOn(t, client, 0) })
+	t.Run("contract with WaitReplicas", func(t *testing.T) { contractOn(t, client, 1) })
 	t.Run("every script, no CROSSSLOT", func(t *testing.T) { everyScript(t, c, client) })
 	t.Run("replica follows failover", func(t *testing.T) {
 		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		feedFollowsFailover(t, s, func() { c.KillMasterOf(s.eventsKey()) }, func() { c.WaitFailover(0) })
+		feedFollowsFailover(t, s, func() { c.KillMasterOf(s.eventsKey()) }, func() error { _, err := c.WaitFailover(0); return err })
 	})
 }
 
@@ -67,13 +68,14 @@ func TestSentinel(t *testing.T) {
 	sn := redistest.StartSentinel(t, nil)
 	client := sn.FailoverClient(&redis.FailoverOptions{DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
-	t.Run("contract", func(t *testing.T) { contractOn(t, client) })
+	t.Run("contract", func(t *testing.T) { contractOn(t, client, 0) })
+	t.Run("contract with WaitReplicas", func(t *testing.T) { contractOn(t, client, 1) })
 	t.Run("replica follows failover", func(t *testing.T) {
 		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		feedFollowsFailover(t, s, func() { sn.KillPrimary() }, func() { sn.WaitFailover(0) })
+		feedFollowsFailover(t, s, func() { sn.KillPrimary() }, func() error { _, err := sn.WaitFailover(0); return err })
 	})
 }
 
@@ -170,7 +172,7 @@ func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClien
 // master holding the denylist and its stream, waits for the failover, and
 // checks that revocations written afterwards reach the replica, and that
 // one acknowledged (and replicated, by WAIT) before the kill is still there.
-func feedFollowsFailover(t *testing.T, s *RedisStore, kill, waitFailover func()) {
+func feedFollowsFailover(t *testing.T, s *RedisStore, kill func(), waitFailover func() error) {
 	ctx := context.Background()
 	rep, err := NewReplica(s, &ReplicaOptions{ReadWait: 100 * time.Millisecond, StalenessBound: time.Minute})
 	if err != nil {
@@ -187,7 +189,9 @@ func feedFollowsFailover(t *testing.T, s *RedisStore, kill, waitFailover func())
 	}
 	kill()
 	start := time.Now()
-	waitFailover()
+	if err := waitFailover(); err != nil {
+		t.Fatal(err)
+	}
 	// Writes resume once the client has the new slot map or master.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -228,4 +232,32 @@ func waitReplicated(ctx context.Context, s *RedisStore) error {
 		err = errors.New("no replica acknowledged")
 	}
 	return err
+}
+
+// TestRedisWaitReplicasWithoutReplica: a write that no replica acknowledged
+// is ErrUnavailable, and the options are checked.
+func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	ctx := context.Background()
+	s, err := NewRedis(srv.Client(), &RedisOptions{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.RevokeSession(ctx, "s")
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas") {
+		t.Fatalf("got %v, want ErrUnavailable (0 of 1 replicas)", err)
+	}
+	// The write itself happened on the master; only its durability is unknown.
+	if ok, err := s.IsRevoked(ctx, Subject{SID: "s"}); err != nil || !ok {
+		t.Fatalf("revoked %v, %v", ok, err)
+	}
+	if _, err := NewRedis(srv.Client(), &RedisOptions{WaitReplicas: -1}); err == nil {
+		t.Error("negative WaitReplicas accepted")
+	}
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": srv.Addr()}})
+	defer ring.Close()
+	if _, err := NewRedis(ring, &RedisOptions{WaitReplicas: 1}); err == nil {
+		t.Error("WaitReplicas accepted on a Ring")
+	}
 }

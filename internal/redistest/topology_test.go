@@ -68,7 +68,10 @@ func TestClusterFailover(t *testing.T) {
 		if killed != m {
 			t.Fatalf("killed %s, want %s", killed.Addr(), m.Addr())
 		}
-		d := c.WaitFailover(0)
+		d, err := c.WaitFailover(0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("failover after %v (cluster-node-timeout %v)", d, c.NodeTimeout())
 		if nm := c.MasterOf("a"); nm == killed {
 			t.Fatal("the killed node is still master")
@@ -102,7 +105,10 @@ func TestSentinelFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 		old := s.KillPrimary()
-		d := s.WaitFailover(0)
+		d, err := s.WaitFailover(0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("failover after %v", d)
 		if s.Primary() == old {
 			t.Fatal("the killed server is still primary")
