@@ -108,6 +108,9 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		m.metrics.cacheHit.Inc()
 	} else {
 		m.metrics.cacheMiss.Inc()
+		if !validToken(raw) {
+			return nil, unauthorized(token.Reason(token.ErrMalformed))
+		}
 		tok, err := m.codec.Parse(ks, raw)
 		if err != nil {
 			return nil, unauthorized(token.Reason(err))

@@ -52,22 +52,35 @@ func (m *Manager[T]) accessToken(r *http.Request) (string, *Error) {
 	return singleCookie(r, m.cfg.CookieName)
 }
 
-// bearer parses "Bearer <token>" (scheme case-insensitive, RFC 7235), with
-// exactly one space and a token of base64url characters and dots only: a
-// second token, a comma list, tabs or trailing junk are all malformed.
+// bearer parses "Bearer <token>" (scheme case-insensitive, RFC 7235) with
+// exactly one space. The token's characters are not checked here: a cache
+// hit means the exact string was verified before, and a miss is checked by
+// validToken before parsing, so a second token, a comma list, tabs or
+// trailing junk are all refused as malformed either way.
 func bearer(v string) (string, bool) {
 	const scheme = "bearer "
 	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
 		return "", false
 	}
-	tok := v[len(scheme):]
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return "", false
+	return v[len(scheme):], true
+}
+
+// tokenChars are the bytes a compact JWS may hold: base64url and '.'.
+var tokenChars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
+		t[c] = true
+	}
+	return t
+}()
+
+// validToken reports whether s holds only compact-JWS characters.
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tokenChars[s[i]] {
+			return false
 		}
 	}
-	return tok, true
+	return true
 }
 
 // singleCookie returns the value of the one cookie named name. Two cookies
