@@ -1,0 +1,430 @@
+package failover_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/redisurl"
+	"github.com/sesame-go/sesame/keys"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{}) // every refused dial to the dead master would be logged
+	os.Exit(m.Run())
+}
+
+func gate(t *testing.T) {
+	if os.Getenv("SESAME_FAILOVER") != "1" {
+		t.Skip("set SESAME_FAILOVER=1 to run the failover load tests (about 20s each)")
+	}
+}
+
+const (
+	clients   = 8
+	families  = 160
+	warmUp    = 3 * time.Second
+	hardLimit = 20 * time.Second // from the kill
+)
+
+// topology is what a load run needs from Cluster or Sentinel.
+type topology struct {
+	// client returns a new client, one per sesame node.
+	client func() redis.UniversalClient
+	// kill kills a master and reports which families (by refresh token)
+	// lived on it.
+	kill func(t *testing.T, tokens []string) (affected []bool)
+	// waitFailover waits for Redis to finish the failover.
+	waitFailover func() (time.Duration, error)
+	// restart brings the killed server back; it rejoins as a replica.
+	restart     func()
+	nodeTimeout time.Duration
+}
+
+type profile struct{}
+
+func authenticate(_ context.Context, u, _ string) (string, profile, error) {
+	return "uid-" + u, profile{}, nil
+}
+
+// node starts one sesame node (store, replica, manager, HTTP server).
+func node(t *testing.T, client redis.UniversalClient, ks *keys.Keyset, waitReplicas int) string {
+	store, err := revocation.NewRedis(client, &revocation.RedisOptions{WaitReplicas: waitReplicas, WaitTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	m, err := auth.New(auth.Config[profile]{
+		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
+		Authenticator: auth.AuthenticatorFunc[profile](authenticate),
+		LoginLimit:    auth.LoginLimit{PerIP: -1, PerUser: -1},
+		Logger:        nil,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Mount("/auth", m.Routes())
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+type reply struct {
+	status int
+	code   string
+	token  string
+}
+
+func post(c *http.Client, url, body string) reply {
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Session-Transport", "header")
+	res, err := c.Do(req)
+	if err != nil {
+		return reply{status: -1, code: err.Error()}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var v struct {
+		Error        string `json:"error"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	_ = json.Unmarshal(b, &v)
+	return reply{status: res.StatusCode, code: v.Error, token: v.RefreshToken}
+}
+
+// result is one run's figures.
+type result struct {
+	ackedBeforeKill   int // rotations acknowledged before the kill
+	affected          int // families on the killed master
+	lost              int // affected families whose last pre-kill rotation was lost (401 invalid_refresh_token after)
+	reused            int // refresh_token_reused answers
+	unavailable       int // 503 unavailable answers after the kill
+	other             map[string]int
+	redisFailover     time.Duration // kill -> Redis reports the failover done
+	restarted         time.Duration // kill -> killed server restarted (WaitReplicas runs only)
+	resume            time.Duration // kill -> last affected family's first successful refresh
+	resumedFamilies   int
+	rotationsTotal    int
+	requestsAfterKill int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("acked before kill %d, affected families %d, lost %d, reused %d, 503 %d, other %v, "+
+		"redis failover %v, old master restarted %v, refresh resumed %v (%d/%d affected families), rotations %d",
+		r.ackedBeforeKill, r.affected, r.lost, r.reused, r.unavailable, r.other,
+		r.redisFailover.Round(time.Millisecond), r.restarted.Round(time.Millisecond), r.resume.Round(time.Millisecond),
+		r.resumedFamilies, r.affected, r.rotationsTotal)
+}
+
+func run(t *testing.T, topo topology, waitReplicas int) result {
+	ks, err := keys.Init(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var urls []string
+	for range 3 {
+		urls = append(urls, node(t, topo.client(), ks, waitReplicas))
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	tokens := make([]string, families)
+	for i := range tokens {
+		r := post(hc, urls[i%3]+"/auth/login", fmt.Sprintf(`{"username":"user%d","password":"x"}`, i))
+		if r.status != 200 {
+			t.Fatalf("login: %d %s", r.status, r.code)
+		}
+		tokens[i] = r.token
+	}
+
+	var (
+		mu         sync.Mutex
+		killed     time.Time // zero until the kill
+		affected   []bool
+		res        = result{other: map[string]int{}}
+		dead       = make([]bool, families)
+		resumedAt  = make([]time.Time, families)
+		stop       = make(chan struct{})
+		wg         sync.WaitGroup
+		ackedAfter = make([]bool, families) // a rotation acknowledged after the kill
+	)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(2 * time.Millisecond) // pacing, a fixed offered load
+			defer tick.Stop()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				f := c + clients*(n%(families/clients))
+				mu.Lock()
+				if dead[f] {
+					mu.Unlock()
+					continue
+				}
+				tok := tokens[f]
+				mu.Unlock()
+				sent := time.Now()
+				r := post(hc, urls[(c+n)%3]+"/auth/refresh", `{"refresh_token":"`+tok+`"}`)
+				mu.Lock()
+				afterKill := !killed.IsZero() && sent.After(killed)
+				isAffected := affected != nil && affected[f]
+				if afterKill {
+					res.requestsAfterKill++
+				}
+				switch {
+				case r.status == 200:
+					tokens[f] = r.token
+					res.rotationsTotal++
+					if killed.IsZero() || !sent.After(killed) {
+						res.ackedBeforeKill++
+					} else {
+						if isAffected && resumedAt[f].IsZero() {
+							resumedAt[f] = time.Now()
+						}
+						ackedAfter[f] = true
+					}
+				case r.status == 503 && r.code == auth.CodeUnavailable:
+					if !killed.IsZero() { // sent before the kill, answered after it: in the gap too
+						res.unavailable++
+					} else {
+						res.other["503 before kill"]++
+					}
+				case r.code == auth.CodeInvalidRefresh:
+					dead[f] = true
+					if isAffected && !ackedAfter[f] {
+						res.lost++
+					} else {
+						res.other["invalid_refresh_token (not a lost pre-kill rotation)"]++
+					}
+				case r.code == auth.CodeRefreshReused:
+					dead[f] = true
+					res.reused++
+				default:
+					res.other[fmt.Sprintf("%d %s", r.status, r.code)]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+
+	waitUntil := func(d time.Duration, cond func() bool) bool {
+		deadline := time.Now().Add(d)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for !cond() {
+			if time.Now().After(deadline) {
+				return false
+			}
+			<-tick.C
+		}
+		return true
+	}
+	start := time.Now()
+	waitUntil(warmUp, func() bool { return false })
+	if time.Since(start) < warmUp {
+		t.Fatal("warm-up cut short")
+	}
+	mu.Lock()
+	snapshot := append([]string(nil), tokens...)
+	mu.Unlock()
+	aff := topo.kill(t, snapshot) // computed from the slot map before the kill
+	mu.Lock()
+	killed, affected = time.Now(), aff
+	for _, a := range aff {
+		if a {
+			res.affected++
+		}
+	}
+	killedAt := killed
+	mu.Unlock()
+	fo, err := topo.waitFailover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.redisFailover = fo
+	if waitReplicas > 0 {
+		// The promoted replica was the shard's only one: WAIT 1 cannot
+		// succeed there until a replica is back, so every write to it is
+		// 503 until then. Bring the old master back, as an operator or
+		// orchestrator would; it rejoins as a replica.
+		topo.restart()
+		res.restarted = time.Since(killedAt)
+	}
+	// Run until every affected family has either refreshed again or been
+	// refused, plus a second of steady traffic.
+	waitUntil(hardLimit-fo, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for f, a := range affected {
+			if a && !dead[f] && resumedAt[f].IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+	waitUntil(time.Second, func() bool { return false })
+	mu.Lock()
+	defer mu.Unlock()
+	for f, a := range affected {
+		if !a || resumedAt[f].IsZero() {
+			continue
+		}
+		res.resumedFamilies++
+		if d := resumedAt[f].Sub(killedAt); d > res.resume {
+			res.resume = d
+		}
+	}
+	return res
+}
+
+// check applies the rules of issue 6 and logs the figures.
+func check(t *testing.T, name string, topo topology, waitReplicas int, r result) {
+	t.Logf("%s, WaitReplicas=%d: %v", name, waitReplicas, r)
+	if r.reused != 0 {
+		t.Errorf("%d refresh_token_reused answers: a failover must never look like theft", r.reused)
+	}
+	if len(r.other) != 0 {
+		t.Errorf("unexpected answers: %v", r.other)
+	}
+	if waitReplicas > 0 && r.lost != 0 {
+		t.Errorf("%d acknowledged rotations lost with WaitReplicas=%d", r.lost, waitReplicas)
+	}
+	if r.resumedFamilies+r.lost != r.affected {
+		t.Errorf("%d of %d affected families never refreshed again", r.affected-r.resumedFamilies-r.lost, r.affected)
+	}
+	// The client needs up to one slot-map reload after Redis is done (and
+	// with WaitReplicas, a replica to sync).
+	if limit := max(r.redisFailover, r.restarted) + redisurl.ClusterStateReloadInterval + 2*time.Second; r.resume > limit {
+		t.Errorf("refresh resumed %v after the kill; Redis had failed over after %v", r.resume, r.redisFailover)
+	}
+	t.Logf("%s, WaitReplicas=%d: resumed %v after the kill (cluster-node-timeout/down-after %v; target %v)",
+		name, waitReplicas, r.resume.Round(time.Millisecond), topo.nodeTimeout, topo.nodeTimeout+2*time.Second)
+}
+
+func famKey(tok string) string {
+	fid, _, _ := strings.Cut(tok, ".")
+	return "sesame:{" + fid[:2] + "}:fam:" + fid
+}
+
+func clusterTopology(t *testing.T) topology {
+	c := redistest.StartCluster(t, nil)
+	var killed *redistest.Server
+	return topology{
+		client: func() redis.UniversalClient {
+			return c.ClusterClient(&redis.ClusterOptions{
+				ClusterStateReloadInterval: redisurl.ClusterStateReloadInterval,
+				DialTimeout:                200 * time.Millisecond,
+				ReadTimeout:                500 * time.Millisecond,
+				WriteTimeout:               500 * time.Millisecond,
+			})
+		},
+		kill: func(t *testing.T, tokens []string) []bool {
+			// Kill a master holding families but not the denylist, so this
+			// measures refresh alone.
+			dl := c.MasterOf("{sesame:dl}:events")
+			var victim *redistest.Server
+			owner := make([]*redistest.Server, len(tokens))
+			for i, tok := range tokens {
+				owner[i] = c.MasterOf(famKey(tok))
+				if victim == nil && owner[i] != dl {
+					victim = owner[i]
+				}
+			}
+			aff := make([]bool, len(tokens))
+			for i := range tokens {
+				aff[i] = owner[i] == victim
+			}
+			victim.Kill()
+			killed = victim
+			return aff
+		},
+		waitFailover: func() (time.Duration, error) { return c.WaitFailover(0) },
+		restart:      func() { killed.Restart() },
+		nodeTimeout:  c.NodeTimeout(),
+	}
+}
+
+func sentinelTopology(t *testing.T) topology {
+	s := redistest.StartSentinel(t, nil)
+	var killed *redistest.Server
+	return topology{
+		client: func() redis.UniversalClient {
+			return s.FailoverClient(&redis.FailoverOptions{
+				DialTimeout:  200 * time.Millisecond,
+				ReadTimeout:  500 * time.Millisecond,
+				WriteTimeout: 500 * time.Millisecond,
+			})
+		},
+		kill: func(t *testing.T, tokens []string) []bool {
+			killed = s.KillPrimary()
+			aff := make([]bool, len(tokens))
+			for i := range aff {
+				aff[i] = true
+			}
+			return aff
+		},
+		waitFailover: func() (time.Duration, error) { return s.WaitFailover(0) },
+		restart: func() {
+			// Back as an empty master, it would wait for a Sentinel to
+			// notice it (INFO every 10s) and demote it; an orchestrator
+			// restarts it as a replica of the new primary, as here.
+			killed.Restart()
+			p := s.Primary()
+			if err := killed.Client().SlaveOf(context.Background(), "127.0.0.1", fmt.Sprint(p.Port())).Err(); err != nil {
+				t.Error(err)
+			}
+		},
+		nodeTimeout: time.Second, // down-after-milliseconds
+	}
+}
+
+func TestClusterFailoverUnderLoad(t *testing.T) {
+	gate(t)
+	for _, w := range []int{0, 1} {
+		t.Run(fmt.Sprintf("WaitReplicas=%d", w), func(t *testing.T) {
+			topo := clusterTopology(t)
+			check(t, "cluster", topo, w, run(t, topo, w))
+		})
+	}
+}
+
+func TestSentinelFailoverUnderLoad(t *testing.T) {
+	gate(t)
+	for _, w := range []int{0, 1} {
+		t.Run(fmt.Sprintf("WaitReplicas=%d", w), func(t *testing.T) {
+			topo := sentinelTopology(t)
+			check(t, "sentinel", topo, w, run(t, topo, w))
+		})
+	}
+}
