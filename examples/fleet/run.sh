@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Three sessiond nodes behind nginx (round robin) sharing one Redis.
+# Needs go, redis-server and nginx on PATH. Ctrl-C stops everything.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+(cd "$root" && go build -o "$dir/sessiond" ./cmd/sessiond)
+rport=$(port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
+pids+=($!)
+url="redis://127.0.0.1:$rport/0"
+export SESAME_MASTER_KEY=${SESAME_MASTER_KEY:-$(head -c 32 /dev/urandom | base64)}
+
+nodes=()
+for i in 1 2 3; do
+	p=$(port)
+	mkdir -p "$dir/node$i"
+	# Without --users each node would make its own demo user: share one.
+	if [ "$i" = 1 ]; then
+		(cd "$dir/node$i" && "$dir/sessiond" --addr "127.0.0.1:$p" --redis "$url" --keyset "$url" --insecure-cookies --log-format text 2>"$dir/node$i/log" | tee "$dir/demo.txt") &
+	else
+		(cd "$dir/node$i" && "$dir/sessiond" --addr "127.0.0.1:$p" --redis "$url" --keyset "$url" --insecure-cookies --log-format text >/dev/null 2>"$dir/node$i/log") &
+	fi
+	pids+=($!)
+	nodes+=("127.0.0.1:$p")
+done
+echo "note: with no users file each node has its own demo user; use the users file of"
+echo "      'sessionctl users add' and --users for one set of users across the fleet."
+
+lport=$(port)
+split=""
+for i in $(seq 1 100); do split+="        1% 127.0.1.$i;"$'\n'; done
+python3 - "$here/nginx.conf.tmpl" "$dir/nginx.conf" "$dir" "127.0.0.1:$lport" "${nodes[@]}" "$split" <<'PY'
+import sys
+t, out, d, listen, n1, n2, n3, split = sys.argv[1:]
+s = open(t).read()
+for k, v in {"@DIR@": d, "@LISTEN@": listen, "@NODE1@": n1, "@NODE2@": n2, "@NODE3@": n3, "@SPLIT@": split}.items():
+    s = s.replace(k, v)
+open(out, "w").write(s)
+PY
+nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+echo "fleet: http://127.0.0.1:$lport  (nodes ${nodes[*]}, redis $url, files in $dir)"
+echo "try:   curl -si -X POST -H 'X-Session-Transport: header' -d '{\"username\":\"demo\",\"password\":\"…\"}' http://127.0.0.1:$lport/auth/login"
+echo "Ctrl-C stops everything."
+wait
