@@ -40,6 +40,8 @@ func run() error {
 		tlsKey          = flag.String("tls-key", "", "TLS private key file (PEM)")
 		insecureCookies optionalBool
 		user            = flag.String("user", "alice", "the demo user's name")
+		accessTTL       = flag.Duration("access-ttl", 0, "access-token lifetime (default 10m); try 5s with --leeway=-1s to watch the page refresh silently")
+		leeway          = flag.Duration("leeway", 0, "clock skew allowed on a token's exp (default 30s; negative: none)")
 	)
 	flag.Var(&insecureCookies, "insecure-cookies", "cookies without Secure and the __Host-/__Secure- prefixes, for plain-HTTP localhost (default: on only without TLS on a loopback address)")
 	flag.Parse()
@@ -73,7 +75,7 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	h, err := newShop(ctx, shopOptions{users: []users.User{u}, insecure: insecure, log: log})
+	h, err := newShop(ctx, shopOptions{users: []users.User{u}, insecure: insecure, log: log, accessTTL: *accessTTL, leeway: *leeway})
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,10 @@ type shopOptions struct {
 	users    []users.User // who may log in
 	insecure bool         // cookies without Secure, for plain-HTTP localhost
 	log      *slog.Logger
+	// accessTTL and leeway are auth.Config's AccessTTL and Leeway (zero:
+	// the defaults, 10 minutes and 30 s). A browser test sets a TTL of
+	// seconds and no leeway to watch tokens expire and the page refresh.
+	accessTTL, leeway time.Duration
 }
 
 // shop is the application: an auth.Manager and the pages around it.
@@ -103,6 +107,8 @@ func newShop(ctx context.Context, o shopOptions) (http.Handler, error) {
 		Denylist:      replica,
 		Authenticator: authn,
 		Insecure:      o.insecure,
+		AccessTTL:     o.accessTTL,
+		Leeway:        o.leeway,
 		Logger:        o.log,
 		ErrorHandler:  pageErrors,
 		OnEvent: func(ctx context.Context, e auth.Event) {
