@@ -16,7 +16,9 @@ trap 'exit 0' INT TERM
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-(cd "$root" && go build -o "$dir/sessiond" ./cmd/sessiond)
+(cd "$root" && go build -o "$dir/sessiond" ./cmd/sessiond && go build -o "$dir/sessionctl" ./cmd/sessionctl)
+pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+echo "$pw" | "$dir/sessionctl" users add demo --users "$dir/users.json" >/dev/null
 rport=$(port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
 pids+=($!)
@@ -27,17 +29,11 @@ nodes=()
 for i in 1 2 3; do
 	p=$(port)
 	mkdir -p "$dir/node$i"
-	# Without --users each node would make its own demo user: share one.
-	if [ "$i" = 1 ]; then
-		(cd "$dir/node$i" && "$dir/sessiond" --addr "127.0.0.1:$p" --redis "$url" --keyset "$url" --insecure-cookies --log-format text 2>"$dir/node$i/log" | tee "$dir/demo.txt") &
-	else
-		(cd "$dir/node$i" && "$dir/sessiond" --addr "127.0.0.1:$p" --redis "$url" --keyset "$url" --insecure-cookies --log-format text >/dev/null 2>"$dir/node$i/log") &
-	fi
+	(cd "$dir/node$i" && exec "$dir/sessiond" --addr "127.0.0.1:$p" --redis "$url" --keyset "$url" --users "$dir/users.json" \
+		--insecure-cookies --log-format text >"$dir/node$i/out" 2>"$dir/node$i/log") &
 	pids+=($!)
 	nodes+=("127.0.0.1:$p")
 done
-echo "note: with no users file each node has its own demo user; use the users file of"
-echo "      'sessionctl users add' and --users for one set of users across the fleet."
 
 lport=$(port)
 split=""
@@ -54,6 +50,6 @@ nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 echo "fleet: http://127.0.0.1:$lport  (nodes ${nodes[*]}, redis $url, files in $dir)"
-echo "try:   curl -si -X POST -H 'X-Session-Transport: header' -d '{\"username\":\"demo\",\"password\":\"…\"}' http://127.0.0.1:$lport/auth/login"
+echo "try:   curl -si -X POST -H 'X-Session-Transport: header' -H 'Content-Type: application/json' -d '{\"username\":\"demo\",\"password\":\"$pw\"}' http://127.0.0.1:$lport/auth/login"
 echo "Ctrl-C stops everything."
 wait
