@@ -15,6 +15,7 @@ import (
 // pruned) or was revoked stop verifying, from the cache too, while the
 // server keeps serving sessions signed by the new key.
 func TestOldKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	policy := keys.RotationPolicy{PublishDelay: -1}
 	ks0 := e.keys.Current()
@@ -103,6 +104,8 @@ func measure(f func()) uint64 {
 
 // TestResourceAbuse: huge and deeply nested inputs are refused by size
 // before any decoding; allocation is bounded (measured, not timed).
+//
+// It does not run in parallel: TotalAlloc counts the whole process.
 func TestResourceAbuse(t *testing.T) {
 	e := newEnv(t, options{})
 	h := e.srv.Config.Handler

@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,6 +178,7 @@ func unsignedEnc(e *env, encVal string) string {
 }
 
 func TestClaimsAndPayload(t *testing.T) {
+	t.Parallel()
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
 		// The forging path itself is sound: with nothing changed it
@@ -190,6 +192,7 @@ func TestClaimsAndPayload(t *testing.T) {
 
 // TestLeewayEdges moves the injected clock around a token's exp and nbf.
 func TestLeewayEdges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	exp := time.Unix(num(claimsMap(t, e.victim.AccessToken), "exp"), 0)
 	at := func(tm time.Time) resp {
@@ -226,6 +229,7 @@ func TestLeewayEdges(t *testing.T) {
 // token tampered, to every endpoint that takes an access token, and the
 // tampered one to refresh: the answer is the token's reason, never state.
 func TestExpiredAndTamperedEverywhere(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	old := e.loginHeader("bob")
 	exp := time.Unix(num(claimsMap(t, old.AccessToken), "exp"), 0)
@@ -270,40 +274,67 @@ func TestExpiredAndTamperedEverywhere(t *testing.T) {
 // TestNonceUniqueness mints 20,000 tokens with the keyset the server uses
 // and checks that no XChaCha20 nonce and no jti repeats.
 func TestNonceUniqueness(t *testing.T) {
+	t.Parallel()
 	ks := newKeySource(t).Current()
 	codec, err := token.New[Profile](nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 20000
+	const n, workers = 20000, 4
+	type minted struct {
+		nonce [24]byte
+		jti   string
+	}
+	out := make([][]minted, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n / workers {
+				raw, cl, err := codec.Mint(ks, "sid", Profile{Name: "x"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				// enc is the last claim; its first 32 characters are the nonce.
+				claims := raw[strings.IndexByte(raw, '.')+1 : strings.LastIndexByte(raw, '.')]
+				cb, _ := b64.DecodeString(claims)
+				j := strings.Index(string(cb), `"enc":"`)
+				var m minted
+				if j < 0 || len(cb) < j+7+32 {
+					t.Error("no enc")
+					return
+				}
+				if _, err := b64.Decode(m.nonce[:], cb[j+7:j+7+32]); err != nil {
+					t.Error("enc does not decode")
+					return
+				}
+				m.jti = cl.ID
+				out[w] = append(out[w], m)
+			}
+		}()
+	}
+	wg.Wait()
 	nonces := make(map[[24]byte]bool, n)
 	jtis := make(map[string]bool, n)
-	for i := range n {
-		raw, cl, err := codec.Mint(ks, "sid", Profile{Name: "x"})
-		if err != nil {
-			t.Fatal(err)
+	for _, ms := range out {
+		for _, m := range ms {
+			if nonces[m.nonce] || jtis[m.jti] {
+				t.Fatal("a nonce or a jti repeats")
+			}
+			nonces[m.nonce], jtis[m.jti] = true, true
 		}
-		// Find enc without decoding JSON: it is the last claim.
-		claims := raw[strings.IndexByte(raw, '.')+1 : strings.LastIndexByte(raw, '.')]
-		cb, _ := b64.DecodeString(claims)
-		var wc struct{ Enc string }
-		json.Unmarshal(cb, &wc)
-		buf, err := b64.DecodeString(wc.Enc)
-		if err != nil || len(buf) < 24 {
-			t.Fatalf("token %d: enc does not decode", i)
-		}
-		var nonce [24]byte
-		copy(nonce[:], buf)
-		if nonces[nonce] || jtis[cl.ID] {
-			t.Fatalf("token %d repeats a nonce or a jti", i)
-		}
-		nonces[nonce], jtis[cl.ID] = true, true
+	}
+	if len(nonces) != n {
+		t.Fatalf("%d tokens checked, want %d", len(nonces), n)
 	}
 }
 
 // TestNoPIIInClearClaims: the clear parts of a token hold only the fixed
 // claim set and random ids; the user's name, e-mail and id are sealed.
 func TestNoPIIInClearClaims(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	for _, user := range []string{"alice", "bob"} {
 		tk := e.loginHeader(user)

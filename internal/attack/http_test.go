@@ -13,6 +13,7 @@ import (
 // TestHTTPTransport: Authorization variants, tokens in the query or a form,
 // header-vs-cookie precedence and duplicate or tossed cookies.
 func TestHTTPTransport(t *testing.T) {
+	t.Parallel()
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
 		at := e.victim.AccessToken
@@ -74,6 +75,7 @@ func TestHTTPTransport(t *testing.T) {
 // other methods never reach a handler without a session and never log the
 // victim out, even with the victim's own token cross-site.
 func TestRoutingBypass(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	evil := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
 	for _, p := range []struct{ method, path string }{
@@ -107,6 +109,7 @@ func TestRoutingBypass(t *testing.T) {
 // TestIdenticalErrorBodies: failures with the same reason are answered with
 // the same bytes and header set, whatever made them fail.
 func TestIdenticalErrorBodies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	groups := map[string][]func() resp{
 		"bad_signature": {
@@ -163,6 +166,7 @@ func headerNames(h http.Header) string {
 // TestNoStoreAndNoCORS: every response carrying tokens or session data is
 // no-store, and no response echoes a foreign Origin with credentials.
 func TestNoStoreAndNoCORS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	origin := []string{"Origin", "https://evil.example"}
 	check := func(name string, r resp) {
@@ -195,6 +199,7 @@ func TestNoStoreAndNoCORS(t *testing.T) {
 // TestGETNeverChangesState: every GET (and HEAD) on the auth routes, with a
 // valid access token and refresh cookie, leaves the session as it was.
 func TestGETNeverChangesState(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{})
 	for _, p := range []string{"/auth/session", "/auth/sessions", "/auth/logout", "/auth/logout-all", "/auth/refresh", "/auth/login", "/auth/sessions/" + claimsMap(t, e.victim.AccessToken)["sid"].(string)} {
 		for _, m := range []string{"GET", "HEAD"} {
@@ -209,6 +214,7 @@ func TestGETNeverChangesState(t *testing.T) {
 
 // TestLogin: fixation, unknown user vs wrong password, throttling, CSRF.
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, options{cfg: func(c *auth.Config[Profile]) {
 		c.LoginLimit = auth.LoginLimit{PerIP: 8, PerUser: 3, Window: time.Minute}
 	}})
