@@ -42,6 +42,7 @@ It is never accepted on the command line, where other users could read it.`,
 		"file holding the base64 master key (default: env SESAME_MASTER_KEY)")
 	root.AddCommand(newKeysCmd(&o))
 	root.AddCommand(newUsersCmd())
+	root.AddCommand(newSessionsCmd())
 	return root
 }
 

@@ -24,7 +24,7 @@ type backend struct {
 
 // newBackend returns the Redis backend if --redis is set, else the in-memory
 // one (a single process: nothing is shared, everything ends with it).
-func newBackend(c *config, log *slog.Logger) (*backend, error) {
+func newBackend(c *config, log *slog.Logger, hook redis.Hook) (*backend, error) {
 	// A denylist entry must outlive every token it revokes.
 	entryTTL := c.accessTTL + authLeeway
 	b := &backend{}
@@ -39,6 +39,9 @@ func newBackend(c *config, log *slog.Logger) (*backend, error) {
 		client, err := newRedisClient(c.redisURL)
 		if err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		if hook != nil {
+			client.AddHook(hook)
 		}
 		r, err := revocation.NewRedis(client, &revocation.RedisOptions{EntryTTL: entryTTL})
 		if err != nil {

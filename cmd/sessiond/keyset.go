@@ -39,7 +39,7 @@ type keyset struct {
 
 // openKeyset finds the master key, opens the keyset store named by
 // c.keyset, and creates the keyset if there is none yet.
-func openKeyset(ctx context.Context, c *config, getenv func(string) string, revRedis redis.UniversalClient, log *slog.Logger) (*keyset, error) {
+func openKeyset(ctx context.Context, c *config, getenv func(string) string, revRedis redis.UniversalClient, hook redis.Hook, log *slog.Logger) (*keyset, error) {
 	spec := c.keyset
 	isFile := strings.HasPrefix(spec, "file:")
 	isRedis := strings.HasPrefix(spec, "redis://") || strings.HasPrefix(spec, "rediss://")
@@ -73,6 +73,9 @@ func openKeyset(ctx context.Context, c *config, getenv func(string) string, revR
 		if spec != c.redisURL || client == nil {
 			if client, err = newRedisClient(spec); err != nil {
 				return nil, fmt.Errorf("--keyset: %w", err)
+			}
+			if hook != nil {
+				client.AddHook(hook)
 			}
 			ks.close = func() { client.Close() }
 		}

@@ -15,6 +15,22 @@
 // Every flag has an environment twin (--addr: SESAME_ADDR); see -h.
 // SIGTERM or SIGINT drains in-flight requests and exits 0; SIGHUP reloads
 // the keyset and the users file.
+//
+// # Operating it
+//
+// Logs are JSON lines on stderr (--log-format text for people); every line
+// of a request carries its request_id, and each request ends with one
+// "request" line (method, chi route pattern, status, duration; never the
+// raw path, query or headers). Security events are lines with msg
+// "security event" and a stable event attribute: login_success,
+// login_failure, login_throttled, logout, logout_all, session_ended,
+// session_evicted, refresh_token_reused (from auth), and key_rotated,
+// key_revoked, staleness_policy_tripped, staleness_recovered (detected
+// here). A session revoked by an administrator is logged by sessionctl
+// itself (session_revoked_by_admin): nodes only see its denylist entry
+// arrive through their replica. /metrics serves Prometheus metrics from a
+// registry of its own, with label values from fixed sets only.
+// README.md in this directory lists the events and metrics.
 package main
 
 import (

@@ -55,13 +55,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	be, err := newBackend(c, log)
+	nm := newNodeMetrics(c.redisURL != "" || !strings.HasPrefix(c.keyset, "file:"))
+	be, err := newBackend(c, log, nm.redisHook())
 	if err != nil {
 		return err
 	}
 	defer be.close()
 
-	ks, err := openKeyset(ctx, c, getenv, be.redis, log)
+	ks, err := openKeyset(ctx, c, getenv, be.redis, nm.redisHook(), log)
 	if err != nil {
 		return err
 	}
@@ -106,10 +107,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			origins = append(origins, o)
 		}
 	}
+	stale := &staleWatch{replica: be.replica, log: log, trips: nm.staleTrips, refusals: nm.staleRefusals}
 	m, err := auth.New(auth.Config[users.Profile]{
 		Keys:             holder,
 		Store:            be.store,
-		Denylist:         be.replica,
+		Denylist:         stale,
 		Authenticator:    authn,
 		Issuer:           c.issuer,
 		Audience:         c.audience,
@@ -120,13 +122,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		Insecure:         insecure,
 		TrustedOrigins:   origins,
 		PayloadKey:       ks.payloadKey,
-		OnEvent:          logEvent(log),
+		OnEvent:          logEvent(log, &knownUsers{a: authn}),
 		Logger:           log,
 	})
 	if err != nil {
 		return err
 	}
-	n := &node{m: m, backend: be, holder: holder, users: authn, policy: policy, log: log}
+	n := &node{m: m, backend: be, holder: holder, users: authn, policy: policy, log: log, nm: nm}
 
 	// Background work runs until bg ends, after the server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
@@ -140,6 +142,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		wg.Go(func() { rotator.Run(bg) })
 	}
 	wg.Go(func() { reloadOnHUP(bg, hup, holder, authn, log) })
+	wg.Go(func() { stale.run(bg) })
+	wg.Go(func() { watchKeys(bg, holder, log, nm.keyEvents) })
 	waitReplica(ctx, n)
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -226,6 +230,9 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, holder *keys.Holder,
 	}
 }
 
+// demoUser is the user served when there is no users file.
+const demoUser = "demo"
+
 // openUsers opens the users file, or makes the demo user and prints its
 // password once on stdout.
 func openUsers(c *config, stdout io.Writer, log *slog.Logger) (*users.Authenticator, error) {
@@ -235,7 +242,7 @@ func openUsers(c *config, stdout io.Writer, log *slog.Logger) (*users.Authentica
 	b := make([]byte, 15)
 	rand.Read(b)
 	pw := base64.RawURLEncoding.EncodeToString(b)
-	u, err := users.NewUser("demo", pw, users.Params{}, time.Now())
+	u, err := users.NewUser(demoUser, pw, users.Params{}, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -246,14 +253,4 @@ func openUsers(c *config, stdout io.Writer, log *slog.Logger) (*users.Authentica
 	log.Warn("no users file (--users): serving one demo user with a generated password, printed once on stdout. Development only")
 	fmt.Fprintf(stdout, "sessiond: demo user %q, password %s (shown once; use --users FILE and `sessionctl users add` for real users)\n", u.Name, pw)
 	return a, nil
-}
-
-func newLogger(c *config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(c.logLevel)) // checked by validate
-	opts := &slog.HandlerOptions{Level: level}
-	if c.logFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
 }

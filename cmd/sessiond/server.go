@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/users"
@@ -26,11 +22,12 @@ type node struct {
 	users   *users.Authenticator
 	policy  keys.RotationPolicy
 	log     *slog.Logger
+	nm      *nodeMetrics
 }
 
 func (n *node) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(n.m.Instrument)
+	r.Use(requestID, n.accessLog, n.m.Instrument)
 	r.Mount("/auth", n.m.Routes())
 	r.Method(http.MethodGet, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Method(http.MethodHead, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
@@ -39,40 +36,6 @@ func (n *node) routes() http.Handler {
 	r.Method(http.MethodGet, "/metrics", n.metrics())
 	r.With(n.m.Require()).Get("/api/whoami", n.whoami)
 	return r
-}
-
-// metrics serves Prometheus metrics: auth's (logins, refreshes,
-// verifications, request durations), the denylist replica's lag and size,
-// the keyset version, and the Go runtime's.
-func (n *node) metrics() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		n.m.Collector(),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "sesame_replica_lag_seconds",
-			Help: "Time since the denylist replica last confirmed it was current.",
-		}, func() float64 { return n.backend.replica.Lag().Seconds() }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "sesame_replica_stale",
-			Help: "1 while the denylist replica is past its staleness bound.",
-		}, func() float64 {
-			if n.backend.replica.Status().Stale {
-				return 1
-			}
-			return 0
-		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "sesame_replica_entries",
-			Help: "Denylist entries held in memory.",
-		}, func() float64 { return float64(n.backend.replica.Status().Entries) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "sesame_keyset_version",
-			Help: "Version of the keyset in use.",
-		}, func() float64 { return float64(n.holder.Current().Version()) }),
-	)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // healthz is liveness: the process runs and serves HTTP.
@@ -203,38 +166,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
-}
-
-// logEvent logs auth's security events, one line each with a stable
-// "event" attribute (the auth.EventKind) that alerting can match. Events
-// carry ids, never tokens or passwords. The user name typed at a failed
-// login is logged only if it is a well-formed user name: people sometimes
-// type their password into the name field.
-func logEvent(log *slog.Logger) func(context.Context, auth.Event) {
-	return func(ctx context.Context, e auth.Event) {
-		level := slog.LevelInfo
-		switch e.Kind {
-		case auth.EventLoginFailure, auth.EventLoginThrottled, auth.EventRefreshReused, auth.EventStale:
-			level = slog.LevelWarn
-		}
-		attrs := []slog.Attr{slog.String("event", string(e.Kind))}
-		add := func(k, v string) {
-			if v != "" {
-				attrs = append(attrs, slog.String(k, v))
-			}
-		}
-		add("user_id", e.UserID)
-		if e.Username != "" {
-			if name, err := users.CanonicalName(e.Username); err == nil {
-				add("username", name)
-			} else {
-				attrs = append(attrs, slog.Bool("username_malformed", true))
-			}
-		}
-		add("sid", e.SessionID)
-		add("ip", e.IP)
-		add("user_agent", e.UserAgent)
-		add("reason", e.Reason)
-		log.LogAttrs(ctx, level, "security event", attrs...)
-	}
 }
