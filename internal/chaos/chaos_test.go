@@ -146,7 +146,8 @@ func TestChaos(t *testing.T) {
 	waitUntil(t, 10*time.Second, func() bool { return !a.rep.Status().Stale && !b.rep.Status().Stale })
 
 	var c counts
-	// Families acknowledged (login or refresh answered 200) and not ended.
+	// Families acknowledged (login or refresh answered 200) and never ended
+	// on purpose: workers' and keepers'.
 	var famMu sync.Mutex
 	acked := map[string]bool{}
 	ack := func(rt string) {
@@ -239,6 +240,10 @@ func TestChaos(t *testing.T) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			}
+			// A keeper session on B: one more family that must survive.
+			if k, ok := b.login("keeper" + string(rune('a'+i%26))); ok {
+				ack(k.Refresh)
 			}
 			p, ok := a.login("victim" + string(rune('a'+i%26)))
 			if !ok {
