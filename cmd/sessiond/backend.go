@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/sesame-go/sesame/internal/redisurl"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
@@ -83,59 +82,21 @@ func (b *backend) ping(ctx context.Context) error {
 	return b.redis.Ping(ctx).Err()
 }
 
-// newRedisClient builds a client from a URL. The query picks the topology:
-// master_name=NAME means Sentinel (the host is a sentinel; more with
-// addr=), addr=HOST:PORT without master_name means Cluster (seed nodes),
-// anything else one server.
+// newRedisClient builds a client from a URL in one of internal/redisurl's
+// forms: redis:// and rediss:// (one server), redis-sentinel:// (a
+// Sentinel-managed primary), redis-cluster:// (Cluster), and go-redis' own
+// ?master_name= and ?addr= query forms. Errors never hold the password.
 func newRedisClient(raw string) (redis.UniversalClient, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("invalid URL") // it may hold a password: not echoed
-	}
-	q := u.Query()
-	switch {
-	case q.Has("master_name"):
-		o, err := redis.ParseFailoverURL(raw)
-		if err != nil {
-			return nil, fmt.Errorf("invalid Sentinel URL %s: %v", redactURL(raw), redactErr(err, raw))
-		}
-		return redis.NewFailoverClient(o), nil
-	case q.Has("addr"):
-		o, err := redis.ParseClusterURL(raw)
-		if err != nil {
-			return nil, fmt.Errorf("invalid Cluster URL %s: %v", redactURL(raw), redactErr(err, raw))
-		}
-		return redis.NewClusterClient(o), nil
-	}
-	o, err := redis.ParseURL(raw)
-	if err != nil {
-		return nil, fmt.Errorf("invalid Redis URL %s: %v", redactURL(raw), redactErr(err, raw))
-	}
-	return redis.NewClient(o), nil
+	return redisurl.NewClient(raw)
 }
 
-// redactURL drops the user information (a password) from a URL for logs
-// and errors.
+// redactURL drops passwords from a keyset or Redis URL, for logs and
+// errors. A file keyset holds none.
 func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		if i := strings.LastIndex(s, "@"); i >= 0 {
-			return "…" + s[i:]
-		}
+	if strings.HasPrefix(s, "file:") {
 		return s
 	}
-	return u.Redacted()
-}
-
-// redactErr returns err's text with any password from raw removed.
-func redactErr(err error, raw string) string {
-	msg := err.Error()
-	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-	}
-	return msg
+	return redisurl.Redact(s)
 }
 
 // redisLogger sends go-redis's own log lines (pool and reconnection

@@ -34,6 +34,7 @@ type config struct {
 	rememberLifetime time.Duration
 	issuer, audience string
 	trustedOrigins   string
+	trustedProxies   string
 
 	rotateEvery    time.Duration
 	stalenessBound time.Duration
@@ -79,6 +80,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.issuer, "issuer", "sesame", "iss of minted tokens, required on verified ones")
 	fs.StringVar(&c.audience, "audience", "sesame", "aud of minted tokens, required on verified ones")
 	fs.StringVar(&c.trustedOrigins, "trusted-origins", "", "comma-separated origins (scheme://host[:port]) besides this server's own allowed to send state-changing requests")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of the proxies in front of sessiond (e.g. 10.0.0.0/8); the client address for throttling and the session list is then read from X-Forwarded-For. Default: none, the peer address is the client")
 
 	fs.DurationVar(&c.rotateEvery, "rotate-every", 24*time.Hour, "rotate the signing key this often, coordinated across the fleet; 0 disables")
 	fs.DurationVar(&c.stalenessBound, "staleness-bound", 5*time.Second, "how long the local denylist replica may go unconfirmed before --stale-policy applies")

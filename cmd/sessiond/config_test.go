@@ -142,3 +142,22 @@ func TestDecodeMasterKey(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePrefixes(t *testing.T) {
+	got, err := parsePrefixes(" 10.0.0.0/8, 192.168.1.7 ,::1,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.168.1.7/32", "::1/128"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("prefix %d: got %v, want %s", i, got[i], want[i])
+		}
+	}
+	if _, err := parsePrefixes("10.0.0.0/8,nope"); err == nil {
+		t.Error("a bad entry was accepted")
+	}
+}

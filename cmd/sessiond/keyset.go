@@ -42,7 +42,10 @@ type keyset struct {
 func openKeyset(ctx context.Context, c *config, getenv func(string) string, revRedis redis.UniversalClient, hook redis.Hook, log *slog.Logger) (*keyset, error) {
 	spec := c.keyset
 	isFile := strings.HasPrefix(spec, "file:")
-	isRedis := strings.HasPrefix(spec, "redis://") || strings.HasPrefix(spec, "rediss://")
+	isRedis := false
+	for _, scheme := range []string{"redis://", "rediss://", "redis-sentinel://", "redis-cluster://"} {
+		isRedis = isRedis || strings.HasPrefix(spec, scheme)
+	}
 	if !isFile && !isRedis {
 		return nil, fmt.Errorf("--keyset %q: want file:PATH or redis://...", redactURL(spec))
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -107,6 +108,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 			origins = append(origins, o)
 		}
 	}
+	proxies, err := parsePrefixes(c.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	var clientIP func(*http.Request) string
+	if len(proxies) > 0 {
+		clientIP = auth.TrustedProxies(proxies...)
+	}
 	stale := &staleWatch{replica: be.replica, log: log, trips: nm.staleTrips, refusals: nm.staleRefusals}
 	m, err := auth.New(auth.Config[users.Profile]{
 		Keys:             holder,
@@ -121,6 +130,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		RememberLifetime: c.rememberLifetime,
 		Insecure:         insecure,
 		TrustedOrigins:   origins,
+		ClientIP:         clientIP,
 		PayloadKey:       ks.payloadKey,
 		OnEvent:          logEvent(log, &knownUsers{a: authn}),
 		Logger:           log,
@@ -253,4 +263,25 @@ func openUsers(c *config, stdout io.Writer, log *slog.Logger) (*users.Authentica
 	log.Warn("no users file (--users): serving one demo user with a generated password, printed once on stdout. Development only")
 	fmt.Fprintf(stdout, "sessiond: demo user %q, password %s (shown once; use --users FILE and `sessionctl users add` for real users)\n", u.Name, pw)
 	return a, nil
+}
+
+// parsePrefixes parses a comma-separated list of IP addresses and CIDR
+// prefixes; a bare address is a /32 (or /128).
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
