@@ -15,15 +15,22 @@ const (
 	EventSessionEnded   EventKind = "session_ended" // a user ended one of their sessions
 	EventSessionEvicted EventKind = "session_evicted"
 	EventRefreshReused  EventKind = "refresh_token_reused" // theft detected
-	EventStale          EventKind = "staleness_policy_tripped"
+	// EventStale is the name sessiond gives the moment its denylist replica
+	// passes the staleness bound; a Manager does not emit it itself (it
+	// answers each affected request with 503), since the replica belongs to
+	// the program that runs it.
+	EventStale EventKind = "staleness_policy_tripped"
 )
 
 // Event is a security event. It carries ids, never tokens or passwords.
 type Event struct {
-	Kind      EventKind
-	Time      time.Time
-	UserID    string // may be empty (failed login of an unknown user)
-	Username  string // for login events: the name as typed
+	Kind   EventKind
+	Time   time.Time
+	UserID string // may be empty (failed login of an unknown user)
+	// Username is, for login events, the name as typed. Users sometimes type
+	// their password into the name field: log it only when it names a known
+	// user (sessiond does), or not at all.
+	Username  string
 	SessionID string
 	IP        string
 	UserAgent string

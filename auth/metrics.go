@@ -52,7 +52,7 @@ func newMetrics() *metrics {
 		}, []string{"outcome"}),
 		revokes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sesame_revocations_total",
-			Help: "Sessions ended by kind (logout, logout_all, session_ended, evicted, theft).",
+			Help: "Sessions ended by kind (logout, logout_all, session_ended, session_evicted, theft).",
 		}, []string{"kind"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sesame_security_events_total",
