@@ -121,6 +121,8 @@ func TestForgedLogoutOfAnotherSession(t *testing.T) {
 			{"refresh-victim-family-forged-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + "." + strings.Repeat("A", 43) + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
 			{"refresh-victim-family-own-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + m.RefreshToken[24:] + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
 			{"logout-with-victim-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Secure-sesame-refresh=" + vfid + "." + strings.Repeat("A", 43)}, 401, "unauthenticated"},
+			{"logout-bad-bearer-forged-refresh-body", "POST", "/auth/logout", `{"refresh_token":"` + vfid + "." + strings.Repeat("A", 43) + `"}`, []string{"Authorization", "Bearer x.y.z"}, 401, "malformed"},
+			{"logout-expired-style-forged-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Host-sesame=x.y.z; __Secure-sesame-refresh=" + vfid + m.RefreshToken[24:]}, 401, "malformed"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...); r.status != tc.status || r.code() != tc.code {
