@@ -514,4 +514,36 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		refresh(t, s, tok, false)
 		mustRevoked(t, s, Subject{UserID: "olga", SID: f.SessionID, IssuedAt: clk.Now()}, false)
 	})
+
+	t.Run("find session", func(t *testing.T) {
+		b, clk := setup(t, backendConfig{})
+		s := b.store
+		var fams []Family
+		for _, u := range []string{"quin", "rosa", "quin", "sami"} {
+			f, _ := newFam(t, s, clk, u)
+			fams = append(fams, f)
+			clk.Advance(time.Millisecond)
+		}
+		for _, want := range fams {
+			got, ok, err := s.FindSession(ctx, want.SessionID)
+			if err != nil || !ok || got.ID != want.ID || got.UserID != want.UserID {
+				t.Fatalf("FindSession(%q) = %+v, %v, %v; want family %s", want.SessionID, got, ok, err, want.ID)
+			}
+		}
+		for _, sid := range []string{"", "no-such-session", "*"} {
+			if _, ok, err := s.FindSession(ctx, sid); ok || err != nil {
+				t.Fatalf("FindSession(%q) found %v, err %v", sid, ok, err)
+			}
+		}
+		if err := s.RevokeFamily(ctx, fams[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := s.FindSession(ctx, fams[0].SessionID); ok || err != nil {
+			t.Fatalf("an ended session was found (err %v)", err)
+		}
+		clk.Advance(31 * 24 * time.Hour)
+		if _, ok, err := s.FindSession(ctx, fams[1].SessionID); ok || err != nil {
+			t.Fatalf("an expired session was found (err %v)", err)
+		}
+	})
 }

@@ -413,3 +413,18 @@ func (m *MemoryStore) Read(ctx context.Context, cursor string, wait time.Duratio
 		}
 	}
 }
+
+// FindSession returns the live family of session sid; found is false if
+// there is none. It scans every family: for administrators' tools.
+func (m *MemoryStore) FindSession(ctx context.Context, sid string) (Family, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for fid, st := range m.fams {
+		if st.f.SessionID == sid && sid != "" {
+			if live := m.liveLocked(fid); live != nil {
+				return cloneFamily(live.f), true, nil
+			}
+		}
+	}
+	return Family{}, false, nil
+}

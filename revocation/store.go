@@ -37,6 +37,10 @@ type Store interface {
 	UpdatePayload(ctx context.Context, familyID string, payload []byte) error
 	// GetFamily returns a live family; found is false if it is gone.
 	GetFamily(ctx context.Context, familyID string) (f Family, found bool, err error)
+	// FindSession returns the live family of session sid; found is false
+	// if there is none. There is no index from session ids to families, so
+	// it scans them all: for administrators' tools, not the request path.
+	FindSession(ctx context.Context, sid string) (f Family, found bool, err error)
 	// ListFamilies returns a user's live families, oldest first. Index
 	// entries of ended or expired families are pruned on the way, never
 	// returned.

@@ -200,7 +200,7 @@ func TestSessions(t *testing.T) {
 		t.Fatal("phone session refused before any revocation")
 	}
 	start := time.Now()
-	out = c.ok("sessions", "revoke", "--user", "alice", "--sid", phone.sid)
+	out = c.ok("sessions", "revoke", "--sid", phone.sid) // found without --user
 	cli := time.Since(start)
 	after := waitUntil(t, staleBound, "the node to refuse the session revoked by sessionctl", func() bool { return !n.accepted(phone) })
 	t.Logf("sessions revoke --sid: CLI ran %v; the node refused the session %v after the CLI returned", cli.Round(time.Millisecond), after.Round(time.Millisecond))
@@ -279,8 +279,8 @@ func TestSessionsErrors(t *testing.T) {
 	url := "redis://" + srv.Addr() + "/0"
 	c := newCLI(t, "SESAME_REDIS_URL="+url)
 
-	c.fails("--sid needs --user", "sessions", "revoke", "--sid", s.sid)
-	c.fails("needs --user", "sessions", "revoke")
+	c.fails("needs --sid SID or --user NAME", "sessions", "revoke")
+	c.fails(`no live session "nope"`, "sessions", "revoke", "--sid", "nope")
 	c.fails("needs --user", "sessions", "list")
 	c.fails(`no live session "nope"`, "sessions", "revoke", "--user", "carol", "--sid", "nope")
 	c.fails(`no live session`, "sessions", "revoke", "--user", "dave", "--sid", s.sid) // another user's sid

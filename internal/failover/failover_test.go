@@ -155,7 +155,17 @@ func run(t *testing.T, topo topology, waitReplicas int) result {
 	hc := &http.Client{Timeout: 5 * time.Second}
 	tokens := make([]string, families)
 	for i := range tokens {
-		r := post(hc, urls[i%3]+"/auth/login", fmt.Sprintf(`{"username":"user%d","password":"x"}`, i))
+		// 503 means "retry": with WaitReplicas on a loaded machine, a WAIT
+		// may time out while a replica is still catching up after start.
+		var r reply
+		retry := time.NewTicker(100 * time.Millisecond)
+		for deadline := time.Now().Add(15 * time.Second); ; <-retry.C {
+			r = post(hc, urls[i%3]+"/auth/login", fmt.Sprintf(`{"username":"user%d","password":"x"}`, i))
+			if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				break
+			}
+		}
+		retry.Stop()
 		if r.status != 200 {
 			t.Fatalf("login: %d %s", r.status, r.code)
 		}
