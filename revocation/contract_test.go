@@ -490,8 +490,10 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 	t.Run("revoke all families", func(t *testing.T) {
 		b, clk := setup(t, backendConfig{})
 		s := b.store
-		_, t1 := newFam(t, s, clk, "olga")
-		_, t2 := newFam(t, s, clk, "olga")
+		f1, t1 := newFam(t, s, clk, "olga")
+		clk.Advance(time.Millisecond)
+		f2, t2 := newFam(t, s, clk, "olga")
+		olgas := []Family{f1, f2}
 		keep, t3 := newFam(t, s, clk, "pete")
 		issued := clk.Now()
 		clk.Advance(time.Second)
@@ -501,6 +503,12 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		refreshErr(t, s, t1.Reveal(), ErrInvalidToken)
 		refreshErr(t, s, t2.Reveal(), ErrInvalidToken)
 		mustRevoked(t, s, Subject{UserID: "olga", IssuedAt: issued}, true)
+		// Each ended family's session id is denylisted too, so its tokens are
+		// refused even when their issue time does not precede revoked-before
+		// (same instant, frozen or skewed clocks).
+		for _, f := range olgas {
+			mustRevoked(t, s, Subject{SID: f.SessionID, UserID: "olga", IssuedAt: clk.Now().Add(time.Hour)}, true)
+		}
 		mustRevoked(t, s, Subject{UserID: "pete", IssuedAt: issued}, false)
 		if got, _ := s.ListFamilies(ctx, "olga"); len(got) != 0 {
 			t.Fatalf("%d families survive", len(got))

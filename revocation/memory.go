@@ -313,6 +313,11 @@ func (m *MemoryStore) RevokeAllFamilies(ctx context.Context, userID string) erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for fid := range m.byUser[userID] {
+		// The session id goes on the denylist too, so a token minted for
+		// it in the same instant as this call is refused whatever the clock.
+		if st := m.fams[fid]; st != nil {
+			m.revokeLocked(KindSession, st.f.SessionID, 0)
+		}
 		delete(m.fams, fid)
 	}
 	delete(m.byUser, userID)

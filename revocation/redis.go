@@ -475,21 +475,46 @@ func (r *RedisStore) RevokeFamily(ctx context.Context, familyID string) error {
 	return nil
 }
 
-// RevokeAllFamilies implements [Store]. The families go first: a refresh
-// racing with it either lost its family or minted a token before the
-// revoked-before written next.
+// RevokeAllFamilies implements [Store]. Each family's session id goes on
+// the denylist first (so a token minted for it in the same instant as this
+// call is refused too, whatever the clocks say), then the families and the
+// index go, then the user's revoked-before is written. A failure half-way
+// leaves at worst more revoked than deleted, and a retry finishes the job.
 func (r *RedisStore) RevokeAllFamilies(ctx context.Context, userID string) error {
 	idx := r.idxKey(userID)
 	fids, err := r.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
 		return unavailable("revoke all families", err)
 	}
+	var valid []string
+	for _, fid := range fids {
+		if validFamilyID(fid) {
+			valid = append(valid, fid)
+		}
+	}
+	if len(valid) > 0 {
+		sids := make([]*redis.StringCmd, len(valid))
+		_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, fid := range valid {
+				sids[i] = p.HGet(ctx, r.famKey(fid), "sid")
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return unavailable("revoke all families", err)
+		}
+		for _, c := range sids {
+			if sid := c.Val(); sid != "" {
+				if err := r.RevokeSession(ctx, sid); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	if len(fids) > 0 {
 		_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			for _, fid := range fids {
-				if validFamilyID(fid) {
-					p.Del(ctx, r.famKey(fid))
-				}
+			for _, fid := range valid {
+				p.Del(ctx, r.famKey(fid))
 			}
 			p.ZRem(ctx, idx, toAny(fids)...)
 			return nil

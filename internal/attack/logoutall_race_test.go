@@ -1,0 +1,59 @@
+package attack_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// hookStore runs before() inside RevokeAllFamilies, i.e. after auth's
+// endAllSessions has listed and ended the families it saw.
+type hookStore struct {
+	revocation.Store
+	before func()
+}
+
+func (h *hookStore) RevokeAllFamilies(ctx context.Context, uid string) error {
+	if h.before != nil {
+		f := h.before
+		h.before = nil
+		f()
+	}
+	return h.Store.RevokeAllFamilies(ctx, uid)
+}
+
+// TestLoginRacingLogoutAll: a login that lands between endAllSessions'
+// ListFamilies and RevokeAllFamilies, on a frozen clock, must not be left
+// half-ended (its family gone, its access token still working): the store
+// denylists the session id of every family it deletes. (Found by this suite;
+// before the fix /app and /pay answered 200.)
+func TestLoginRacingLogoutAll(t *testing.T) {
+	// A frozen clock, mid-second, so that the race lands in one second.
+	frozen := time.Now().Truncate(time.Second).Add(500 * time.Millisecond)
+	var hs *hookStore
+	e := newEnv(t, options{cfg: func(c *auth.Config[Profile]) {
+		c.Now = func() time.Time { return frozen }
+		hs = &hookStore{Store: c.Store}
+		c.Store = hs
+	}})
+	old := e.loginHeader("bob")
+	var raced tokens
+	hs.before = func() { raced = e.loginHeader("bob") }
+	if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.status != 204 {
+		t.Fatalf("logout-all: %d", r.status)
+	}
+	waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(old.AccessToken)...).status == 401 })
+	r1, _ := e.refreshHeader(raced.RefreshToken)
+	r2 := e.do(nil, "GET", "/app", "", bearer(raced.AccessToken)...)
+	r3 := e.do(nil, "POST", "/pay", "", bearer(raced.AccessToken)...)
+	if r1.status != 401 || r2.status != 401 || r3.status != 401 {
+		t.Fatalf("raced session after logout-all: refresh %d %s; /app %d; strict /pay %d; want all 401",
+			r1.status, r1.code(), r2.status, r3.status)
+	}
+	if c := r2.code(); c != "revoked" {
+		t.Errorf("/app code %q, want revoked", c)
+	}
+}
