@@ -557,3 +557,23 @@ func TestRevocationCountsAtOnceOnSameNode(t *testing.T) {
 		}
 	})
 }
+
+func TestRefreshFailuresThrottled(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
+		c.LoginLimit = auth.LoginLimit{RefreshFailuresPerIP: 3, Window: time.Hour}
+	})
+	tk := e.loginHeader("alice")
+	for i := range 3 {
+		if r, _ := e.refreshHeader("garbage." + strings.Repeat("x", i)); r.status != 401 {
+			t.Fatalf("failure %d: %d", i, r.status)
+		}
+	}
+	r, _ := e.refreshHeader(tk.RefreshToken)
+	if r.status != 429 || r.code(t) != "rate_limited" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("after 3 failures: %d %s", r.status, r.body)
+	}
+	// The throttle changed nothing: the session is intact.
+	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
+		t.Fatalf("session hurt by the throttle: %d", r.status)
+	}
+}

@@ -184,12 +184,17 @@ const (
 	HeaderTransport
 )
 
-// LoginLimit throttles POST /auth/login per node. Zero fields mean defaults;
-// a negative count disables that limit.
+// LoginLimit throttles POST /auth/login, and failing POST /auth/refresh,
+// per node. Zero fields mean defaults; a negative count disables that limit.
 type LoginLimit struct {
-	PerIP   int           // attempts per client IP per Window; default 20
-	PerUser int           // failed attempts per username per Window; default 10
+	PerIP   int           // login attempts per client IP per Window; default 20
+	PerUser int           // failed login attempts per username per Window; default 10
 	Window  time.Duration // default 5 minutes
+	// RefreshFailuresPerIP caps refreshes refused as invalid per client IP
+	// per Window; default 60. A legitimate client almost never presents an
+	// invalid refresh token, while telling a stolen old token from a
+	// forgery costs the store up to ReuseLookback HMACs per attempt.
+	RefreshFailuresPerIP int
 }
 
 func (c Config[T]) withDefaults() Config[T] {
@@ -234,6 +239,9 @@ func (c Config[T]) withDefaults() Config[T] {
 	}
 	if c.LoginLimit.PerUser == 0 {
 		c.LoginLimit.PerUser = 10
+	}
+	if c.LoginLimit.RefreshFailuresPerIP == 0 {
+		c.LoginLimit.RefreshFailuresPerIP = 60
 	}
 	if c.LoginLimit.Window == 0 {
 		c.LoginLimit.Window = 5 * time.Minute

@@ -279,7 +279,14 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 		}
 		rt = v
 	}
+	ip, now := m.cfg.ClientIP(r), m.cfg.Now()
+	if wait, blocked := m.rfLimit.blocked(ip, now); blocked {
+		m.fail(w, r, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: "too many failed refreshes, retry later", RetryAfter: max(1, int((wait+time.Second-1)/time.Second))})
+		return
+	}
 	if rt == "" || len(rt) > 512 {
+		m.rfLimit.add(ip, now)
 		m.fail(w, r, unauthorized(CodeInvalidRefresh))
 		return
 	}
@@ -338,6 +345,7 @@ func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header
 		}
 		m.fail(w, r, unauthorized(CodeRefreshExpired))
 	case errors.Is(err, revocation.ErrInvalidToken):
+		m.rfLimit.add(m.cfg.ClientIP(r), m.cfg.Now())
 		m.fail(w, r, unauthorized(CodeInvalidRefresh))
 	default:
 		m.storeError(w, r, err)

@@ -21,6 +21,7 @@ type Manager[T any] struct {
 	cop     *http.CrossOriginProtection
 	ipLimit *limiter
 	usLimit *limiter
+	rfLimit *limiter // failed refreshes per client IP
 	cache   *tokenCache[T]
 	sealer  *payloadSealer
 	metrics *metrics
@@ -50,6 +51,7 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		cop:     http.NewCrossOriginProtection(),
 		ipLimit: newLimiter(cfg.LoginLimit.PerIP, cfg.LoginLimit.Window),
 		usLimit: newLimiter(cfg.LoginLimit.PerUser, cfg.LoginLimit.Window),
+		rfLimit: newLimiter(cfg.LoginLimit.RefreshFailuresPerIP, cfg.LoginLimit.Window),
 		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
 		metrics: newMetrics(),
 	}
