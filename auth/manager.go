@@ -101,8 +101,8 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 	if e != nil {
 		return nil, e
 	}
-	ks := m.cfg.Keys.Current()
-	s, e := m.cache.get(raw, m.cfg.Now(), ks)
+	ks, now := m.cfg.Keys.Current(), m.cfg.Now() // one clock read per request
+	s, e := m.cache.get(raw, now, ks)
 	if e != nil {
 		return nil, e
 	}
@@ -126,7 +126,7 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		m.cache.put(raw, s, m.leeway())
 	}
 	sub := denySubject(s)
-	if m.local.revoked(sub.SID, sub.UserID, sub.IssuedAt, m.cfg.Now()) {
+	if m.local.revoked(sub.SID, sub.UserID, sub.IssuedAt, now) {
 		return nil, unauthorized(CodeRevoked)
 	}
 	revoked, err := m.cfg.Denylist.Check(sub)

@@ -17,8 +17,10 @@ import (
 
 // tokCase is a forged or altered access token and the exact reason it must
 // be refused with (401). cookieCode is the reason when the same text comes
-// in the access cookie, if different (the bearer parser refuses characters
-// outside base64url and '.' before the token parser sees them).
+// in the access cookie, if different. (A cookie value with characters no
+// token has is refused as malformed, like the same bearer token: auth reads
+// the Cookie header itself and does not silently drop invalid values, so a
+// bad duplicate can never hide behind a good one.)
 type tokCase struct {
 	name       string
 	tok        func(e *env) string
@@ -362,7 +364,7 @@ func encodingCases() []tokCase {
 			t := e.victim.AccessToken
 			return t[:40] + " " + t[40:]
 		}},
-		{name: "b64/tab-inside", code: "malformed", cookieCode: "unauthenticated", tok: func(e *env) string {
+		{name: "b64/tab-inside", code: "malformed", tok: func(e *env) string {
 			t := e.victim.AccessToken
 			return t[:40] + "\t" + t[40:]
 		}},
@@ -413,7 +415,7 @@ func encodingCases() []tokCase {
 		{name: "header/trailing-garbage", code: "malformed", tok: func(e *env) string {
 			return signedHeader(e, canonical(e.signer().ID())+"x")
 		}},
-		{name: "serialization/jws-json", code: "malformed", cookieCode: "unauthenticated", tok: func(e *env) string {
+		{name: "serialization/jws-json", code: "malformed", tok: func(e *env) string {
 			p := strings.Split(e.victim.AccessToken, ".")
 			return mustJSON(e.t, map[string]any{"payload": p[1], "signatures": []map[string]string{{"protected": p[0], "signature": p[2]}}})
 		}},
