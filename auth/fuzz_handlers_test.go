@@ -62,7 +62,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 		Store:              store,
 		Denylist:           rep,
 		Authenticator:      auth.AuthenticatorFunc[Profile](authenticate),
-		LoginLimit:         auth.LoginLimit{PerIP: -1, PerUser: -1},
+		LoginLimit:         auth.LoginLimit{PerIP: -1, PerUser: -1, RefreshFailuresPerIP: -1},
 		MaxSessionsPerUser: 2, // bounded memory however many logins the fuzzer finds
 		Logger:             quietLogger(),
 	})

@@ -64,7 +64,7 @@ func newNode(t *testing.T, name string, rs *redistest.Server, ks *keys.Keyset) *
 			}
 			return "uid-" + u, u, nil
 		}),
-		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1, RefreshFailuresPerIP: -1},
 		Logger:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

@@ -82,7 +82,7 @@ func node(t *testing.T, client redis.UniversalClient, ks *keys.Keyset, waitRepli
 	m, err := auth.New(auth.Config[profile]{
 		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
 		Authenticator: auth.AuthenticatorFunc[profile](authenticate),
-		LoginLimit:    auth.LoginLimit{PerIP: -1, PerUser: -1},
+		LoginLimit:    auth.LoginLimit{PerIP: -1, PerUser: -1, RefreshFailuresPerIP: -1},
 		Logger:        nil,
 	})
 	if err != nil {
