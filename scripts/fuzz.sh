@@ -19,6 +19,7 @@ filter=${1:-}
 
 targets=(
 	"./token FuzzParse"
+	"./token FuzzClaimsJSON"
 	"./revocation FuzzRefreshToken"
 	"./auth FuzzLoginBody"
 	"./auth FuzzRefreshBody"
