@@ -20,6 +20,7 @@ filter=${1:-}
 targets=(
 	"./token FuzzParse"
 	"./token FuzzClaimsJSON"
+	"./keys FuzzOpen"
 	"./revocation FuzzRefreshToken"
 	"./auth FuzzLoginBody"
 	"./auth FuzzRefreshBody"
