@@ -64,9 +64,11 @@ func (k Kind) String() string {
 // or every ClusterOptions.ClusterStateReloadInterval (60s by default), but
 // not when a master stops answering: after a master dies and its replica
 // takes over, the next MOVED never comes, because every command for that
-// slot still goes to the dead address. One second bounds that blind spot;
-// a reload is one CLUSTER SLOTS to one node.
-const ClusterStateReloadInterval = time.Second
+// slot still goes to the dead address. A quarter second bounds that blind
+// spot to well under Redis' own failover time; a reload is one CLUSTER
+// SLOTS to one node, made lazily (only by a client that is sending
+// commands), so a busy client adds at most four per second.
+const ClusterStateReloadInterval = 250 * time.Millisecond
 
 // Options is a parsed URL: exactly one of the three option sets is set,
 // the one of its Kind.

@@ -34,11 +34,11 @@ func TestParse(t *testing.T) {
 			addrs: []string{"s1:26379"}, sentUser: "su", sentPass: "sp", master: "m", db: 3, tls: true},
 		{url: "rediss-sentinel://[::1]:26379,[::2]/m", kind: redisurl.Sentinel, addrs: []string{"[::1]:26379", "[::2]:26379"}, master: "m", tls: true},
 		{url: "redis-cluster://u:p@c1:7000,c2:7001", kind: redisurl.Cluster, addrs: []string{"c1:7000", "c2:7001"},
-			user: "u", pass: "p", reloadTime: time.Second},
+			user: "u", pass: "p", reloadTime: redisurl.ClusterStateReloadInterval},
 		{url: "redis-cluster://c1:7000/?tls=true&read_only=true", kind: redisurl.Cluster,
-			addrs: []string{"c1:7000"}, tls: true, reloadTime: time.Second},
+			addrs: []string{"c1:7000"}, tls: true, reloadTime: redisurl.ClusterStateReloadInterval},
 		{url: "redis://s1:26379?master_name=m&addr=s2:26379", kind: redisurl.Sentinel, addrs: []string{"s1:26379", "s2:26379"}, master: "m"},
-		{url: "redis://u:p@c1:7000?addr=c2:7001", kind: redisurl.Cluster, addrs: []string{"c1:7000", "c2:7001"}, user: "u", pass: "p", reloadTime: time.Second},
+		{url: "redis://u:p@c1:7000?addr=c2:7001", kind: redisurl.Cluster, addrs: []string{"c1:7000", "c2:7001"}, user: "u", pass: "p", reloadTime: redisurl.ClusterStateReloadInterval},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			o, err := redisurl.Parse(tc.url)
