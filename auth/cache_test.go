@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,9 +118,7 @@ func benchEnv(b *testing.B, cacheSize int) (http.Handler, string) {
 	store, _ := revocation.NewMemory(nil)
 	rep, _ := revocation.NewReplica(store, nil)
 	go rep.Run(ctx)
-	for rep.Status().Stale {
-		runtime.Gosched()
-	}
+	<-rep.Ready()
 	m, err := auth.New(auth.Config[Profile]{
 		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep,
 		Authenticator: auth.AuthenticatorFunc[Profile](authenticate), CacheSize: cacheSize,

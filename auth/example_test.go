@@ -25,9 +25,7 @@ func ExampleNew() {
 	store, _ := revocation.NewMemory(nil)
 	replica, _ := revocation.NewReplica(store, nil)
 	go replica.Run(ctx)
-	for replica.Status().Stale { // wait for the first snapshot
-		time.Sleep(time.Millisecond)
-	}
+	<-replica.Ready() // the first snapshot is loaded
 	ks, _ := keys.Init(time.Now())
 
 	type Session struct {

@@ -47,14 +47,10 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	done := make(chan struct{})
 	go func() { rep.Run(ctx); close(done) }()
 	tb.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for rep.Status().Stale {
-		if time.Now().After(deadline) {
-			tb.Fatal("replica never became current")
-		}
-		<-tick.C
+	select {
+	case <-rep.Ready():
+	case <-time.After(5 * time.Second):
+		tb.Fatal("replica never became current")
 	}
 	fs := &fuzzServer{known: map[string]bool{}}
 	m, err := auth.New(auth.Config[Profile]{

@@ -82,19 +82,10 @@ func ExampleReplica() {
 	defer cancel()
 	store, _ := revocation.NewMemory(nil)
 	replica, _ := revocation.NewReplica(store, nil) // fail closed after 5s of staleness
-	go replica.Run(ctx)
-
 	_ = store.RevokeUser(ctx, "carol", time.Now())
-	for !replica.Status().Ready {
-		time.Sleep(time.Millisecond)
-	}
-	for {
-		revoked, err := replica.Check(revocation.Subject{UserID: "carol", IssuedAt: time.Now().Add(-time.Minute)})
-		if err == nil && revoked {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+
+	go replica.Run(ctx)
+	<-replica.Ready() // the first snapshot holds the revocation written before it
 	revoked, err := replica.Check(revocation.Subject{UserID: "carol", IssuedAt: time.Now().Add(time.Minute)})
 	fmt.Println(revoked, err, replica.Status().Policy)
 	// Output: false <nil> fail-closed

@@ -88,6 +88,9 @@ type Replica struct {
 	staleTimer *time.Timer  // armed while Run runs
 	entries    atomic.Int64 // used slots of both tables, for Status
 
+	ready     chan struct{} // closed once the first snapshot is loaded
+	readyOnce sync.Once
+
 	mu      sync.Mutex
 	lastErr error
 	resyncs uint64
@@ -135,6 +138,7 @@ func NewReplica(feed Feed, opts *ReplicaOptions) (*Replica, error) {
 		now: o.Now, fastNow: fastNow, log: o.Logger,
 		seedS: maphash.MakeSeed(), seedJ: maphash.MakeSeed(), seedU: maphash.MakeSeed(),
 		created: o.Now(),
+		ready:   make(chan struct{}),
 	}
 	r.ids.Store(newTable(0, false))
 	r.users.Store(newTable(0, true))
@@ -223,6 +227,7 @@ func (r *Replica) confirm(nowMs int64) {
 	defer r.staleMu.Unlock()
 	r.current.Store(nowMs)
 	r.stale.Store(false)
+	r.readyOnce.Do(func() { close(r.ready) })
 	if r.staleTimer != nil {
 		r.staleTimer.Reset(r.bound + time.Millisecond)
 	}
@@ -245,6 +250,11 @@ func (r *Replica) checkStale() {
 	left := r.bound.Milliseconds() - (nowMs - r.current.Load())
 	r.staleTimer.Reset(time.Duration(left+1) * time.Millisecond)
 }
+
+// Ready returns a channel that is closed once the replica has loaded its
+// first snapshot, so a program can wait for it (with its own timeout)
+// before serving, instead of polling Status.
+func (r *Replica) Ready() <-chan struct{} { return r.ready }
 
 // Lag returns the time since the replica last confirmed it was current
 // (since it was created, if it never did).

@@ -328,10 +328,29 @@ func TestReplicaConcurrentChecks(t *testing.T) {
 func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within %v", limit)
 		}
-		time.Sleep(time.Millisecond)
+		<-tick.C
 	}
+}
+
+func TestReplicaReadyClosesOnFirstSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, _ := NewMemory(nil)
+		r, _ := NewReplica(store, nil)
+		select {
+		case <-r.Ready():
+			t.Fatal("ready before Run")
+		default:
+		}
+		startReplica(t, r)
+		<-r.Ready()
+		if !r.Status().Ready {
+			t.Fatal("Ready closed but Status says not ready")
+		}
+	})
 }

@@ -206,19 +206,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 // waitReplica gives the denylist replica a moment to load its first
 // snapshot, so the first requests do not get 503.
 func waitReplica(ctx context.Context, n *node) {
-	deadline := time.Now().Add(readyWait)
-	t := time.NewTicker(10 * time.Millisecond)
+	t := time.NewTimer(readyWait)
 	defer t.Stop()
-	for !n.backend.replica.Status().Ready {
-		if time.Now().After(deadline) {
-			n.log.Warn("the denylist replica has not loaded yet; serving anyway (readyz says 503 until it does)")
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	select {
+	case <-n.backend.replica.Ready():
+	case <-ctx.Done():
+	case <-t.C:
+		n.log.Warn("the denylist replica has not loaded yet; serving anyway (readyz says 503 until it does)")
 	}
 }
 
