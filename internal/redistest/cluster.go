@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,8 +36,7 @@ type Cluster struct {
 	opts  ClusterOptions
 	nodes []*Server
 
-	mu      sync.Mutex
-	clients []*redis.ClusterClient
+	clients clients
 }
 
 // CLIBinary returns the redis-cli path, or fails/skips t like [Binary].
@@ -86,7 +84,7 @@ func StartCluster(t testing.TB, opts *ClusterOptions) *Cluster {
 	for range 6 {
 		c.nodes = append(c.nodes, Start(t, &Options{Args: args}))
 	}
-	t.Cleanup(c.closeClients) // runs before the servers' own cleanups
+	t.Cleanup(c.clients.closeAll) // runs before the servers' own cleanups
 
 	create := []string{"--cluster", "create"}
 	for _, n := range c.nodes {
@@ -131,20 +129,8 @@ func (c *Cluster) ClusterClient(opts ...*redis.ClusterOptions) *redis.ClusterCli
 	}
 	o.Addrs = c.Addrs()
 	cl := redis.NewClusterClient(o)
-	c.mu.Lock()
-	c.clients = append(c.clients, cl)
-	c.mu.Unlock()
+	c.clients.add(cl)
 	return cl
-}
-
-func (c *Cluster) closeClients() {
-	c.mu.Lock()
-	cl := c.clients
-	c.clients = nil
-	c.mu.Unlock()
-	for _, x := range cl {
-		_ = x.Close()
-	}
 }
 
 // running returns the nodes whose process runs.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,8 +38,7 @@ type Sentinel struct {
 	data      []*Server // the primary at start, then the replica
 	sentinels []*Server
 
-	mu      sync.Mutex
-	clients []*redis.Client
+	clients clients
 }
 
 // StartSentinel starts the primary, its replica and three Sentinels, and
@@ -77,7 +75,7 @@ func StartSentinel(t testing.TB, opts *SentinelOptions) *Sentinel {
 	for range 3 {
 		s.sentinels = append(s.sentinels, Start(t, &Options{Config: conf, Args: []string{"--sentinel"}}))
 	}
-	t.Cleanup(s.closeClients)
+	t.Cleanup(s.clients.closeAll)
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.StartTimeout)
 	defer cancel()
@@ -165,20 +163,8 @@ func (s *Sentinel) FailoverClient(opts ...*redis.FailoverOptions) *redis.Client 
 	o.MasterName = s.opts.MasterName
 	o.SentinelAddrs = s.SentinelAddrs()
 	c := redis.NewFailoverClient(o)
-	s.mu.Lock()
-	s.clients = append(s.clients, c)
-	s.mu.Unlock()
+	s.clients.add(c)
 	return c
-}
-
-func (s *Sentinel) closeClients() {
-	s.mu.Lock()
-	cl := s.clients
-	s.clients = nil
-	s.mu.Unlock()
-	for _, c := range cl {
-		_ = c.Close()
-	}
 }
 
 // masterAddr asks the running Sentinels for the primary's address; it
