@@ -42,12 +42,22 @@ func Generate(now time.Time) (*Key, error) { return GenerateFrom(rand.Reader, no
 // GenerateFrom makes a new pending key generation reading randomness from r.
 // Tests use it with a deterministic reader to produce fixed vectors; anything
 // else should call [Generate].
+//
+// A generated id never starts with '-', so it can be passed as a command-line
+// argument (sessionctl keys revoke KID) without being taken for a flag; a draw
+// that would is thrown away whole and drawn again (1 in 64).
 func GenerateFrom(r io.Reader, now time.Time) (*Key, error) {
 	var raw [kidBytes + SecretSize]byte
-	if _, err := io.ReadFull(r, raw[:]); err != nil {
-		return nil, fmt.Errorf("keys: reading randomness: %w", err)
+	var id string
+	for {
+		if _, err := io.ReadFull(r, raw[:]); err != nil {
+			return nil, fmt.Errorf("keys: reading randomness: %w", err)
+		}
+		id = base64.RawURLEncoding.EncodeToString(raw[:kidBytes])
+		if id[0] != '-' {
+			break
+		}
 	}
-	id := base64.RawURLEncoding.EncodeToString(raw[:kidBytes])
 	var secret [SecretSize]byte
 	copy(secret[:], raw[kidBytes:])
 	clear(raw[:])

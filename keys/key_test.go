@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -42,6 +43,31 @@ func TestDeriveKnownAnswer(t *testing.T) {
 	seed := k.SigningKey().Seed()
 	if bytes.Equal(seed, k.m.secret[:]) {
 		t.Error("signing seed equals the raw secret: HKDF not applied")
+	}
+}
+
+// A first draw whose id would start with '-' (0xf8 encodes as '-') is
+// discarded whole; the key comes from the second draw.
+func TestGeneratedIDNeverStartsWithDash(t *testing.T) {
+	first := bytes.Repeat([]byte{0xf8}, kidBytes+SecretSize)
+	k, err := GenerateFrom(io.MultiReader(bytes.NewReader(first), &fixedReader{}), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := k.ID(), "AAECAwQFBgc"; got != want {
+		t.Errorf("kid = %q, want %q (the second draw)", got, want)
+	}
+	if got := hex.EncodeToString(k.PublicKey()); got != knownPublicKey {
+		t.Errorf("public key = %s, want the second draw's %s", got, knownPublicKey)
+	}
+	for range 2000 {
+		k, err := Generate(t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(k.ID(), "-") {
+			t.Fatalf("generated kid %q starts with '-'", k.ID())
+		}
 	}
 }
 

@@ -213,7 +213,10 @@ func newKeysRevokeCmd(o *keysOptions) *cobra.Command {
 		Long: `Revoke a key: every token it signed stops verifying as soon as the nodes
 reload the keyset (within seconds). Revoking the active key (key compromise)
 needs --force: the pending key then signs at once and every session must
-refresh its access token.`,
+refresh its access token.
+
+Generated key ids never start with '-'; an id that does (made by an older
+release) must follow "--": sessionctl keys revoke -- -KID`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kid := args[0]
