@@ -86,7 +86,9 @@ type RedisOptions struct {
 	// round trip per write. It needs a *redis.Client (standalone or
 	// Sentinel) or a *redis.ClusterClient. Zero means no waiting.
 	WaitReplicas int
-	// WaitTimeout bounds the WaitReplicas wait. Zero means 1s.
+	// WaitTimeout bounds the WaitReplicas wait. Zero means 1s. It may exceed
+	// the client's ReadTimeout: the WAIT reply is read under WaitTimeout plus
+	// a margin, the script under ReadTimeout.
 	WaitTimeout time.Duration
 }
 

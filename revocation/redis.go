@@ -106,12 +106,15 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}, nil
 }
 
-// run runs a state-changing script. With WaitReplicas it sends the script
-// and WAIT in one pipeline to the node owning keys[0]: WAIT counts the
-// replicas that acknowledged this connection's writes, so it must follow
-// the script on the same connection, and go-redis' cluster pipeline would
-// route the keyless WAIT elsewhere. A MOVED reply (a failover in progress)
-// is then an error like any other: nothing was written, the caller retries.
+// run runs a state-changing script. With WaitReplicas it runs the script and
+// then WAIT on one connection to the node owning keys[0]: WAIT counts the
+// replicas that acknowledged this connection's writes, so it must follow the
+// script on the same connection, and go-redis' cluster routing would send the
+// keyless WAIT elsewhere. The two are not pipelined: a pipeline reads under
+// the client's ReadTimeout, which a WAIT for up to WaitTimeout may outlast,
+// while the WAIT command on its own is read with WaitTimeout plus a margin.
+// A MOVED reply (a failover in progress) is an error like any other: nothing
+// was written, the caller retries.
 func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
 	if r.waitN == 0 {
 		return s.Run(ctx, r.rdb, keys, args...)
@@ -132,32 +135,21 @@ func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, ar
 	case *redis.Client:
 		node = c
 	}
-	for attempt := 0; ; attempt++ {
-		var cmd, wait *redis.Cmd
-		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
-			cmd = s.EvalSha(ctx, p, keys, args...)
-			wait = p.Do(ctx, "WAIT", r.waitN, r.waitMs)
-			return nil
-		})
-		if err := cmd.Err(); err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			if err := s.Load(ctx, node).Err(); err != nil {
-				return failed(err)
-			}
-			continue
-		}
-		if cmd.Err() != nil {
-			return cmd
-		}
-		n, err := wait.Int64()
-		if err == nil && n < int64(r.waitN) {
-			err = errors.New("only " + strconv.FormatInt(n, 10) + " of " + strconv.Itoa(r.waitN) +
-				" replicas acknowledged within " + strconv.FormatInt(r.waitMs, 10) + "ms")
-		}
-		if err != nil {
-			return failed(err)
-		}
+	conn := node.Conn()
+	defer conn.Close()
+	cmd := s.Run(ctx, conn, keys, args...) // EVALSHA, then EVAL on NOSCRIPT
+	if cmd.Err() != nil {
 		return cmd
 	}
+	n, err := conn.Wait(ctx, r.waitN, time.Duration(r.waitMs)*time.Millisecond).Result()
+	if err == nil && n < int64(r.waitN) {
+		err = errors.New("only " + strconv.FormatInt(n, 10) + " of " + strconv.Itoa(r.waitN) +
+			" replicas acknowledged within " + strconv.FormatInt(r.waitMs, 10) + "ms")
+	}
+	if err != nil {
+		return failed(err)
+	}
+	return cmd
 }
 
 func (r *RedisStore) famKey(fid string) string {

@@ -252,6 +252,18 @@ func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
 	if ok, err := s.IsRevoked(ctx, Subject{SID: "s"}); err != nil || !ok {
 		t.Fatalf("revoked %v, %v", ok, err)
 	}
+	// A WaitTimeout longer than the client's ReadTimeout: the WAIT is read
+	// under its own timeout, so the answer is still "0 of 1", not an i/o
+	// timeout that leaves the caller unsure whether WAIT ran at all.
+	short := srv.Client(&redis.Options{ReadTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	s2, err := NewRedis(short, &RedisOptions{WaitReplicas: 1, WaitTimeout: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s2.RevokeSession(ctx, "s2")
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas acknowledged within 400ms") {
+		t.Fatalf("WaitTimeout 400ms over ReadTimeout 100ms: got %v, want ErrUnavailable (0 of 1 replicas within 400ms)", err)
+	}
 	if _, err := NewRedis(srv.Client(), &RedisOptions{WaitReplicas: -1}); err == nil {
 		t.Error("negative WaitReplicas accepted")
 	}
