@@ -86,9 +86,10 @@ type RedisOptions struct {
 	// round trip per write. It needs a *redis.Client (standalone or
 	// Sentinel) or a *redis.ClusterClient. Zero means no waiting.
 	WaitReplicas int
-	// WaitTimeout bounds the WaitReplicas wait. Zero means 1s. It may exceed
-	// the client's ReadTimeout: the WAIT reply is read under WaitTimeout plus
-	// a margin, the script under ReadTimeout.
+	// WaitTimeout bounds the WaitReplicas wait. It must be shorter than the
+	// client's ReadTimeout, under which the WAIT reply is read (NewRedis
+	// refuses it otherwise). Zero means 1s, or half the ReadTimeout when
+	// that is 2s or less.
 	WaitTimeout time.Duration
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,32 +90,46 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 	if o.WaitReplicas < 0 {
 		return nil, errors.New("revocation: WaitReplicas is negative")
 	}
-	if o.WaitTimeout == 0 {
-		o.WaitTimeout = time.Second
-	}
 	if o.WaitReplicas > 0 {
+		var readTimeout time.Duration
+		switch c := client.(type) {
+		case *redis.Client:
+			readTimeout = c.Options().ReadTimeout
+		case *redis.ClusterClient:
+			readTimeout = c.Options().ReadTimeout
+		default:
+			return nil, errors.New("revocation: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
+		}
+		// The script and WAIT are one pipeline, read under ReadTimeout
+		// (negative: none). WAIT must answer before it runs out, or a
+		// refusal would look like a network failure.
+		if o.WaitTimeout == 0 {
+			o.WaitTimeout = time.Second
+			if readTimeout > 0 && readTimeout <= 2*time.Second {
+				o.WaitTimeout = readTimeout / 2
+			}
+		}
 		if o.WaitTimeout < time.Millisecond {
 			return nil, errors.New("revocation: WaitTimeout must be at least 1ms")
 		}
-		switch client.(type) {
-		case *redis.Client, *redis.ClusterClient:
-		default:
-			return nil, errors.New("revocation: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
+		if readTimeout > 0 && o.WaitTimeout >= readTimeout {
+			return nil, fmt.Errorf("revocation: WaitTimeout %v must be shorter than the client's ReadTimeout %v: the WAIT reply is read under it", o.WaitTimeout, readTimeout)
 		}
 	}
 	return &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
 		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}, nil
 }
 
-// run runs a state-changing script. With WaitReplicas it runs the script and
-// then WAIT on one connection to the node owning keys[0]: WAIT counts the
-// replicas that acknowledged this connection's writes, so it must follow the
-// script on the same connection, and go-redis' cluster routing would send the
-// keyless WAIT elsewhere. The two are not pipelined: a pipeline reads under
-// the client's ReadTimeout, which a WAIT for up to WaitTimeout may outlast,
-// while the WAIT command on its own is read with WaitTimeout plus a margin.
-// A MOVED reply (a failover in progress) is an error like any other: nothing
-// was written, the caller retries.
+// run runs a state-changing script. With WaitReplicas it sends the script
+// and WAIT in one pipeline to the node owning keys[0]: WAIT counts the
+// replicas that acknowledged this connection's writes, so it must follow
+// the script on the same connection, and go-redis' cluster pipeline would
+// route the keyless WAIT elsewhere. A MOVED reply (a failover in progress)
+// is then an error like any other: nothing was written, the caller retries.
+// The pipeline is read under the client's ReadTimeout, which is why NewRedis
+// keeps WaitTimeout below it. (A sticky redis.Conn would let WAIT be read
+// under its own timeout, but go-redis v9.23 races on the shared options when
+// a Conn and its parent client open connections at once.)
 func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
 	if r.waitN == 0 {
 		return s.Run(ctx, r.rdb, keys, args...)
@@ -135,21 +150,32 @@ func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, ar
 	case *redis.Client:
 		node = c
 	}
-	conn := node.Conn()
-	defer conn.Close()
-	cmd := s.Run(ctx, conn, keys, args...) // EVALSHA, then EVAL on NOSCRIPT
-	if cmd.Err() != nil {
+	for attempt := 0; ; attempt++ {
+		var cmd, wait *redis.Cmd
+		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmd = s.EvalSha(ctx, p, keys, args...)
+			wait = p.Do(ctx, "WAIT", r.waitN, r.waitMs)
+			return nil
+		})
+		if err := cmd.Err(); err != nil && attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := s.Load(ctx, node).Err(); err != nil {
+				return failed(err)
+			}
+			continue
+		}
+		if cmd.Err() != nil {
+			return cmd
+		}
+		n, err := wait.Int64()
+		if err == nil && n < int64(r.waitN) {
+			err = errors.New("only " + strconv.FormatInt(n, 10) + " of " + strconv.Itoa(r.waitN) +
+				" replicas acknowledged within " + strconv.FormatInt(r.waitMs, 10) + "ms")
+		}
+		if err != nil {
+			return failed(err)
+		}
 		return cmd
 	}
-	n, err := conn.Wait(ctx, r.waitN, time.Duration(r.waitMs)*time.Millisecond).Result()
-	if err == nil && n < int64(r.waitN) {
-		err = errors.New("only " + strconv.FormatInt(n, 10) + " of " + strconv.Itoa(r.waitN) +
-			" replicas acknowledged within " + strconv.FormatInt(r.waitMs, 10) + "ms")
-	}
-	if err != nil {
-		return failed(err)
-	}
-	return cmd
 }
 
 func (r *RedisStore) famKey(fid string) string {

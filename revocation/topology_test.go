@@ -252,17 +252,22 @@ func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
 	if ok, err := s.IsRevoked(ctx, Subject{SID: "s"}); err != nil || !ok {
 		t.Fatalf("revoked %v, %v", ok, err)
 	}
-	// A WaitTimeout longer than the client's ReadTimeout: the WAIT is read
-	// under its own timeout, so the answer is still "0 of 1", not an i/o
-	// timeout that leaves the caller unsure whether WAIT ran at all.
+	// WAIT is read under the client's ReadTimeout: a WaitTimeout that is not
+	// shorter is refused, and the default fits under it, so a refusal is
+	// "0 of 1", not an i/o timeout that leaves the caller unsure whether WAIT
+	// ran at all.
 	short := srv.Client(&redis.Options{ReadTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	s2, err := NewRedis(short, &RedisOptions{WaitReplicas: 1, WaitTimeout: 400 * time.Millisecond})
+	if _, err := NewRedis(short, &RedisOptions{WaitReplicas: 1, WaitTimeout: 100 * time.Millisecond}); err == nil ||
+		!strings.Contains(err.Error(), "shorter than the client's ReadTimeout") {
+		t.Errorf("WaitTimeout = ReadTimeout: got %v, want a refusal", err)
+	}
+	s2, err := NewRedis(short, &RedisOptions{WaitReplicas: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = s2.RevokeSession(ctx, "s2")
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas acknowledged within 400ms") {
-		t.Fatalf("WaitTimeout 400ms over ReadTimeout 100ms: got %v, want ErrUnavailable (0 of 1 replicas within 400ms)", err)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas acknowledged within 50ms") {
+		t.Fatalf("default WaitTimeout under ReadTimeout 100ms: got %v, want ErrUnavailable (0 of 1 replicas within 50ms)", err)
 	}
 	if _, err := NewRedis(srv.Client(), &RedisOptions{WaitReplicas: -1}); err == nil {
 		t.Error("negative WaitReplicas accepted")

@@ -67,7 +67,7 @@ func authenticate(_ context.Context, u, _ string) (string, profile, error) {
 
 // node starts one sesame node (store, replica, manager, HTTP server).
 func node(t *testing.T, client redis.UniversalClient, ks *keys.Keyset, waitReplicas int) string {
-	store, err := revocation.NewRedis(client, &revocation.RedisOptions{WaitReplicas: waitReplicas, WaitTimeout: 500 * time.Millisecond})
+	store, err := revocation.NewRedis(client, &revocation.RedisOptions{WaitReplicas: waitReplicas, WaitTimeout: 400 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
