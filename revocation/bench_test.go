@@ -139,7 +139,7 @@ func BenchmarkRedisRefresh(b *testing.B) {
 	b.SetParallelism(8)
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
-		_, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: "s", UserID: "bench",
+		_, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "bench",
 			AbsoluteExpiry: time.Now().Add(time.Hour)})
 		if err != nil {
 			b.Error(err)
@@ -173,8 +173,9 @@ func BenchmarkRedisCreateFamily(b *testing.B) {
 		i := 0
 		for pb.Next() {
 			i++
+			sid := newSID()
 			t0 := time.Now()
-			_, _, err := s.CreateFamily(ctx, NewFamily{SessionID: "s", UserID: "u" + strconv.Itoa(i%1000),
+			_, _, err := s.CreateFamily(ctx, NewFamily{SessionID: sid, UserID: "u" + strconv.Itoa(i%1000),
 				Payload: make([]byte, 512), AbsoluteExpiry: time.Now().Add(time.Hour), IdleTimeout: time.Hour,
 				UserAgent: "bench", IP: "127.0.0.1"})
 			local = append(local, time.Since(t0))
@@ -248,7 +249,7 @@ func BenchmarkRedisPropagation(b *testing.B) {
 func BenchmarkMemoryRefresh(b *testing.B) {
 	s, _ := NewMemory(nil)
 	ctx := context.Background()
-	_, tok, _ := s.CreateFamily(ctx, NewFamily{SessionID: "s", UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
+	_, tok, _ := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := s.Refresh(ctx, tok.Reveal())

@@ -3,6 +3,8 @@ package revocation
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +12,20 @@ import (
 	"testing"
 	"time"
 )
+
+// newSID returns a fresh session id as token.NewSessionID makes them: 128
+// random bits, base64url (revocation does not import token).
+func newSID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// unknownFamilyID returns a well-formed id of a family that does not exist.
+func unknownFamilyID(userID string) string {
+	fid, _ := FamilyIDOf(userID, newSID())
+	return fid
+}
 
 // backendConfig is what a contract test asks of a backend; zero fields mean
 // the store's defaults.
@@ -49,7 +65,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 	newFam := func(t *testing.T, s Store, clk *fakeClock, user string) (Family, RefreshToken) {
 		t.Helper()
 		f, tok, err := s.CreateFamily(ctx, NewFamily{
-			SessionID: "sid-" + user + "-" + fmt.Sprint(clk.Now().UnixNano()), UserID: user,
+			SessionID: newSID(), UserID: user,
 			Payload:        []byte("payload-0"),
 			AbsoluteExpiry: clk.Now().Add(30 * 24 * time.Hour), IdleTimeout: 24 * time.Hour,
 			UserAgent: "test-agent", IP: "192.0.2.1",
@@ -152,31 +168,112 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 
 	t.Run("create family validates", func(t *testing.T) {
 		b, clk := setup(t, backendConfig{})
-		good := NewFamily{SessionID: "s", UserID: "u", AbsoluteExpiry: clk.Now().Add(time.Hour)}
+		good := NewFamily{SessionID: newSID(), UserID: "u", AbsoluteExpiry: clk.Now().Add(time.Hour)}
+		sid := good.SessionID
 		for _, tc := range []struct {
 			name string
 			edit func(*NewFamily)
 		}{
 			{"no session", func(nf *NewFamily) { nf.SessionID = "" }},
+			{"short session id", func(nf *NewFamily) { nf.SessionID = sid[:21] }},
+			{"long session id", func(nf *NewFamily) { nf.SessionID = sid + "A" }},
+			{"arbitrary session id", func(nf *NewFamily) { nf.SessionID = "sid.of.twenty.two.char" }},
+			{"session id in std base64", func(nf *NewFamily) { nf.SessionID = "++++++++++++++++++++++" }},
+			{"session id with spare bits", func(nf *NewFamily) { nf.SessionID = sid[:21] + "B" }},
+			{"padded session id", func(nf *NewFamily) { nf.SessionID = sid[:20] + "==" }},
 			{"no user", func(nf *NewFamily) { nf.UserID = "" }},
 			{"past expiry", func(nf *NewFamily) { nf.AbsoluteExpiry = clk.Now() }},
 			{"negative idle", func(nf *NewFamily) { nf.IdleTimeout = -1 }},
 		} {
 			nf := good
 			tc.edit(&nf)
-			if _, _, err := b.store.CreateFamily(ctx, nf); err == nil {
+			_, _, err := b.store.CreateFamily(ctx, nf)
+			switch {
+			case err == nil:
 				t.Errorf("%s: CreateFamily accepted it", tc.name)
+			case errors.Is(err, ErrUnavailable) || !strings.HasPrefix(err.Error(), "revocation: "):
+				t.Errorf("%s: got %v, want a validation error", tc.name, err)
 			}
 		}
 		f, tok, err := b.store.CreateFamily(ctx, good)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if want, ok := FamilyIDOf("u", sid); !ok || f.ID != want || f.ID != userTag("u")+sid {
+			t.Fatalf("family id %q, want FamilyIDOf = %q (%v)", f.ID, want, ok)
+		}
 		if fid, ok := FamilyID(tok.Reveal()); !ok || fid != f.ID {
 			t.Fatalf("FamilyID(token) = %q, %v; want %q", fid, ok, f.ID)
 		}
 		if got := fmt.Sprintf("%v %s %+v %#v", tok, tok, tok, tok); strings.Contains(got, tok.Reveal()) {
 			t.Fatalf("formatting leaks the token: %s", got)
+		}
+	})
+
+	t.Run("an existing family is never overwritten", func(t *testing.T) {
+		b, clk := setup(t, backendConfig{})
+		s := b.store
+		nf := NewFamily{SessionID: newSID(), UserID: "uma", Payload: []byte("payload-0"),
+			AbsoluteExpiry: clk.Now().Add(24 * time.Hour), IdleTimeout: time.Hour, UserAgent: "test-agent", IP: "192.0.2.1"}
+		// Racing creations of one session: exactly one wins.
+		const n = 20
+		var wg sync.WaitGroup
+		fams, toks, errs := make([]Family, n), make([]RefreshToken, n), make([]error, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				fams[i], toks[i], errs[i] = s.CreateFamily(ctx, nf)
+			})
+		}
+		close(start)
+		wg.Wait()
+		var f Family
+		var tok RefreshToken
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+				f, tok = fams[i], toks[i]
+			case !errors.Is(err, errFamilyExists) || errors.Is(err, ErrUnavailable):
+				t.Fatalf("creation %d: got %v, want errFamilyExists", i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d creations of one session succeeded, want 1", won)
+		}
+		r1 := refresh(t, s, tok, false)
+		if err := s.UpdatePayload(ctx, f.ID, []byte("payload-1")); err != nil {
+			t.Fatal(err)
+		}
+		// Later attempts, with other data, change nothing either.
+		clk.Advance(time.Minute)
+		again := NewFamily{SessionID: nf.SessionID, UserID: "uma", Payload: []byte("intruder"),
+			AbsoluteExpiry: clk.Now().Add(48 * time.Hour), UserAgent: "other-agent", IP: "198.51.100.9"}
+		for range 2 {
+			if _, _, err := s.CreateFamily(ctx, again); !errors.Is(err, errFamilyExists) {
+				t.Fatalf("CreateFamily over a live family: got %v, want errFamilyExists", err)
+			}
+		}
+		got, ok, err := s.GetFamily(ctx, f.ID)
+		if err != nil || !ok {
+			t.Fatalf("GetFamily: found %v, err %v", ok, err)
+		}
+		if got.Generation != 1 || string(got.Payload) != "payload-1" || !got.Created.Equal(f.Created) ||
+			!got.AbsoluteExpiry.Equal(f.AbsoluteExpiry) || got.UserAgent != "test-agent" || got.IP != "192.0.2.1" {
+			t.Fatalf("family changed by a refused creation: %+v", got)
+		}
+		if list, _ := s.ListFamilies(ctx, "uma"); len(list) != 1 || list[0].ID != f.ID {
+			t.Fatalf("user index holds %d families, want the one", len(list))
+		}
+		mustRevoked(t, s, Subject{SID: f.SessionID}, false)
+		// The chain is intact: the previous token replays, the current rotates.
+		if r := refresh(t, s, tok, true); r.Token != r1.Token {
+			t.Fatal("replay after refused creations gave another token")
+		}
+		if r := refresh(t, s, r1.Token, false); r.Family.Generation != 2 || string(r.Family.Payload) != "payload-1" {
+			t.Fatalf("rotation after refused creations: generation %d, payload %q", r.Family.Generation, r.Family.Payload)
 		}
 	})
 
@@ -332,10 +429,10 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		forged := []string{
 			"", "x", strings.Repeat("a", tokenLen), tokText + "A", tokText[:tokenLen-1],
 			string(flip),
-			f.ID + "." + strings.Repeat("A", secretB64),  // right family, wrong secret
-			other.ID + tokText[familyIDLen:],             // another family, this secret
-			newFamilyID("grace") + tokText[familyIDLen:], // unknown family
-			strings.Replace(tokText, ".", "-", 1),        // bad format
+			f.ID + "." + strings.Repeat("A", secretB64),      // right family, wrong secret
+			other.ID + tokText[familyIDLen:],                 // another family, this secret
+			unknownFamilyID("grace") + tokText[familyIDLen:], // unknown family
+			strings.Replace(tokText, ".", "-", 1),            // bad format
 			tokText[:familyIDLen] + "." + tokText[familyIDLen+1:tokenLen-1] + "!",
 		}
 		for _, tok := range forged {
@@ -352,7 +449,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 	t.Run("idle expiry slides", func(t *testing.T) {
 		b, clk := setup(t, backendConfig{})
 		s := b.store
-		f, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: "s", UserID: "henry",
+		f, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "henry",
 			AbsoluteExpiry: clk.Now().Add(24 * time.Hour), IdleTimeout: 10 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
@@ -372,7 +469,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		b, clk := setup(t, backendConfig{})
 		s := b.store
 		abs := clk.Now().Add(time.Hour)
-		_, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: "s", UserID: "ivy",
+		_, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "ivy",
 			AbsoluteExpiry: abs, IdleTimeout: 30 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
@@ -419,7 +516,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		if err := s.RevokeFamily(ctx, f.ID); err != nil {
 			t.Fatal(err)
 		}
-		for _, id := range []string{f.ID, "nonsense", newFamilyID("kate")} {
+		for _, id := range []string{f.ID, "nonsense", unknownFamilyID("kate")} {
 			if err := s.UpdatePayload(ctx, id, nil); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("UpdatePayload(%q): got %v, want ErrNotFound", id, err)
 			}
@@ -433,7 +530,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		clk.Advance(time.Millisecond)
 		f2, _ := newFam(t, s, clk, "liam")
 		clk.Advance(time.Millisecond)
-		f3, _, err := s.CreateFamily(ctx, NewFamily{SessionID: "short", UserID: "liam",
+		f3, _, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "liam",
 			AbsoluteExpiry: clk.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)

@@ -65,8 +65,10 @@
 // A family is one login on one device: family id, session id, user id,
 // payload, created, last used, absolute expiry, idle timeout, user agent, IP.
 // A refresh token is "<family id>.<secret>" (68 characters, base64url); the
-// store keeps only SHA-256 hashes of secrets. [FamilyID] reads the family id
-// without a backend.
+// store keeps only SHA-256 hashes of secrets. The family id is a 12-bit tag
+// of the user id followed by the session id, so one session has at most one
+// family: [FamilyIDOf] derives it, and [FamilyID] reads it from a refresh
+// token, neither with a backend.
 //
 // Each refresh rotates the token. The successor of a secret is
 // HMAC-SHA256(secret, "sesame refresh next"), so the store can give every

@@ -45,6 +45,11 @@ var (
 	ErrCursorLost = errors.New("revocation: feed cursor lost")
 )
 
+// errFamilyExists is CreateFamily's answer to a session id whose family
+// already exists. Session ids are fresh random values, so this is a caller
+// reusing one: retrying cannot help, and the family is left as it was.
+var errFamilyExists = errors.New("revocation: the session already has a refresh family")
+
 // ReuseError reports a detected refresh-token reuse (theft). errors.Is(err,
 // ErrReused) is true for it. It carries ids only, never token material, and is
 // meant to be logged as a security event.

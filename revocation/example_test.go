@@ -16,8 +16,11 @@ func ExampleNewMemory() {
 	if err != nil {
 		panic(err)
 	}
+	// The session id is the access tokens' sid: 128 random bits, base64url,
+	// from token.NewSessionID (fixed here so the output is stable).
+	const sid = "c2Vzc2lvbi1leGFtcGxlMQ"
 	fam, token, err := store.CreateFamily(ctx, revocation.NewFamily{
-		SessionID:      "sid-1",
+		SessionID:      sid,
 		UserID:         "alice",
 		Payload:        []byte(`sealed payload`),
 		AbsoluteExpiry: time.Now().Add(30 * 24 * time.Hour),
@@ -39,7 +42,7 @@ func ExampleNewMemory() {
 
 	// Logging out ends the family and puts its session on the denylist.
 	_ = store.RevokeFamily(ctx, fam.ID)
-	revoked, _ := store.IsRevoked(ctx, revocation.Subject{SID: "sid-1"})
+	revoked, _ := store.IsRevoked(ctx, revocation.Subject{SID: sid})
 	fmt.Println("session revoked", revoked)
 	_, err = store.Refresh(ctx, first.Token.Reveal())
 	fmt.Println(err)
@@ -56,8 +59,9 @@ func ExampleReuseError() {
 	ctx := context.Background()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	store, _ := revocation.NewMemory(&revocation.MemoryOptions{Now: func() time.Time { return now }})
+	const sid = "c2Vzc2lvbi1leGFtcGxlMg" // from token.NewSessionID
 	_, t0, _ := store.CreateFamily(ctx, revocation.NewFamily{
-		SessionID: "sid-2", UserID: "bob", AbsoluteExpiry: now.Add(time.Hour),
+		SessionID: sid, UserID: "bob", AbsoluteExpiry: now.Add(time.Hour),
 	})
 	r1, _ := store.Refresh(ctx, t0.Reveal())
 	_, _ = store.Refresh(ctx, r1.Token.Reveal()) // the new token's first use
@@ -68,10 +72,10 @@ func ExampleReuseError() {
 	if errors.As(err, &reuse) {
 		fmt.Println("theft: session", reuse.SessionID, "of user", reuse.UserID)
 	}
-	revoked, _ := store.IsRevoked(ctx, revocation.Subject{SID: "sid-2"})
+	revoked, _ := store.IsRevoked(ctx, revocation.Subject{SID: sid})
 	fmt.Println("session revoked", revoked)
 	// Output:
-	// theft: session sid-2 of user bob
+	// theft: session c2Vzc2lvbi1leGFtcGxlMg of user bob
 	// session revoked true
 }
 

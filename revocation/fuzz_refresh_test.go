@@ -31,7 +31,7 @@ func FuzzRefreshToken(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	_, rt, err := seedStore.CreateFamily(ctx, revocation.NewFamily{SessionID: "s", UserID: "u", AbsoluteExpiry: now.Add(time.Hour)})
+	_, rt, err := seedStore.CreateFamily(ctx, revocation.NewFamily{SessionID: "c2Vzc2lvbi1zZWVkLTAwMQ", UserID: "u", AbsoluteExpiry: now.Add(time.Hour)})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func FuzzRefreshToken(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fam, rt0, err := store.CreateFamily(ctx, revocation.NewFamily{SessionID: "sid", UserID: "uid", AbsoluteExpiry: now.Add(time.Hour)})
+		fam, rt0, err := store.CreateFamily(ctx, revocation.NewFamily{SessionID: fuzzSID, UserID: "uid", AbsoluteExpiry: now.Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func FuzzRefreshToken(f *testing.F) {
 		if err != nil || !found || got.Generation != 2 {
 			t.Fatalf("family changed by garbage: found=%v gen=%d err=%v", found, got.Generation, err)
 		}
-		if revoked, _ := store.IsRevoked(ctx, revocation.Subject{SID: "sid"}); revoked {
+		if revoked, _ := store.IsRevoked(ctx, revocation.Subject{SID: fuzzSID}); revoked {
 			t.Fatal("garbage denylisted the session")
 		}
 		if res, err := store.Refresh(ctx, r2.Token.Reveal()); err != nil || res.Replayed {
@@ -108,6 +108,10 @@ func FuzzRefreshToken(f *testing.F) {
 		}
 	})
 }
+
+// fuzzSID is the victim's session id: base64url("session-fuzz-001"). Fixed,
+// so every fuzz worker builds the same store.
+const fuzzSID = "c2Vzc2lvbi1mdXp6LTAwMQ"
 
 func b64url(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -149,7 +149,7 @@ func (m *MemoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, R
 		return Family{}, RefreshToken{}, err
 	}
 	nowMs := now.UnixMilli()
-	fid := newFamilyID(nf.UserID)
+	fid, _ := FamilyIDOf(nf.UserID, nf.SessionID) // validNewFamily checked both
 	secret := newSecret()
 	f := Family{
 		ID: fid, SessionID: nf.SessionID, UserID: nf.UserID,
@@ -162,6 +162,9 @@ func (m *MemoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, R
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.fams[fid] != nil {
+		return Family{}, RefreshToken{}, errFamilyExists
+	}
 	m.fams[fid] = &famState{f: f, cur: hashSecret(secret)}
 	idx := m.byUser[nf.UserID]
 	if idx == nil {

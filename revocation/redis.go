@@ -261,16 +261,19 @@ func (r *RedisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, Re
 		return Family{}, RefreshToken{}, err
 	}
 	nowMs := now.UnixMilli()
-	fid := newFamilyID(nf.UserID)
+	fid, _ := FamilyIDOf(nf.UserID, nf.SessionID) // validNewFamily checked both
 	secret := newSecret()
 	h := hashSecret(secret)
 	abs := nf.AbsoluteExpiry.UnixMilli()
 	idle := nf.IdleTimeout.Milliseconds()
-	err := r.run(ctx, createScript, []string{r.famKey(fid), r.idxKey(nf.UserID)},
+	created, err := r.run(ctx, createScript, []string{r.famKey(fid), r.idxKey(nf.UserID)},
 		fid, nf.SessionID, nf.UserID, nf.Payload, nowMs, abs, idle, nf.UserAgent, nf.IP,
-		h[:], keyMargin.Milliseconds()).Err()
+		h[:], keyMargin.Milliseconds()).Int64()
 	if err != nil {
 		return Family{}, RefreshToken{}, unavailable("create family", err)
+	}
+	if created != 1 {
+		return Family{}, RefreshToken{}, errFamilyExists
 	}
 	f := Family{
 		ID: fid, SessionID: nf.SessionID, UserID: nf.UserID,

@@ -73,7 +73,7 @@ func TestRedisKeysShareSlots(t *testing.T) {
 		return n
 	}
 	for _, user := range []string{"alice", "bob", "用户", "{weird}"} {
-		fid := newFamilyID(user)
+		fid, _ := FamilyIDOf(user, newSID())
 		if a, b := slot(s.famKey(fid)), slot(s.idxKey(user)); a != b {
 			t.Errorf("user %q: family slot %d, index slot %d", user, a, b)
 		}
@@ -95,7 +95,7 @@ func TestRedisUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	f, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: "s", UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
+	f, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestRedisUnavailable(t *testing.T) {
 		"RevokeUser":    func() error { return s.RevokeUser(ctx, "u", time.Now()) },
 		"IsRevoked":     func() error { _, err := s.IsRevoked(ctx, Subject{SID: "s", UserID: "u"}); return err },
 		"CreateFamily": func() error {
-			_, _, err := s.CreateFamily(ctx, NewFamily{SessionID: "s", UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
+			_, _, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
 			return err
 		},
 		"Refresh":           func() error { _, err := s.Refresh(ctx, tok.Reveal()); return err },

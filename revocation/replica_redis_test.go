@@ -50,14 +50,15 @@ func TestRedisTwoReplicas(t *testing.T) {
 		})
 	}
 	// Ending a family reaches every replica through its sid.
-	f, _, err := b.CreateFamily(ctx, NewFamily{SessionID: "sid-f", UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
+	sid := newSID()
+	f, _, err := b.CreateFamily(ctx, NewFamily{SessionID: sid, UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := b.RevokeFamily(ctx, f.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { ok, _ := ra.Check(Subject{SID: "sid-f"}); return ok })
+	waitFor(t, 10*time.Second, func() bool { ok, _ := ra.Check(Subject{SID: sid}); return ok })
 	mustCheck(t, ra, Subject{SID: "other"}, false)
 }
 

@@ -26,7 +26,9 @@ type Store interface {
 	IsRevoked(ctx context.Context, s Subject) (bool, error)
 
 	// CreateFamily starts a refresh family for a new session and returns its
-	// first refresh token.
+	// first refresh token. The family id is [FamilyIDOf] the user and
+	// session ids. A session id whose family exists is refused with an error
+	// and the family is left untouched; it is never overwritten.
 	CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error)
 	// Refresh rotates a refresh token. See the package documentation for the
 	// replay and grace rules. Errors: [ErrInvalidToken] (no state changed),
@@ -64,7 +66,10 @@ type Subject struct {
 
 // NewFamily describes the family created at login.
 type NewFamily struct {
-	SessionID string // required: the sid of the access tokens of this session
+	// SessionID is required: the sid of the access tokens of this session,
+	// fresh for each family. It must be 128 random bits in base64url, 22
+	// characters, as token.NewSessionID makes.
+	SessionID string
 	UserID    string // required
 	Payload   []byte // the sealed session payload, opaque to this package
 	// AbsoluteExpiry is when the family ends whatever its use; required, in

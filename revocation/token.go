@@ -13,7 +13,8 @@ import (
 //
 //   - the family id is 24 base64url characters: 2 characters of hash tag
 //     (12 bits of SHA-256 of the user id, so that a user's families and their
-//     index share one Redis Cluster slot) and 22 characters of 128 random bits;
+//     index share one Redis Cluster slot), then the session id, 22 characters
+//     of 128 random bits (see [FamilyIDOf]);
 //   - the secret is 32 bytes, 43 base64url characters without padding.
 //
 // The store keeps only SHA-256 hashes of secrets. Each successor secret is
@@ -24,6 +25,34 @@ import (
 // chain only runs forward, the store can also tell a genuine older token
 // (theft) from a forged one by walking forward from the presented secret
 // until it meets a stored hash.
+//
+// A family is one session, so its id is derived from the session's, not
+// drawn separately: an access token then needs to carry only the session id
+// (a clear claim) and the user id to name its family, 24 characters fewer in
+// every token. This makes a family id public to anyone who has seen an access
+// token or the user's session list, where before it appeared only in the
+// refresh token. That is safe because a family id grants nothing:
+//
+//   - every operation a client can start on a family needs more than its id.
+//     [Store.Refresh] needs the 256-bit secret, and a wrong one changes
+//     nothing ([ErrInvalidToken]); package auth ends, updates or marks as
+//     current only the family named by a verified access token (sealed
+//     payload, signed claims), ends a session picked by sid only from the
+//     caller's own [Store.ListFamilies], and logs out by refresh token only
+//     after [Store.Refresh] has accepted it. No endpoint takes a family id
+//     from a client. sessionctl, an administrator's tool, finds families by
+//     user or session id;
+//   - its randomness is the session id's, 128 bits, as unguessable as before
+//     and already public in every access token;
+//   - the one thing a known family id buys is a forged refresh for which the
+//     store walks up to ReuseLookback HMACs before answering ErrInvalidToken
+//     (an unknown id costs a lookup). auth throttles failed refreshes per
+//     client address (LoginLimit.RefreshFailuresPerIP), as it did for holders
+//     of an old refresh token, which always carried the family id.
+//
+// Deriving also means one session can have only one family: CreateFamily
+// refuses a session id whose family exists, rather than overwrite it (the
+// create script and MemoryStore check and write under one lock).
 const (
 	familyIDLen = 24
 	tagLen      = 2
@@ -84,11 +113,8 @@ func validFamilyID(fid string) bool {
 			return false
 		}
 	}
-	// The random part must decode strictly (its last character carries 2
-	// padding bits that must be zero).
-	var b [16]byte
-	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(fid[tagLen:]))
-	return err == nil && n == 16
+	// The session id part must decode strictly.
+	return validSessionID(fid[tagLen:])
 }
 
 // userTag is the hash tag shared by a user's index and families.
@@ -97,12 +123,31 @@ func userTag(userID string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:2])[:tagLen]
 }
 
-func newFamilyID(userID string) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("revocation: crypto/rand failed: " + err.Error())
+// sessionIDLen is the length of a session id: 128 bits, base64url, no padding.
+const sessionIDLen = familyIDLen - tagLen
+
+// FamilyIDOf returns the id of the refresh family of session sid of user
+// userID: the user's 2-character hash tag followed by sid. ok is false when
+// userID is empty or sid is not a session id as package token makes them
+// (token.NewSessionID): 22 characters of strict base64url encoding 16 bytes.
+// It needs no backend; it does not say whether the family exists.
+func FamilyIDOf(userID, sid string) (fid string, ok bool) {
+	if userID == "" || !validSessionID(sid) {
+		return "", false
 	}
-	return userTag(userID) + base64.RawURLEncoding.EncodeToString(b[:])
+	return userTag(userID) + sid, true
+}
+
+// validSessionID reports whether sid is 128 bits in strict base64url (its
+// last character carries 2 padding bits that must be zero), so that one
+// session has exactly one spelling and one family id.
+func validSessionID(sid string) bool {
+	if len(sid) != sessionIDLen {
+		return false
+	}
+	var b [16]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(sid))
+	return err == nil && n == 16
 }
 
 func newSecret() (s [secretLen]byte) {

@@ -109,11 +109,11 @@ func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClien
 	for i := range 48 {
 		user := "user-" + string(rune('a'+i%26)) + string(rune('0'+i/26))
 		masters[c.MasterOf(s.idxKey(user)).Addr()] = true
-		nf := NewFamily{SessionID: "sid-" + user, UserID: user, Payload: []byte("p"),
+		nf := NewFamily{SessionID: newSID(), UserID: user, Payload: []byte("p"),
 			AbsoluteExpiry: time.Now().Add(time.Hour), IdleTimeout: time.Hour}
 		f, tok0, err := s.CreateFamily(ctx, nf)
 		noCrossSlot(t, "create", err)
-		_, tok0b, err := s.CreateFamily(ctx, NewFamily{SessionID: "sid2-" + user, UserID: user, AbsoluteExpiry: nf.AbsoluteExpiry})
+		_, tok0b, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: user, AbsoluteExpiry: nf.AbsoluteExpiry})
 		noCrossSlot(t, "create second", err)
 		r1, err := s.Refresh(ctx, tok0.Reveal())
 		noCrossSlot(t, "rotate", err)
@@ -148,6 +148,7 @@ func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClien
 		_, err = s.Refresh(ctx, tok0b.Reveal())
 		noCrossSlot(t, "rotate second family", err)
 		noCrossSlot(t, "revoke family", s.RevokeFamily(ctx, fams[0].ID))
+		nf.SessionID = newSID()
 		_, _, err = s.CreateFamily(ctx, nf)
 		noCrossSlot(t, "create third", err)
 		noCrossSlot(t, "revoke all", s.RevokeAllFamilies(ctx, user))

@@ -1,10 +1,12 @@
 -- Create a family and index it under its user (one slot: the user's tag).
 -- KEYS[1] family hash  KEYS[2] user index (zset fid -> absolute expiry)
 -- ARGV: fid sid uid payload now abs idle ua ip cur margin
+-- Replies 1 when created, 0 when the family exists: the family id is
+-- derived from the session id, and an existing family is never overwritten.
 local function int(n) return string.format('%.0f', n) end
 local fid, now, abs, margin = ARGV[1], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[11])
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.error_reply('ERR revocation: family id collision')
+  return 0
 end
 redis.call('HSET', KEYS[1], 'sid', ARGV[2], 'uid', ARGV[3], 'pl', ARGV[4], 'ct', ARGV[5], 'last', ARGV[5],
   'abs', ARGV[6], 'idle', ARGV[7], 'ua', ARGV[8], 'ip', ARGV[9], 'cur', ARGV[10], 'gen', 0)

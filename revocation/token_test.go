@@ -1,0 +1,35 @@
+package revocation
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestFamilyIDOf(t *testing.T) {
+	sid := newSID()
+	fid, ok := FamilyIDOf("alice", sid)
+	if !ok || fid != userTag("alice")+sid || !validFamilyID(fid) {
+		t.Fatalf("FamilyIDOf(alice, %q) = %q, %v", sid, fid, ok)
+	}
+	if again, _ := FamilyIDOf("alice", sid); again != fid {
+		t.Fatalf("not deterministic: %q then %q", fid, again)
+	}
+	tok := formatToken(fid, newSecret())
+	if got, ok := FamilyID(tok.Reveal()); !ok || got != fid {
+		t.Fatalf("FamilyID(token of %q) = %q, %v", fid, got, ok)
+	}
+	for _, tc := range []struct{ name, user, sid string }{
+		{"no user", "", sid},
+		{"no sid", "alice", ""},
+		{"short", "alice", sid[:21]},
+		{"long", "alice", sid + "A"},
+		{"spare bits", "alice", sid[:21] + "B"},
+		{"padding", "alice", sid[:20] + "=="},
+		{"std alphabet", "alice", strings.Repeat("/", 22)},
+		{"NUL", "alice", sid[:21] + "\x00"},
+	} {
+		if fid, ok := FamilyIDOf(tc.user, tc.sid); ok || fid != "" {
+			t.Errorf("%s: FamilyIDOf(%q, %q) = %q, %v; want refused", tc.name, tc.user, tc.sid, fid, ok)
+		}
+	}
+}
