@@ -14,7 +14,8 @@
 // Header, exactly: {"alg":"EdDSA","kid":"<key id>","typ":"at+jwt"}.
 // Clear claims: iss, aud, iat, nbf, exp (integer seconds), jti (token id),
 // sid (session id), and enc: base64url(nonce || XChaCha20-Poly1305(payload)),
-// where payload is the caller's value as JSON, the nonce is 24 random bytes,
+// where payload is the caller's value as JSON (or as its [PayloadCodec]
+// encodes it, see [Codec.WithPayloadCodec]), the nonce is 24 random bytes,
 // and the additional data binds the ciphertext to kid, jti and sid. Anyone
 // with the published JWKS can verify the signature and read the clear
 // claims; only holders of the keyset can read the payload. Put nothing
@@ -71,7 +72,7 @@ type Options struct {
 	// MaxTokenSize bounds a token's length in bytes, checked before any
 	// decoding, and the length of minted tokens. Zero means 8 KiB.
 	MaxTokenSize int
-	// MaxPayloadSize bounds the JSON-encoded payload at mint time. Zero means
+	// MaxPayloadSize bounds the encoded payload at mint time. Zero means
 	// 1536 bytes, which keeps a token under the ~4 KB browsers allow a cookie.
 	MaxPayloadSize int
 	// Now is the clock. Nil means time.Now.
@@ -134,11 +135,33 @@ func (o *Options) validate() error {
 }
 
 // Codec mints and parses tokens carrying a payload of type T, encoded as
-// JSON. A Codec is immutable and safe for concurrent use.
+// JSON unless [Codec.WithPayloadCodec] says otherwise. A Codec is immutable
+// and safe for concurrent use.
 type Codec[T any] struct {
 	o      Options
 	parser *jwt.Parser
+	pc     PayloadCodec[T]
 }
+
+// PayloadCodec turns a payload into the bytes that are sealed into enc, and
+// back. The default is encoding/json.
+//
+// Unmarshal sees only bytes that Marshal made under one of the keyset's keys
+// (they have been authenticated), but it must still be strict: refuse what
+// Marshal would not produce (truncation, trailing bytes, an unknown version)
+// rather than guess, never panic, and not keep b after it returns. An error
+// makes Parse fail with [ErrDecrypt]. Both methods may be called
+// concurrently.
+type PayloadCodec[T any] interface {
+	Marshal(v T) ([]byte, error)
+	Unmarshal(b []byte, v *T) error
+}
+
+// jsonCodec is the default PayloadCodec.
+type jsonCodec[T any] struct{}
+
+func (jsonCodec[T]) Marshal(v T) ([]byte, error)    { return json.Marshal(v) }
+func (jsonCodec[T]) Unmarshal(b []byte, v *T) error { return json.Unmarshal(b, v) }
 
 // Token is a verified access token: its clear claims and opened payload.
 type Token[T any] struct {
@@ -153,7 +176,8 @@ func New[T any](opts *Options) (*Codec[T], error) {
 		return nil, err
 	}
 	return &Codec[T]{
-		o: o,
+		o:  o,
+		pc: jsonCodec[T]{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithStrictDecoding(),
@@ -170,8 +194,20 @@ func New[T any](opts *Options) (*Codec[T], error) {
 // Options returns the codec's options with defaults filled in.
 func (c *Codec[T]) Options() Options { return c.o }
 
+// WithPayloadCodec returns a copy of c that encodes payloads with pc (nil
+// means JSON, the default). Tokens minted with one payload codec do not
+// parse with another: they fail with [ErrDecrypt].
+func (c *Codec[T]) WithPayloadCodec(pc PayloadCodec[T]) *Codec[T] {
+	d := *c
+	d.pc = pc
+	if pc == nil {
+		d.pc = jsonCodec[T]{}
+	}
+	return &d
+}
+
 // Mint signs a new token for session sid carrying payload, with the keyset's
-// active key. It fails with [ErrPayloadTooLarge] if the payload's JSON is
+// active key. It fails with [ErrPayloadTooLarge] if the encoded payload is
 // larger than MaxPayloadSize, rather than producing a token a browser would
 // silently drop.
 func (c *Codec[T]) Mint(ks *keys.Keyset, sid string, payload T) (string, Claims, error) {
@@ -182,7 +218,7 @@ func (c *Codec[T]) Mint(ks *keys.Keyset, sid string, payload T) (string, Claims,
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("token: cannot mint: %w", err)
 	}
-	pt, err := json.Marshal(payload)
+	pt, err := c.pc.Marshal(payload)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("token: encoding payload: %w", err)
 	}
@@ -263,9 +299,10 @@ func (c *Codec[T]) Parse(ks *keys.Keyset, raw string) (*Token[T], error) {
 		return nil, err
 	}
 	tok := &Token[T]{Claims: wc.public(key.ID())}
-	if err := json.Unmarshal(pt, &tok.Payload); err != nil {
-		// Authentic but undecodable: the payload type changed under live
-		// tokens. Same reason as a failed open; the caller re-authenticates.
+	if err := c.pc.Unmarshal(pt, &tok.Payload); err != nil {
+		// Authentic but undecodable: the payload type or codec changed
+		// under live tokens. Same reason as a failed open, and no detail;
+		// the caller re-authenticates.
 		return nil, ErrDecrypt
 	}
 	return tok, nil
