@@ -350,22 +350,32 @@ func check(t *testing.T, name string, topo topology, waitReplicas int, r result)
 		name, waitReplicas, r.resume.Round(time.Millisecond), topo.nodeTimeout, topo.nodeTimeout+2*time.Second)
 }
 
+// clientFor builds a node's client from a URL, as sessiond does, with the
+// short timeouts of a latency-sensitive deployment.
+func clientFor(t *testing.T, url string) redis.UniversalClient {
+	c, err := redisurl.NewClient(url + "?dial_timeout=200ms&read_timeout=500ms&write_timeout=500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func famKey(tok string) string {
 	fid, _, _ := strings.Cut(tok, ".")
 	return "sesame:{" + fid[:2] + "}:fam:" + fid
 }
 
 func clusterTopology(t *testing.T) topology {
-	c := redistest.StartCluster(t, nil)
+	// A one-second node timeout: Redis itself needs between 1.25 and 2 node
+	// timeouts plus 0.5–1 s (its election delay) to fail over, so the
+	// issue's "node timeout + 2 s" leaves sesame the most room at short
+	// timeouts.
+	c := redistest.StartCluster(t, &redistest.ClusterOptions{NodeTimeout: time.Second})
 	var killed *redistest.Server
 	return topology{
 		client: func() redis.UniversalClient {
-			return c.ClusterClient(&redis.ClusterOptions{
-				ClusterStateReloadInterval: redisurl.ClusterStateReloadInterval,
-				DialTimeout:                200 * time.Millisecond,
-				ReadTimeout:                500 * time.Millisecond,
-				WriteTimeout:               500 * time.Millisecond,
-			})
+			return clientFor(t, "redis-cluster://"+strings.Join(c.Addrs(), ","))
 		},
 		kill: func(t *testing.T, tokens []string) []bool {
 			// Kill a master holding families but not the denylist, so this
@@ -398,11 +408,7 @@ func sentinelTopology(t *testing.T) topology {
 	var killed *redistest.Server
 	return topology{
 		client: func() redis.UniversalClient {
-			return s.FailoverClient(&redis.FailoverOptions{
-				DialTimeout:  200 * time.Millisecond,
-				ReadTimeout:  500 * time.Millisecond,
-				WriteTimeout: 500 * time.Millisecond,
-			})
+			return clientFor(t, "redis-sentinel://"+strings.Join(s.SentinelAddrs(), ",")+"/"+s.MasterName())
 		},
 		kill: func(t *testing.T, tokens []string) []bool {
 			killed = s.KillPrimary()

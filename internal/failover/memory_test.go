@@ -10,6 +10,7 @@ import (
 
 	"github.com/sesame-go/sesame/internal/redistest"
 	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/token"
 )
 
 // TestRedisMemoryPerKey measures, for CAPACITY.md, Redis memory per refresh
@@ -41,8 +42,10 @@ func TestRedisMemoryPerKey(t *testing.T) {
 	const n = 20000
 	m0 := used()
 	var fid string
+	sids := make([]string, n)
 	for i := range n {
-		f, _, err := s.CreateFamily(ctx, revocation.NewFamily{SessionID: fmt.Sprintf("%022d", i), UserID: fmt.Sprintf("user-%07d", i),
+		sids[i] = token.NewSessionID()
+		f, _, err := s.CreateFamily(ctx, revocation.NewFamily{SessionID: sids[i], UserID: fmt.Sprintf("user-%07d", i),
 			Payload: []byte(`{"name":"Alice Example","roles":["user"]}`), AbsoluteExpiry: time.Now().Add(24 * time.Hour), IdleTimeout: time.Hour,
 			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", IP: "203.0.113.7"})
 		if err != nil {
@@ -52,7 +55,7 @@ func TestRedisMemoryPerKey(t *testing.T) {
 	}
 	m1 := used()
 	for i := range n {
-		if err := s.RevokeSession(ctx, fmt.Sprintf("sid-%022d", i)); err != nil {
+		if err := s.RevokeSession(ctx, sids[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
