@@ -307,6 +307,21 @@ func TestKeysRedis(t *testing.T) {
 	lifecycle(t, c, "redis://"+srv.Addr()+"/0")
 }
 
+// TestKeysSentinelAndCluster: the keyset URL takes the forms sessiond takes.
+func TestKeysSentinelAndCluster(t *testing.T) {
+	t.Parallel()
+	t.Run("sentinel", func(t *testing.T) {
+		t.Parallel()
+		s := redistest.StartSentinel(t, nil)
+		lifecycle(t, newCLI(t), "redis-sentinel://"+strings.Join(s.SentinelAddrs(), ",")+"/"+s.MasterName())
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		c := redistest.StartCluster(t, nil)
+		lifecycle(t, newCLI(t), "redis-cluster://"+strings.Join(c.Addrs()[:2], ","))
+	})
+}
+
 // TestConcurrentRotateProcesses runs several sessionctl processes rotating
 // the same keyset at once: every rotation must land, one after another.
 func TestConcurrentRotateProcesses(t *testing.T) {
@@ -346,7 +361,9 @@ func TestRedactURL(t *testing.T) {
 		"redis://u:hunter2@h:6379/0": "redis://u:xxxxx@h:6379/0",
 		"redis://h:6379/0":           "redis://h:6379/0",
 		"file:/etc/keyset.json":      "file:/etc/keyset.json",
-		"x://a:hunter2@b%zz":         "…@b%zz",
+		"x://a:hunter2@b%zz":         "x://a:xxxxx@b%zz",
+		"redis-sentinel://u:hunter2@s1,s2:26380/mymaster?sentinel_password=hunter2": "redis-sentinel://u:xxxxx@s1,s2:26380/mymaster?sentinel_password=xxxxx",
+		"redis-cluster://:hunter2@h1:7000,h2:7001":                                  "redis-cluster://:xxxxx@h1:7000,h2:7001",
 	} {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)

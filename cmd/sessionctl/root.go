@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/sesame-go/sesame/internal/redisurl"
 	"github.com/sesame-go/sesame/keys"
 )
 
@@ -37,7 +35,7 @@ It is never accepted on the command line, where other users could read it.`,
 	// The environment is read when a command runs, not as the flag's default,
 	// so that --help never prints a Redis password from SESAME_KEYSET.
 	root.PersistentFlags().StringVar(&o.keyset, "keyset", "",
-		"where the keyset is stored: file:PATH or redis://[user:password@]host:port/db (default: env SESAME_KEYSET, which keeps a password out of argv)")
+		"where the keyset is stored: file:PATH or a Redis URL as sessiond takes it (redis://, rediss://, redis-sentinel://, redis-cluster://) (default: env SESAME_KEYSET, which keeps a password out of argv)")
 	root.PersistentFlags().StringVar(&o.masterKeyFile, "master-key-file", "",
 		"file holding the base64 master key (default: env SESAME_MASTER_KEY)")
 	root.AddCommand(newKeysCmd(&o))
@@ -68,18 +66,13 @@ func (o *rootOptions) openStore() (keys.Store, func(), error) {
 			return nil, nil, errors.New("--keyset file: needs a path")
 		}
 		return keys.NewFileStore(path, mk), func() {}, nil
-	case strings.HasPrefix(spec, "redis://"), strings.HasPrefix(spec, "rediss://"):
-		opts, err := redis.ParseURL(spec)
+	case strings.HasPrefix(spec, "redis"):
+		// redis://, rediss://, redis-sentinel://, redis-cluster://: the
+		// forms sessiond takes.
+		c, err := newRedisClient(spec)
 		if err != nil {
-			// The URL may hold a password: do not echo it.
-			return nil, nil, errors.New("--keyset: invalid redis URL")
+			return nil, nil, fmt.Errorf("--keyset: %w", err)
 		}
-		// An administrator wants a prompt, single answer, not retries.
-		opts.MaxRetries = -1
-		opts.DialTimeout = 3 * time.Second
-		opts.DialerRetries = 1
-		redis.SetLogger(quietRedis{})
-		c := redis.NewClient(opts)
 		return keys.NewRedisStore(c, mk, nil), func() { c.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("--keyset %q: want file:PATH or redis://...", redactURL(spec))
@@ -87,13 +80,10 @@ func (o *rootOptions) openStore() (keys.Store, func(), error) {
 
 // redactURL hides the password of a keyset spec, for messages.
 func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		return u.Redacted()
+	if strings.HasPrefix(s, "file:") {
+		return s
 	}
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		return "…" + s[i:]
-	}
-	return s
+	return redisurl.Redact(s)
 }
 
 // quietRedis keeps go-redis's own pool log lines off stderr: sessionctl

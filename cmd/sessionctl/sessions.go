@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/sesame-go/sesame/internal/redisurl"
 	"github.com/sesame-go/sesame/internal/users"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -59,7 +59,7 @@ session_revoked_by_admin) appended to --audit-log, or written to stderr
 without it.`,
 	}
 	f := cmd.PersistentFlags()
-	f.StringVar(&o.redisURL, "redis", "", "the revocation store: redis://[user:password@]host:port/db, rediss://..., ?addr=h:p&addr=... for Cluster, ?master_name=m for Sentinel (default: env SESAME_REDIS_URL, which keeps a password out of argv)")
+	f.StringVar(&o.redisURL, "redis", "", "the revocation store, as sessiond's --redis: redis://[user:password@]host:port/db, rediss://..., redis-sentinel://[user:password@]h1:26379,h2/mastername, redis-cluster://[user:password@]h1:7000,h2:7001 (default: env SESAME_REDIS_URL, which keeps a password out of argv)")
 	f.DurationVar(&o.accessTTL, "access-ttl", 0, "sessiond's access-token lifetime (default: env SESAME_ACCESS_TTL, else 10m)")
 	f.StringVar(&o.auditLog, "audit-log", "", "file to append the audit record of each revocation to (default: env SESAME_AUDIT_LOG, else stderr)")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON")
@@ -105,40 +105,27 @@ func (o *sessionsOptions) open() (revocation.Store, func(), error) {
 	return st, func() { client.Close() }, nil
 }
 
-// newRedisClient builds a client from a URL, choosing the topology as
-// sessiond does: master_name=NAME means Sentinel, addr=HOST:PORT without
-// master_name means Cluster, anything else one server. An administrator
-// wants one prompt answer, so it does not retry.
+// newRedisClient builds a client from a URL in any of the forms sessiond
+// takes (internal/redisurl: redis://, rediss://, redis-sentinel://,
+// redis-cluster:// and go-redis' query forms), so one URL works for both.
+// An administrator wants one prompt answer, so it does not retry.
 func newRedisClient(raw string) (redis.UniversalClient, error) {
-	u, err := url.Parse(raw)
+	o, err := redisurl.Parse(raw)
 	if err != nil {
-		return nil, errors.New("invalid URL") // it may hold a password: not echoed
+		return nil, err // redisurl's errors never hold the password
 	}
 	redis.SetLogger(quietRedis{})
-	invalid := func(kind string) error { return fmt.Errorf("invalid %s URL %s", kind, redactURL(raw)) }
-	q := u.Query()
-	switch {
-	case q.Has("master_name"):
-		o, err := redis.ParseFailoverURL(raw)
-		if err != nil {
-			return nil, invalid("Sentinel")
-		}
-		o.MaxRetries, o.DialTimeout = -1, 3*time.Second
-		return redis.NewFailoverClient(o), nil
-	case q.Has("addr"):
-		o, err := redis.ParseClusterURL(raw)
-		if err != nil {
-			return nil, invalid("Cluster")
-		}
-		o.MaxRetries, o.DialTimeout = -1, 3*time.Second
-		return redis.NewClusterClient(o), nil
+	const dial = 3 * time.Second
+	switch o.Kind {
+	case redisurl.Sentinel:
+		o.Failover.MaxRetries, o.Failover.DialTimeout = -1, dial
+	case redisurl.Cluster:
+		// Redirects stay: a MOVED answer is routing, not a retry.
+		o.Cluster.MaxRetries, o.Cluster.DialTimeout = -1, dial
+	default:
+		o.Standalone.MaxRetries, o.Standalone.DialTimeout, o.Standalone.DialerRetries = -1, dial, 1
 	}
-	o, err := redis.ParseURL(raw)
-	if err != nil {
-		return nil, invalid("Redis")
-	}
-	o.MaxRetries, o.DialTimeout, o.DialerRetries = -1, 3*time.Second, 1
-	return redis.NewClient(o), nil
+	return o.NewClient(), nil
 }
 
 // userID is the user id of --user: sessiond's user ids are canonical user
