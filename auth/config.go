@@ -11,6 +11,7 @@ import (
 
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/token"
 )
 
 // KeySource gives the keyset in force now. keys' reloading holders
@@ -149,6 +150,25 @@ type Config[T any] struct {
 	// must log in again). sessiond derives it from the master key.
 	PayloadKey []byte
 
+	// DataCodec encodes the session data sealed in access tokens. Nil means
+	// JSON. The data is base64 twice in a token (sealed, then part of the
+	// base64 claims), so each byte saved here is about 1.8 characters less
+	// in every request. A hand-written binary encoding drops JSON's names,
+	// quotes and brackets: 148 bytes instead of 208 for the benchmarks'
+	// reference session (see "Token size" in the README).
+	//
+	// Unmarshal must refuse what Marshal would not produce (truncation,
+	// trailing bytes) and never panic. A binary encoding has no field names,
+	// so start it with a version byte and change it whenever T's layout
+	// changes: a token minted under the old layout must fail to decode, not
+	// decode into the wrong fields. A token that fails to decode is refused
+	// (401 bad_payload) and the client's refresh mints a new one.
+	//
+	// Only access tokens use it: the copy of the data kept with the refresh
+	// family stays JSON, so changing DataCodec (or T, within what JSON
+	// tolerates) never ends a session.
+	DataCodec token.PayloadCodec[T]
+
 	// CacheSize bounds the verified-token cache (entries; about 1 KB each
 	// for a 200-byte payload). Zero means 10000; a negative value disables
 	// the cache.
@@ -245,6 +265,9 @@ func (c Config[T]) withDefaults() Config[T] {
 	}
 	if c.LoginLimit.Window == 0 {
 		c.LoginLimit.Window = 5 * time.Minute
+	}
+	if c.DataCodec == nil {
+		c.DataCodec = jsonData[T]{}
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 10000

@@ -21,6 +21,8 @@ type Session[T any] struct {
 	// Data is the application's session data from the sealed payload.
 	Data T
 
+	// familyID names the refresh family: revocation.FamilyIDOf(UserID, sid),
+	// or the id carried by a token of a family made before ids were derived.
 	familyID string
 }
 
@@ -42,12 +44,4 @@ func FromContext[T any](ctx context.Context) (s *Session[T], ok bool) {
 
 func withSession[T any](ctx context.Context, s *Session[T]) context.Context {
 	return context.WithValue(ctx, ctxKey{}, s)
-}
-
-// payload is what the access token seals: the user id, the refresh family
-// and the application's data. Short JSON names keep tokens small.
-type payload[T any] struct {
-	Sub  string `json:"s"`
-	Fam  string `json:"f"`
-	Data T      `json:"d"`
 }

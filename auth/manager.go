@@ -47,7 +47,7 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 	}
 	m := &Manager[T]{
 		cfg:     cfg,
-		codec:   codec,
+		codec:   codec.WithPayloadCodec(payloadCodec[T]{cfg.DataCodec}),
 		cop:     http.NewCrossOriginProtection(),
 		ipLimit: newLimiter(cfg.LoginLimit.PerIP, cfg.LoginLimit.Window),
 		usLimit: newLimiter(cfg.LoginLimit.PerUser, cfg.LoginLimit.Window),
@@ -117,11 +117,20 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		if err != nil {
 			return nil, unauthorized(token.Reason(err))
 		}
+		fam := tok.Payload.Fam
+		if fam == "" {
+			var ok bool
+			if fam, ok = revocation.FamilyIDOf(tok.Payload.Sub, tok.Claims.SessionID); !ok {
+				// mint never seals a payload without a family for such a
+				// sid, so no logout could name this session's family.
+				return nil, unauthorized(token.Reason(token.ErrDecrypt))
+			}
+		}
 		s = &Session[T]{
 			Claims:   tok.Claims,
 			UserID:   tok.Payload.Sub,
 			Data:     tok.Payload.Data,
-			familyID: tok.Payload.Fam,
+			familyID: fam,
 		}
 		m.cache.put(raw, s, m.leeway())
 	}
@@ -159,9 +168,15 @@ func (m *Manager[T]) verifyStrict(r *http.Request) (*Session[T], *Error) {
 	return s, nil
 }
 
-// mint makes an access token for a session.
+// mint makes an access token for a session of family fam. The token names
+// the family only when its id does not derive from uid and sid: a family
+// created before ids were derived (see revocation.FamilyIDOf).
 func (m *Manager[T]) mint(sid, uid, fam string, data T) (string, token.Claims, error) {
-	return m.codec.Mint(m.cfg.Keys.Current(), sid, payload[T]{Sub: uid, Fam: fam, Data: data})
+	p := payload[T]{Sub: uid, Data: data}
+	if derived, ok := revocation.FamilyIDOf(uid, sid); !ok || derived != fam {
+		p.Fam = fam
+	}
+	return m.codec.Mint(m.cfg.Keys.Current(), sid, p)
 }
 
 // Update replaces the session data of the request's session: it stores data

@@ -25,6 +25,7 @@ targets=(
 	"./auth FuzzLoginBody"
 	"./auth FuzzRefreshBody"
 	"./auth FuzzVerifyHeaders"
+	"./auth FuzzPayload"
 )
 
 status=0
