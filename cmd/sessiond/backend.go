@@ -42,7 +42,8 @@ func newBackend(c *config, log *slog.Logger, hook redis.Hook) (*backend, error) 
 		if hook != nil {
 			client.AddHook(hook)
 		}
-		r, err := revocation.NewRedis(client, &revocation.RedisOptions{EntryTTL: entryTTL})
+		r, err := revocation.NewRedis(client, &revocation.RedisOptions{EntryTTL: entryTTL,
+			WaitReplicas: c.waitReplicas, WaitTimeout: c.waitTimeout})
 		if err != nil {
 			client.Close()
 			return nil, err

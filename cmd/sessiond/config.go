@@ -24,6 +24,8 @@ type config struct {
 	tlsCert, tlsKey string
 	insecureCookies optionalBool
 	redisURL        string
+	waitReplicas    int
+	waitTimeout     time.Duration
 	keyset          string
 	masterKeyFile   string
 	usersFile       string
@@ -68,7 +70,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.Var(&c.insecureCookies, "insecure-cookies", "drop Secure and the __Host-/__Secure- cookie prefixes, for plain-HTTP development (default: on only without TLS on a loopback address)")
-	fs.StringVar(&c.redisURL, "redis", "", "Redis URL for revocation state: redis://[user:pass@]host:port/db, rediss://..., ?addr=h:p&addr=... for Cluster, ?master_name=m for Sentinel (default: in memory, one process)")
+	fs.StringVar(&c.redisURL, "redis", "", "Redis URL for revocation state: redis://[user:pass@]host:port/db, rediss://..., redis-sentinel://[user:pass@]h1:26379,h2/mastername, redis-cluster://[user:pass@]h1:7000,h2 (default: in memory, one process)")
+	fs.IntVar(&c.waitReplicas, "redis-wait-replicas", 0, "acknowledge a login, refresh or revocation only once this many replicas have it (Redis WAIT); 0: as soon as the master has it (a failover may lose the last writes)")
+	fs.DurationVar(&c.waitTimeout, "redis-wait-timeout", 0, "how long --redis-wait-replicas waits before answering 503; must be shorter than the Redis read timeout (default: 1s, or half the read timeout when that is 2s or less)")
 	fs.StringVar(&c.keyset, "keyset", defaultKeyset, "where the keyset is kept: file:PATH or redis://... (the same URL as --redis shares its client)")
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "file holding the base64 master key that seals the keyset (default: env SESAME_MASTER_KEY; for a file keyset, a development key file beside it)")
 	fs.StringVar(&c.usersFile, "users", "", "users file (see sessionctl users); default: one demo user with a generated password")
@@ -158,6 +162,10 @@ func (c *config) validate() error {
 		return fmt.Errorf("--log-format %q: want json or text", c.logFormat)
 	case c.shutdownTimeout <= 0:
 		return errors.New("--shutdown-timeout must be positive")
+	case c.waitReplicas < 0 || c.waitTimeout < 0:
+		return errors.New("--redis-wait-replicas and --redis-wait-timeout cannot be negative")
+	case c.waitReplicas > 0 && c.redisURL == "":
+		return errors.New("--redis-wait-replicas needs --redis: the in-memory store has no replicas")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {

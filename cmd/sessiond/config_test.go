@@ -103,6 +103,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--access-ttl", "1ms"}, env(), "too short"},
 		{[]string{"--addr", "nope"}, env(), "--addr"},
 		{[]string{"extra"}, env(), "unexpected argument"},
+		{[]string{"--redis-wait-replicas", "1"}, env(), "needs --redis"},
+		{[]string{"--redis", "redis://r/0", "--redis-wait-replicas", "-1"}, env(), "cannot be negative"},
 		{nil, env("SESAME_ACCESS_TTL", "soon"), "SESAME_ACCESS_TTL"},
 		{nil, env("SESAME_INSECURE_COOKIES", "maybe"), "SESAME_INSECURE_COOKIES"},
 		// The master key has no flag: a value in argv would be visible to all.

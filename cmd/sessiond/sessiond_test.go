@@ -253,6 +253,40 @@ func TestRedis(t *testing.T) {
 	}
 }
 
+// TestRedisWaitReplicas: with --redis-wait-replicas a login is answered
+// once a replica has the new family; with no replica to confirm it, 503.
+func TestRedisWaitReplicas(t *testing.T) {
+	t.Parallel()
+	sn := redistest.StartSentinel(t, nil)
+	lone := redistest.Start(t, nil)
+	for _, tc := range []struct {
+		name, url string
+		want      int
+	}{
+		{"sentinel", "redis-sentinel://" + strings.Join(sn.SentinelAddrs(), ",") + "/" + sn.MasterName(), 200},
+		{"no replica", "redis://" + lone.Addr() + "/0", 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			usersFile := filepath.Join(dir, "users.json")
+			addUser(t, usersFile, "alice", "alice-pw")
+			env := []string{"SESAME_MASTER_KEY=" + testMasterKey, "SESAME_REDIS_URL=" + tc.url, "SESAME_USERS=" + usersFile,
+				"SESAME_REDIS_WAIT_REPLICAS=1", "SESAME_REDIS_WAIT_TIMEOUT=300ms"}
+			p := startSessiond(t, "sessiond", dir, env)
+			r := p.do("POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, header...)
+			if r.status != tc.want {
+				t.Fatalf("login: %d %s, want %d", r.status, r.body, tc.want)
+			}
+			if tc.want == 503 && (r.json(t)["error"] != "unavailable" || r.header.Get("Retry-After") == "") {
+				t.Errorf("unconfirmed login: %s, Retry-After %q", r.body, r.header.Get("Retry-After"))
+			}
+			if code := p.stop(syscall.SIGTERM); code != 0 {
+				t.Errorf("SIGTERM: exit code %d", code)
+			}
+		})
+	}
+}
+
 func TestFleet(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
