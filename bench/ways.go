@@ -26,6 +26,7 @@ import (
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/token"
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/sesame-go/sesame/bench/internal/ref"
@@ -76,6 +77,8 @@ var Names = []string{
 	"sesame-hit",
 	"sesame-hit-cookie",
 	"sesame-miss",
+	"sesame-hit-compact",
+	"sesame-miss-compact",
 	"floor",
 	"floor+redis-get",
 	"gorilla-cookiestore",
@@ -90,11 +93,15 @@ func New(name string, d Deps) (*Way, error) {
 	case "chi-alone":
 		return chiAlone(d)
 	case "sesame-hit":
-		return sesameWay(name, d, 0, false)
+		return sesameWay(name, d, 0, false, nil)
 	case "sesame-hit-cookie":
-		return sesameWay(name, d, 0, true)
+		return sesameWay(name, d, 0, true, nil)
 	case "sesame-miss":
-		return sesameWay(name, d, -1, false)
+		return sesameWay(name, d, -1, false, nil)
+	case "sesame-hit-compact":
+		return sesameWay(name, d, 0, false, ref.Codec{})
+	case "sesame-miss-compact":
+		return sesameWay(name, d, -1, false, ref.Codec{})
 	case "floor":
 		return floorWay(name, d, false)
 	case "floor+redis-get":
@@ -154,7 +161,10 @@ func chiAlone(d Deps) (*Way, error) {
 
 var sesameKeys = sync.OnceValues(func() (*keys.Keyset, error) { return keys.Init(time.Now()) })
 
-func sesameWay(name string, d Deps, cacheSize int, cookie bool) (*Way, error) {
+// sesameWay is auth's Require with a memory store and its replica. dataCodec
+// is auth.Config.DataCodec: nil means JSON, the default; the -compact ways
+// use ref.Codec, a hand-written binary encoding of the reference session.
+func sesameWay(name string, d Deps, cacheSize int, cookie bool, dataCodec token.PayloadCodec[ref.Session]) (*Way, error) {
 	ks, err := sesameKeys()
 	if err != nil {
 		return nil, err
@@ -178,7 +188,7 @@ func sesameWay(name string, d Deps, cacheSize int, cookie bool) (*Way, error) {
 	}
 	data := d.Ref
 	m, err := auth.New(auth.Config[ref.Session]{
-		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep, CacheSize: cacheSize,
+		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep, CacheSize: cacheSize, DataCodec: dataCodec,
 		Authenticator: auth.AuthenticatorFunc[ref.Session](func(_ context.Context, u, p string) (string, ref.Session, error) {
 			if u != "bench" || p != "bench-pw" {
 				return "", ref.Session{}, auth.ErrInvalidCredentials

@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/sesame-go/sesame/bench/internal/ref"
@@ -96,4 +99,47 @@ func tampered(t *testing.T, tmpl *http.Request) *http.Request {
 	r.Header.Del("Cookie")
 	r.AddCookie(&http.Cookie{Name: cs[0].Name, Value: flip(cs[0].Value)})
 	return r
+}
+
+// TestSesameTokenSize logs where the bytes of sesame's access token for the
+// reference session go, with the default JSON DataCodec and with ref.Codec
+// (go test -run TokenSize -v), and holds them to the figures in
+// BENCHMARKS.md, so that a token that grows is noticed.
+func TestSesameTokenSize(t *testing.T) {
+	sizes := map[string]int{}
+	for _, tc := range []struct {
+		way string
+		max int
+	}{{"sesame-hit", 858}, {"sesame-hit-compact", 751}} {
+		w, err := New(tc.way, deps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := strings.CutPrefix(w.Request.Header.Get("Authorization"), "Bearer ")
+		w.Close()
+		parts := strings.Split(tok, ".")
+		if len(parts) != 3 || len(tok) != w.CredBytes {
+			t.Fatalf("%s: %d segments, %d bytes, CredBytes %d", tc.way, len(parts), len(tok), w.CredBytes)
+		}
+		claims, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Enc string `json:"enc"`
+		}
+		if err := json.Unmarshal(claims, &c); err != nil {
+			t.Fatal(err)
+		}
+		sealed := base64.RawURLEncoding.DecodedLen(len(c.Enc))
+		t.Logf("%s: %d bytes = header %d + claims %d + signature %d + 2 dots; claims are %d bytes of JSON, %d of them enc (%d bytes: 24 nonce + 16 tag + %d plaintext), %d the other claims",
+			tc.way, len(tok), len(parts[0]), len(parts[1]), len(parts[2]), len(claims), len(c.Enc), sealed, sealed-40, len(claims)-len(c.Enc))
+		if len(tok) > tc.max {
+			t.Errorf("%s: the token grew to %d bytes from %d (BENCHMARKS.md)", tc.way, len(tok), tc.max)
+		}
+		sizes[tc.way] = len(tok)
+	}
+	if sizes["sesame-hit-compact"] >= sizes["sesame-hit"] {
+		t.Errorf("compact codec %d bytes, JSON %d", sizes["sesame-hit-compact"], sizes["sesame-hit"])
+	}
 }
