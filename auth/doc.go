@@ -38,6 +38,13 @@
 // with Retry-After. Protected routes keep working from the replica until its
 // staleness bound, then follow its policy (fail closed: 503).
 //
+// # Token size
+//
+// The access token seals a version byte, the user id and the session data,
+// which is base64 twice in the token: each byte of data costs about 1.8
+// bytes in every request. [Config.DataCodec] replaces JSON with a compact
+// encoding of T; the README's "Token size" works through the numbers.
+//
 // # Transports and CSRF
 //
 // See [TransportHeader] for how a request picks cookies or the
