@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Three sessiond nodes behind nginx (round robin) sharing one Redis.
-# Needs go, redis-server and nginx on PATH. Ctrl-C stops everything.
+# Three sessiond nodes behind nginx (round robin, upstream keep-alive)
+# sharing one Redis. nginx appends the client's address to X-Forwarded-For,
+# and the nodes trust it as the proxy (--trusted-proxies 127.0.0.1), so
+# throttling and the session list see each client's own address.
+# Needs go, redis-server, nginx and python3 on PATH. Ctrl-C stops everything.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -30,19 +33,17 @@ for i in 1 2 3; do
 	p=$(port)
 	mkdir -p "$dir/node$i"
 	(cd "$dir/node$i" && exec "$dir/sessiond" --addr "127.0.0.1:$p" --redis "$url" --keyset "$url" --users "$dir/users.json" \
-		--insecure-cookies --log-format text >"$dir/node$i/out" 2>"$dir/node$i/log") &
+		--trusted-proxies 127.0.0.1 --insecure-cookies --log-format text >"$dir/node$i/out" 2>"$dir/node$i/log") &
 	pids+=($!)
 	nodes+=("127.0.0.1:$p")
 done
 
 lport=$(port)
-split=""
-for i in $(seq 1 100); do split+="        1% 127.0.1.$i;"$'\n'; done
-python3 - "$here/nginx.conf.tmpl" "$dir/nginx.conf" "$dir" "127.0.0.1:$lport" "${nodes[@]}" "$split" <<'PY'
+python3 - "$here/nginx.conf.tmpl" "$dir/nginx.conf" "$dir" "127.0.0.1:$lport" "${nodes[@]}" <<'PY'
 import sys
-t, out, d, listen, n1, n2, n3, split = sys.argv[1:]
+t, out, d, listen, n1, n2, n3 = sys.argv[1:]
 s = open(t).read()
-for k, v in {"@DIR@": d, "@LISTEN@": listen, "@NODE1@": n1, "@NODE2@": n2, "@NODE3@": n3, "@SPLIT@": split}.items():
+for k, v in {"@DIR@": d, "@LISTEN@": listen, "@NODE1@": n1, "@NODE2@": n2, "@NODE3@": n3}.items():
     s = s.replace(k, v)
 open(out, "w").write(s)
 PY
@@ -50,6 +51,8 @@ nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 echo "fleet: http://127.0.0.1:$lport  (nodes ${nodes[*]}, redis $url, files in $dir)"
-echo "try:   curl -si -X POST -H 'X-Session-Transport: header' -H 'Content-Type: application/json' -d '{\"username\":\"demo\",\"password\":\"$pw\"}' http://127.0.0.1:$lport/auth/login"
+echo "try:   curl -si --interface 127.0.0.2 -X POST -H 'X-Session-Transport: header' -H 'Content-Type: application/json' -d '{\"username\":\"demo\",\"password\":\"$pw\"}' http://127.0.0.1:$lport/auth/login"
+echo "       (--interface: connect from a loopback address other than nginx's 127.0.0.1, which the nodes trust as the proxy;"
+echo "       GET /auth/sessions with the access token then shows the session from 127.0.0.2)"
 echo "Ctrl-C stops everything."
 wait
