@@ -259,3 +259,18 @@ func BenchmarkMemoryRefresh(b *testing.B) {
 		tok = res.Token
 	}
 }
+
+// BenchmarkForgeryWalk is what telling a forged refresh token from an old
+// genuine one costs at the default ReuseLookback (SECURITY.md): a walk of
+// 4096 generations that meets no stored hash.
+func BenchmarkForgeryWalk(b *testing.B) {
+	var s [secretLen]byte
+	stored := hashSecret(nextSecret(nextSecret(s)))
+	s[0] = 1 // not an ancestor
+	b.ReportAllocs()
+	for b.Loop() {
+		if isAncestor(s, DefaultReuseLookback, stored[:]) {
+			b.Fatal("a forged secret walked into the chain")
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package revocation
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"strings"
 	"testing"
 )
@@ -31,5 +34,24 @@ func TestFamilyIDOf(t *testing.T) {
 		if fid, ok := FamilyIDOf(tc.user, tc.sid); ok || fid != "" {
 			t.Errorf("%s: FamilyIDOf(%q, %q) = %q, %v; want refused", tc.name, tc.user, tc.sid, fid, ok)
 		}
+	}
+}
+
+// TestNextSecretIsHMAC: the written-out successor is HMAC-SHA256 keyed by
+// the secret, byte for byte, so chains made before it still verify.
+func TestNextSecretIsHMAC(t *testing.T) {
+	for i := range 200 {
+		s := newSecret()
+		if i == 0 {
+			s = [secretLen]byte{} // all zero
+		}
+		m := hmac.New(sha256.New, s[:])
+		m.Write([]byte(nextLabel))
+		if got, want := nextSecret(s), m.Sum(nil); !bytes.Equal(got[:], want) {
+			t.Fatalf("nextSecret(%x) = %x, want HMAC %x", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = nextSecret([secretLen]byte{1}) }); n != 0 {
+		t.Errorf("nextSecret allocates %v times", n)
 	}
 }

@@ -259,19 +259,21 @@ func TestRedisWaitReplicas(t *testing.T) {
 	t.Parallel()
 	sn := redistest.StartSentinel(t, nil)
 	lone := redistest.Start(t, nil)
+	// The replica gets 2s to confirm (a loaded machine can be slow); with
+	// none, 300ms is enough to be sure.
 	for _, tc := range []struct {
-		name, url string
-		want      int
+		name, url, wait string
+		want            int
 	}{
-		{"sentinel", "redis-sentinel://" + strings.Join(sn.SentinelAddrs(), ",") + "/" + sn.MasterName(), 200},
-		{"no replica", "redis://" + lone.Addr() + "/0", 503},
+		{"sentinel", "redis-sentinel://" + strings.Join(sn.SentinelAddrs(), ",") + "/" + sn.MasterName(), "2s", 200},
+		{"no replica", "redis://" + lone.Addr() + "/0", "300ms", 503},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			usersFile := filepath.Join(dir, "users.json")
 			addUser(t, usersFile, "alice", "alice-pw")
 			env := []string{"SESAME_MASTER_KEY=" + testMasterKey, "SESAME_REDIS_URL=" + tc.url, "SESAME_USERS=" + usersFile,
-				"SESAME_REDIS_WAIT_REPLICAS=1", "SESAME_REDIS_WAIT_TIMEOUT=300ms"}
+				"SESAME_REDIS_WAIT_REPLICAS=1", "SESAME_REDIS_WAIT_TIMEOUT=" + tc.wait}
 			p := startSessiond(t, "sessiond", dir, env)
 			r := p.do("POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, header...)
 			if r.status != tc.want {
