@@ -52,11 +52,13 @@ type topology struct {
 	// kill kills a master and reports which families (by refresh token)
 	// lived on it.
 	kill func(t *testing.T, tokens []string) (affected []bool)
-	// waitFailover waits for Redis to finish the failover.
+	// waitPromoted waits until Redis names a new master; waitFailover
+	// then waits until the shard's surviving replicas are in sync with it,
+	// which WAIT needs (see redistest's WaitFailover).
+	waitPromoted func() (time.Duration, error)
 	waitFailover func() (time.Duration, error)
-	// restart brings the killed server back; it rejoins as a replica.
-	restart     func()
-	nodeTimeout time.Duration
+	nodeTimeout  time.Duration
+	replicas     int // per master
 }
 
 type profile struct{}
@@ -128,8 +130,8 @@ type result struct {
 	unavailable       int // 503 unavailable answers after the kill
 	waitRefused       int // 503 before the kill with WaitReplicas: a WAIT that timed out
 	other             map[string]int
-	redisFailover     time.Duration // kill -> Redis reports the failover done
-	restarted         time.Duration // kill -> killed server restarted (WaitReplicas runs only)
+	redisPromoted     time.Duration // kill -> Redis names a running master for every key
+	redisFailover     time.Duration // kill -> and the surviving replicas are in sync with it
 	resume            time.Duration // kill -> last affected family's first successful refresh
 	resumedFamilies   int
 	rotationsTotal    int
@@ -138,9 +140,9 @@ type result struct {
 
 func (r result) String() string {
 	return fmt.Sprintf("WAIT refusals before kill %d, acked before kill %d, affected families %d, lost %d, reused %d, 503 %d, other %v, "+
-		"redis failover %v, old master restarted %v, refresh resumed %v (%d/%d affected families), rotations %d",
+		"redis promoted %v, failover done (replicas in sync) %v, refresh resumed %v (%d/%d affected families), rotations %d",
 		r.waitRefused, r.ackedBeforeKill, r.affected, r.lost, r.reused, r.unavailable, r.other,
-		r.redisFailover.Round(time.Millisecond), r.restarted.Round(time.Millisecond), r.resume.Round(time.Millisecond),
+		r.redisPromoted.Round(time.Millisecond), r.redisFailover.Round(time.Millisecond), r.resume.Round(time.Millisecond),
 		r.resumedFamilies, r.affected, r.rotationsTotal)
 }
 
@@ -286,22 +288,20 @@ func run(t *testing.T, topo topology, waitReplicas int) result {
 	}
 	killedAt := killed
 	mu.Unlock()
-	fo, err := topo.waitFailover()
-	if err != nil {
+	// With WaitReplicas the shard keeps a replica after the failover
+	// (replicasFor), so WAIT can succeed on the new master once that
+	// replica has resynced from it, without the killed server coming back.
+	if _, err := topo.waitPromoted(); err != nil {
 		t.Fatal(err)
 	}
-	res.redisFailover = fo
-	if waitReplicas > 0 {
-		// The promoted replica was the shard's only one: WAIT 1 cannot
-		// succeed there until a replica is back, so every write to it is
-		// 503 until then. Bring the old master back, as an operator or
-		// orchestrator would; it rejoins as a replica.
-		topo.restart()
-		res.restarted = time.Since(killedAt)
+	res.redisPromoted = time.Since(killedAt)
+	if _, err := topo.waitFailover(); err != nil {
+		t.Fatal(err)
 	}
+	res.redisFailover = time.Since(killedAt)
 	// Run until every affected family has either refreshed again or been
 	// refused, plus a second of steady traffic.
-	waitUntil(hardLimit-fo, func() bool {
+	waitUntil(hardLimit-res.redisFailover, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for f, a := range affected {
@@ -328,7 +328,7 @@ func run(t *testing.T, topo topology, waitReplicas int) result {
 
 // check applies the rules of issue 6 and logs the figures.
 func check(t *testing.T, name string, topo topology, waitReplicas int, r result) {
-	t.Logf("%s, WaitReplicas=%d: %v", name, waitReplicas, r)
+	t.Logf("%s, %d replicas per master, WaitReplicas=%d: %v", name, topo.replicas, waitReplicas, r)
 	if r.reused != 0 {
 		t.Errorf("%d refresh_token_reused answers: a failover must never look like theft", r.reused)
 	}
@@ -341,9 +341,9 @@ func check(t *testing.T, name string, topo topology, waitReplicas int, r result)
 	if r.resumedFamilies+r.lost != r.affected {
 		t.Errorf("%d of %d affected families never refreshed again", r.affected-r.resumedFamilies-r.lost, r.affected)
 	}
-	// The client needs up to one slot-map reload after Redis is done (and
-	// with WaitReplicas, a replica to sync).
-	if limit := max(r.redisFailover, r.restarted) + redisurl.ClusterStateReloadInterval + 2*time.Second; r.resume > limit {
+	// The client needs up to one slot-map reload after Redis is done (with
+	// WaitReplicas, done includes a surviving replica's resync).
+	if limit := r.redisFailover + redisurl.ClusterStateReloadInterval + 2*time.Second; r.resume > limit {
 		t.Errorf("refresh resumed %v after the kill; Redis had failed over after %v", r.resume, r.redisFailover)
 	}
 	t.Logf("%s, WaitReplicas=%d: resumed %v after the kill (cluster-node-timeout/down-after %v; target %v)",
@@ -366,13 +366,13 @@ func famKey(tok string) string {
 	return "sesame:{" + fid[:2] + "}:fam:" + fid
 }
 
-func clusterTopology(t *testing.T) topology {
+// clusterTopology starts 3 masters with replicas replicas each.
+func clusterTopology(t *testing.T, replicas int) topology {
 	// A one-second node timeout: Redis itself needs between 1.25 and 2 node
 	// timeouts plus 0.5–1 s (its election delay) to fail over, so the
 	// issue's "node timeout + 2 s" leaves sesame the most room at short
 	// timeouts.
-	c := redistest.StartCluster(t, &redistest.ClusterOptions{NodeTimeout: time.Second})
-	var killed *redistest.Server
+	c := redistest.StartCluster(t, &redistest.ClusterOptions{NodeTimeout: time.Second, Replicas: replicas})
 	return topology{
 		client: func() redis.UniversalClient {
 			return clientFor(t, "redis-cluster://"+strings.Join(c.Addrs(), ","))
@@ -394,50 +394,48 @@ func clusterTopology(t *testing.T) topology {
 				aff[i] = owner[i] == victim
 			}
 			victim.Kill()
-			killed = victim
 			return aff
 		},
+		waitPromoted: func() (time.Duration, error) { return c.WaitPromoted(0) },
 		waitFailover: func() (time.Duration, error) { return c.WaitFailover(0) },
-		restart:      func() { killed.Restart() },
 		nodeTimeout:  c.NodeTimeout(),
+		replicas:     replicas,
 	}
 }
 
-func sentinelTopology(t *testing.T) topology {
-	s := redistest.StartSentinel(t, nil)
-	var killed *redistest.Server
+// sentinelTopology starts a primary with replicas replicas.
+func sentinelTopology(t *testing.T, replicas int) topology {
+	s := redistest.StartSentinel(t, &redistest.SentinelOptions{Replicas: replicas})
 	return topology{
 		client: func() redis.UniversalClient {
 			return clientFor(t, "redis-sentinel://"+strings.Join(s.SentinelAddrs(), ",")+"/"+s.MasterName())
 		},
 		kill: func(t *testing.T, tokens []string) []bool {
-			killed = s.KillPrimary()
+			s.KillPrimary()
 			aff := make([]bool, len(tokens))
 			for i := range aff {
 				aff[i] = true
 			}
 			return aff
 		},
+		waitPromoted: func() (time.Duration, error) { return s.WaitPromoted(0) },
 		waitFailover: func() (time.Duration, error) { return s.WaitFailover(0) },
-		restart: func() {
-			// Back as an empty master, it would wait for a Sentinel to
-			// notice it (INFO every 10s) and demote it; an orchestrator
-			// restarts it as a replica of the new primary, as here.
-			killed.Restart()
-			p := s.Primary()
-			if err := killed.Client().SlaveOf(context.Background(), "127.0.0.1", fmt.Sprint(p.Port())).Err(); err != nil {
-				t.Error(err)
-			}
-		},
-		nodeTimeout: time.Second, // down-after-milliseconds
+		nodeTimeout:  time.Second, // down-after-milliseconds
+		replicas:     replicas,
 	}
 }
+
+// replicasFor is the replicas per master a deployment with waitReplicas
+// runs: one more, so that a failover leaves the shard a replica to confirm
+// WAIT with. With only as many, the promoted replica would have none, and
+// every write to it would be refused until the killed server came back.
+func replicasFor(waitReplicas int) int { return waitReplicas + 1 }
 
 func TestClusterFailoverUnderLoad(t *testing.T) {
 	gate(t)
 	for _, w := range []int{0, 1} {
 		t.Run(fmt.Sprintf("WaitReplicas=%d", w), func(t *testing.T) {
-			topo := clusterTopology(t)
+			topo := clusterTopology(t, replicasFor(w))
 			check(t, "cluster", topo, w, run(t, topo, w))
 		})
 	}
@@ -447,7 +445,7 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	gate(t)
 	for _, w := range []int{0, 1} {
 		t.Run(fmt.Sprintf("WaitReplicas=%d", w), func(t *testing.T) {
-			topo := sentinelTopology(t)
+			topo := sentinelTopology(t, replicasFor(w))
 			check(t, "sentinel", topo, w, run(t, topo, w))
 		})
 	}

@@ -20,6 +20,11 @@ type ClusterOptions struct {
 	// NodeTimeout is cluster-node-timeout: how long a master must be
 	// unreachable before its replica takes over. Zero means 2s.
 	NodeTimeout time.Duration
+	// Replicas is the number of replicas of each master. Zero means 1 (six
+	// nodes); 2 makes nine, so that after a master's failover its shard
+	// still has a replica to confirm a WAIT 1. There is no way to run
+	// without replicas: such a cluster cannot fail over.
+	Replicas int
 	// Args are extra configuration arguments for every node.
 	Args []string
 	// StartTimeout bounds how long StartCluster waits for the cluster to be
@@ -28,9 +33,9 @@ type ClusterOptions struct {
 	StartTimeout time.Duration
 }
 
-// Cluster is a Redis Cluster of 3 masters and 3 replicas (one each), every
-// node a [Server] owned by the test. Its methods may be called from any
-// goroutine of the test.
+// Cluster is a Redis Cluster of 3 masters with [ClusterOptions.Replicas]
+// replicas each (one by default), every node a [Server] owned by the test.
+// Its methods may be called from any goroutine of the test.
 type Cluster struct {
 	t     testing.TB
 	opts  ClusterOptions
@@ -54,9 +59,13 @@ func CLIBinary(t testing.TB) string {
 	return ""
 }
 
-// StartCluster starts six cluster-enabled servers, joins them with
-// redis-cli --cluster create (three masters, one replica each), and waits
-// until every node reports cluster_state:ok and every replica is in sync.
+// masters is the number of masters of a [Cluster].
+const masters = 3
+
+// StartCluster starts 3 × (1 + [ClusterOptions.Replicas]) cluster-enabled
+// servers (six by default), joins them with redis-cli --cluster create
+// (three masters, each with its replicas), and waits until every node
+// reports cluster_state:ok and every master has all its replicas in sync.
 func StartCluster(t testing.TB, opts *ClusterOptions) *Cluster {
 	t.Helper()
 	Binary(t)
@@ -67,6 +76,12 @@ func StartCluster(t testing.TB, opts *ClusterOptions) *Cluster {
 	}
 	if c.opts.NodeTimeout <= 0 {
 		c.opts.NodeTimeout = 2 * time.Second
+	}
+	if c.opts.Replicas < 0 {
+		t.Fatalf("redistest: ClusterOptions.Replicas is %d", c.opts.Replicas)
+	}
+	if c.opts.Replicas == 0 {
+		c.opts.Replicas = 1
 	}
 	if c.opts.StartTimeout <= 0 {
 		c.opts.StartTimeout = 30 * time.Second
@@ -81,7 +96,7 @@ func StartCluster(t testing.TB, opts *ClusterOptions) *Cluster {
 		// Replicas sync at once instead of waiting 5s for more replicas.
 		"--repl-diskless-sync-delay", "0",
 	}, c.opts.Args...)
-	for range 6 {
+	for range masters * (1 + c.opts.Replicas) {
 		c.nodes = append(c.nodes, Start(t, &Options{Args: args}))
 	}
 	t.Cleanup(c.clients.closeAll) // runs before the servers' own cleanups
@@ -90,21 +105,22 @@ func StartCluster(t testing.TB, opts *ClusterOptions) *Cluster {
 	for _, n := range c.nodes {
 		create = append(create, n.Addr())
 	}
-	create = append(create, "--cluster-replicas", "1", "--cluster-yes")
+	create = append(create, "--cluster-replicas", strconv.Itoa(c.opts.Replicas), "--cluster-yes")
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.StartTimeout)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, cli, create...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
-	if err := c.waitReady(ctx, nil); err != nil {
+	if err := poll(ctx, c.started); err != nil {
 		t.Fatalf("redistest: cluster not ready: %v", err)
 	}
 	return c
 }
 
-// Nodes returns the six servers, masters and replicas alike; roles change
-// with failovers, see [Cluster.MasterOf].
+// Nodes returns every server, 3 × (1 + [ClusterOptions.Replicas]) (six by
+// default), masters and replicas alike, killed or not; roles change with
+// failovers, see [Cluster.MasterOf].
 func (c *Cluster) Nodes() []*Server { return slices.Clone(c.nodes) }
 
 // Addrs returns the address of every node, for a client's seed list.
@@ -133,17 +149,6 @@ func (c *Cluster) ClusterClient(opts ...*redis.ClusterOptions) *redis.ClusterCli
 	return cl
 }
 
-// running returns the nodes whose process runs.
-func (c *Cluster) running() []*Server {
-	var out []*Server
-	for _, n := range c.nodes {
-		if n.Pid() != 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 func (c *Cluster) byAddr(addr string) *Server {
 	for _, n := range c.nodes {
 		if n.Addr() == addr {
@@ -169,7 +174,7 @@ func (c *Cluster) MasterOf(key string) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var lastErr error
-	for _, n := range c.running() {
+	for _, n := range running(c.nodes) {
 		slots, err := slotsSeenBy(ctx, n)
 		if err != nil {
 			lastErr = err
@@ -187,7 +192,10 @@ func (c *Cluster) MasterOf(key string) *Server {
 	return nil
 }
 
-// KillMasterOf kills (SIGKILL) the master of key's slot and returns it.
+// KillMasterOf kills (SIGKILL) the master of key's slot and returns it. One
+// of its replicas takes over, see [Cluster.WaitFailover]; with one replica
+// per master (the default) the shard then has none left, so a WAIT for one
+// replica cannot succeed on it until a replica joins.
 func (c *Cluster) KillMasterOf(key string) *Server {
 	c.t.Helper()
 	m := c.MasterOf(key)
@@ -195,12 +203,39 @@ func (c *Cluster) KillMasterOf(key string) *Server {
 	return m
 }
 
-// WaitFailover waits until every running node reports cluster_state:ok and
-// names a running master for every slot, which after [Cluster.KillMasterOf]
-// means a replica has taken over and the news has spread. It returns how
-// long it waited, or an error after timeout (zero means 15 node timeouts,
-// 30s by default: a starved machine slows the cluster bus down).
+// WaitPromoted waits until every running node reports cluster_state:ok and
+// names a running master for every slot: after [Cluster.KillMasterOf], a
+// replica has taken over and the news has spread, so clients can write
+// again. The shard's other replicas may still be syncing from the new
+// master; [Cluster.WaitFailover] waits for them too. It returns how long it
+// waited, or an error after timeout (zero means 15 node timeouts, 30s by
+// default: a starved machine slows the cluster bus down).
+func (c *Cluster) WaitPromoted(timeout time.Duration) (time.Duration, error) {
+	return c.wait(timeout, c.promoted)
+}
+
+// WaitFailover waits until the failover after [Cluster.KillMasterOf] is
+// done: the state [Cluster.WaitPromoted] waits for, and every running
+// replica has loaded its sync from a running master that counts it online.
+// The killed master's other replicas follow the promoted one by themselves
+// (they learn its claim on the slots from the cluster bus) and resync from
+// it, partially when their offset allows. From then on a write to any
+// shard can be confirmed by WAIT for as many replicas as the shard has
+// left: one of two with Replicas: 2, none with the default. It returns how
+// long it waited since it was called, or an error after timeout (zero means
+// 15 node timeouts, as for WaitPromoted).
 func (c *Cluster) WaitFailover(timeout time.Duration) (time.Duration, error) {
+	return c.wait(timeout, func(ctx context.Context, dead map[string]bool) error {
+		if err := c.promoted(ctx, dead); err != nil {
+			return err
+		}
+		_, err := replicasInSync(ctx, running(c.nodes))
+		return err
+	})
+}
+
+// wait polls cond with the nodes killed by now as dead.
+func (c *Cluster) wait(timeout time.Duration, cond func(context.Context, map[string]bool) error) (time.Duration, error) {
 	if timeout <= 0 {
 		timeout = 15 * c.opts.NodeTimeout
 	}
@@ -213,33 +248,37 @@ func (c *Cluster) WaitFailover(timeout time.Duration) (time.Duration, error) {
 			dead[n.Addr()] = true
 		}
 	}
-	if err := c.waitReady(ctx, dead); err != nil {
+	if err := poll(ctx, func(ctx context.Context) error { return cond(ctx, dead) }); err != nil {
 		return time.Since(start), fmt.Errorf("redistest: no failover within %v: %w", timeout, err)
 	}
 	return time.Since(start), nil
 }
 
-// waitReady polls until every running node says cluster_state:ok and names
-// a master outside dead for all 16384 slots, and (at start, dead == nil)
-// every master has a replica in sync.
-func (c *Cluster) waitReady(ctx context.Context, dead map[string]bool) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		if last = c.ready(ctx, dead); last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return last
-		case <-tick.C:
+// started reports nil once every node serves the slot map and every master
+// has all its replicas in sync, so that a failover has data.
+func (c *Cluster) started(ctx context.Context) error {
+	if err := c.promoted(ctx, nil); err != nil {
+		return err
+	}
+	online, err := replicasInSync(ctx, running(c.nodes))
+	if err != nil {
+		return err
+	}
+	if len(online) != masters {
+		return fmt.Errorf("%d masters, want %d", len(online), masters)
+	}
+	for addr, n := range online {
+		if n != c.opts.Replicas {
+			return fmt.Errorf("%s: master with %d replicas online, want %d", addr, n, c.opts.Replicas)
 		}
 	}
+	return nil
 }
 
-func (c *Cluster) ready(ctx context.Context, dead map[string]bool) error {
-	for _, n := range c.running() {
+// promoted reports nil once every running node says cluster_state:ok and
+// names a master outside dead for all 16384 slots.
+func (c *Cluster) promoted(ctx context.Context, dead map[string]bool) error {
+	for _, n := range running(c.nodes) {
 		cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1, DialTimeout: 500 * time.Millisecond,
 			ReadTimeout: 500 * time.Millisecond})
 		info, err := cl.ClusterInfo(ctx).Result()
@@ -263,24 +302,6 @@ func (c *Cluster) ready(ctx context.Context, dead map[string]bool) error {
 		}
 		if covered != 16384 {
 			return fmt.Errorf("%s: %d slots covered", n.Addr(), covered)
-		}
-	}
-	if dead != nil {
-		return nil
-	}
-	// Every replica has finished its first sync, so a failover has data.
-	for _, n := range c.running() {
-		cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
-		info, err := cl.Info(ctx, "replication").Result()
-		cl.Close()
-		if err != nil {
-			return err
-		}
-		if strings.Contains(info, "role:slave") && !strings.Contains(info, "master_link_status:up") {
-			return fmt.Errorf("%s: replica not in sync", n.Addr())
-		}
-		if strings.Contains(info, "role:master") && !strings.Contains(info, "connected_slaves:1") {
-			return fmt.Errorf("%s: master without a replica", n.Addr())
 		}
 	}
 	return nil

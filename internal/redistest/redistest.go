@@ -9,9 +9,11 @@
 // hint, except under CI=true, where a missing server is a failure.
 //
 // Topologies are built from the same [Server] processes, one per node:
-// [StartCluster] (3 masters, 3 replicas) and [StartSentinel] (a primary, a
-// replica and 3 Sentinels), each with helpers to kill a master and wait for
-// the failover.
+// [StartCluster] (3 masters with one replica each, or more) and
+// [StartSentinel] (a primary, a replica or more, and 3 Sentinels), each with
+// helpers to kill a master and wait for the failover. Two replicas per
+// master is the shape for WAIT 1: after a failover one replica is left to
+// confirm writes.
 package redistest
 
 import (
@@ -293,4 +295,37 @@ func (s *Server) logTail() string {
 		lines = lines[len(lines)-20:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// poll calls cond until it returns nil or ctx ends; then it returns the
+// last error from a call that had time to finish.
+func poll(ctx context.Context, cond func(context.Context) error) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		err := cond(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-tick.C:
+		}
+	}
+}
+
+// running returns the servers whose process runs.
+func running(servers []*Server) []*Server {
+	var out []*Server
+	for _, n := range servers {
+		if n.Pid() != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }

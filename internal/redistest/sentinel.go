@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,28 +21,33 @@ type SentinelOptions struct {
 	DownAfter time.Duration
 	// FailoverTimeout is the Sentinels' failover-timeout. Zero means 5s.
 	FailoverTimeout time.Duration
-	// Args are extra configuration arguments for the two data servers.
+	// Replicas is the number of replicas of the primary. Zero means 1; with
+	// 2, a failover leaves the new primary a replica to confirm a WAIT 1.
+	// There is no way to run without replicas: Sentinel would have nothing
+	// to promote.
+	Replicas int
+	// Args are extra configuration arguments for the data servers.
 	Args []string
-	// StartTimeout bounds how long StartSentinel waits for the replica to
-	// sync and every Sentinel to see it. Zero means 30s.
+	// StartTimeout bounds how long StartSentinel waits for the replicas to
+	// sync and every Sentinel to see them. Zero means 30s.
 	StartTimeout time.Duration
 }
 
-// Sentinel is a primary, one replica and three Sentinels (quorum 2), every
-// one a [Server] owned by the test. Its methods may be called from any
-// goroutine of the test.
+// Sentinel is a primary, [SentinelOptions.Replicas] replicas (one by
+// default) and three Sentinels (quorum 2), every one a [Server] owned by the
+// test. Its methods may be called from any goroutine of the test.
 type Sentinel struct {
 	t         testing.TB
 	opts      SentinelOptions
-	data      []*Server // the primary at start, then the replica
+	data      []*Server // the primary at start, then its replicas
 	sentinels []*Server
 
 	clients clients
 }
 
-// StartSentinel starts the primary, its replica and three Sentinels, and
-// waits until the replica is in sync and every Sentinel knows the replica
-// and the other Sentinels.
+// StartSentinel starts the primary, its replicas and three Sentinels, and
+// waits until every replica is in sync and every Sentinel knows the
+// replicas and the other Sentinels.
 func StartSentinel(t testing.TB, opts *SentinelOptions) *Sentinel {
 	t.Helper()
 	s := &Sentinel{t: t}
@@ -62,11 +66,20 @@ func StartSentinel(t testing.TB, opts *SentinelOptions) *Sentinel {
 	if s.opts.StartTimeout <= 0 {
 		s.opts.StartTimeout = 30 * time.Second
 	}
+	if s.opts.Replicas < 0 {
+		t.Fatalf("redistest: SentinelOptions.Replicas is %d", s.opts.Replicas)
+	}
+	if s.opts.Replicas == 0 {
+		s.opts.Replicas = 1
+	}
 	// Replicas sync at once instead of waiting 5s for more replicas.
 	args := append([]string{"--repl-diskless-sync-delay", "0"}, s.opts.Args...)
 	primary := Start(t, &Options{Args: args})
-	replica := Start(t, &Options{Args: append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.Port())}, args...)})
-	s.data = []*Server{primary, replica}
+	s.data = []*Server{primary}
+	for range s.opts.Replicas {
+		replicaOf := []string{"--replicaof", "127.0.0.1", strconv.Itoa(primary.Port())}
+		s.data = append(s.data, Start(t, &Options{Args: append(replicaOf, args...)}))
+	}
 	name := s.opts.MasterName
 	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2\n", name, primary.Port()) +
 		fmt.Sprintf("sentinel down-after-milliseconds %s %d\n", name, s.opts.DownAfter.Milliseconds()) +
@@ -85,18 +98,17 @@ func StartSentinel(t testing.TB, opts *SentinelOptions) *Sentinel {
 	return s
 }
 
-// ready reports nil once the replica is in sync and every Sentinel sees one
-// replica and two other Sentinels.
+// ready reports nil once every replica is in sync with the primary and every
+// Sentinel sees them all and two other Sentinels.
 func (s *Sentinel) ready(ctx context.Context) error {
-	cl := redis.NewClient(&redis.Options{Addr: s.data[1].Addr(), MaxRetries: -1})
-	info, err := cl.Info(ctx, "replication").Result()
-	cl.Close()
+	online, err := replicasInSync(ctx, s.data)
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(info, "master_link_status:up") {
-		return fmt.Errorf("replica not in sync")
+	if n := online[s.data[0].Addr()]; len(online) != 1 || n != s.opts.Replicas {
+		return fmt.Errorf("primary has %d replicas online, want %d (%d masters)", n, s.opts.Replicas, len(online))
 	}
+	want := strconv.Itoa(s.opts.Replicas)
 	for _, sn := range s.sentinels {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr(), MaxRetries: -1})
 		m, err := sc.Master(ctx, s.opts.MasterName).Result()
@@ -104,33 +116,11 @@ func (s *Sentinel) ready(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sentinel %s: %w", sn.Addr(), err)
 		}
-		if m["num-slaves"] != "1" || m["num-other-sentinels"] != "2" {
+		if m["num-slaves"] != want || m["num-other-sentinels"] != "2" {
 			return fmt.Errorf("sentinel %s sees %s replicas and %s other sentinels", sn.Addr(), m["num-slaves"], m["num-other-sentinels"])
 		}
 	}
 	return nil
-}
-
-// poll calls cond until it returns nil or ctx ends; then it returns the
-// last error from a call that had time to finish.
-func poll(ctx context.Context, cond func(context.Context) error) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		err := cond(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() == nil || last == nil {
-			last = err
-		}
-		select {
-		case <-ctx.Done():
-			return last
-		case <-tick.C:
-		}
-	}
 }
 
 // MasterName returns the monitored name.
@@ -145,8 +135,9 @@ func (s *Sentinel) SentinelAddrs() []string {
 	return a
 }
 
-// Servers returns the two data servers (the primary at start first) and
-// the three Sentinels.
+// Servers returns the data servers (the primary at start first, then its
+// [SentinelOptions.Replicas] replicas) and the three Sentinels, killed or
+// not.
 func (s *Sentinel) Servers() (data, sentinels []*Server) {
 	return append([]*Server(nil), s.data...), append([]*Server(nil), s.sentinels...)
 }
@@ -204,7 +195,10 @@ func (s *Sentinel) Primary() *Server {
 	return nil
 }
 
-// KillPrimary kills (SIGKILL) the current primary and returns it.
+// KillPrimary kills (SIGKILL) the current primary and returns it. The
+// Sentinels promote a replica, see [Sentinel.WaitFailover]; with one replica
+// (the default) the new primary has none, so a WAIT for one replica cannot
+// succeed on it until a replica joins.
 func (s *Sentinel) KillPrimary() *Server {
 	s.t.Helper()
 	p := s.Primary()
@@ -212,56 +206,97 @@ func (s *Sentinel) KillPrimary() *Server {
 	return p
 }
 
-// WaitFailover waits until every Sentinel names a running server as
-// primary and that server says role:master. It returns how long it waited,
+// WaitPromoted waits until every running Sentinel names the same running
+// server as primary and that server says role:master: clients asking any
+// Sentinel are now sent to it. The other replicas may not follow it yet;
+// [Sentinel.WaitFailover] waits for them too. It returns how long it waited,
 // or an error after timeout. Zero means 60s: a Sentinel starved of CPU for
 // 2s enters TILT mode and acts on nothing for 30s.
+func (s *Sentinel) WaitPromoted(timeout time.Duration) (time.Duration, error) {
+	return s.wait(timeout, func(ctx context.Context) error {
+		_, err := s.promoted(ctx)
+		return err
+	})
+}
+
+// WaitFailover waits until the failover after [Sentinel.KillPrimary] is
+// done: the state [Sentinel.WaitPromoted] waits for, and every other running
+// data server is a replica that has loaded its sync from the new primary and
+// that the primary counts online. Unlike Cluster replicas, the old primary's
+// other replicas do not follow by themselves: the Sentinel leading the
+// failover sends them REPLICAOF (parallel-syncs 1: one at a time) once it
+// has seen the promoted replica report role:master, which it polls once a
+// second during a failover. From then on a write can be confirmed by WAIT
+// for as many replicas as are left: one of two with Replicas: 2, none with
+// the default. It returns how long it waited since it was called, or an
+// error after timeout (zero means 60s, as for WaitPromoted).
 func (s *Sentinel) WaitFailover(timeout time.Duration) (time.Duration, error) {
+	return s.wait(timeout, func(ctx context.Context) error {
+		p, err := s.promoted(ctx)
+		if err != nil {
+			return err
+		}
+		online, err := replicasInSync(ctx, running(s.data))
+		if err != nil {
+			return err
+		}
+		if len(online) != 1 {
+			return fmt.Errorf("%d running data servers say role:master", len(online))
+		}
+		if _, ok := online[p.Addr()]; !ok {
+			return fmt.Errorf("%s is primary but its replicas follow another", p.Addr())
+		}
+		return nil
+	})
+}
+
+func (s *Sentinel) wait(timeout time.Duration, cond func(context.Context) error) (time.Duration, error) {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := poll(ctx, func(ctx context.Context) error {
-		var want string
-		for _, sn := range s.sentinels {
-			sc := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr(), MaxRetries: -1})
-			a, err := sc.GetMasterAddrByName(ctx, s.opts.MasterName).Result()
-			sc.Close()
-			if err != nil {
-				return err
-			}
-			addr := net.JoinHostPort(a[0], a[1])
-			if want != "" && addr != want {
-				return fmt.Errorf("sentinels disagree: %s, %s", want, addr)
-			}
-			want = addr
-		}
-		var srv *Server
-		for _, d := range s.data {
-			if d.Addr() == want && d.Pid() != 0 {
-				srv = d
-			}
-		}
-		if srv == nil {
-			return fmt.Errorf("sentinels still name %s", want)
-		}
-		cl := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
-		info, err := cl.Info(ctx, "replication").Result()
-		cl.Close()
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(info, "role:master") {
-			return fmt.Errorf("%s not yet master", want)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := poll(ctx, cond); err != nil {
 		return time.Since(start), fmt.Errorf("redistest: no failover within %v: %w\nsentinel log:\n%s", timeout, err, s.sentinels[0].logTail())
 	}
 	return time.Since(start), nil
+}
+
+// promoted returns the data server every running Sentinel names primary,
+// once it runs and says role:master.
+func (s *Sentinel) promoted(ctx context.Context) (*Server, error) {
+	var want string
+	for _, sn := range running(s.sentinels) {
+		sc := redis.NewSentinelClient(&redis.Options{Addr: sn.Addr(), MaxRetries: -1})
+		a, err := sc.GetMasterAddrByName(ctx, s.opts.MasterName).Result()
+		sc.Close()
+		if err != nil {
+			return nil, err
+		}
+		addr := net.JoinHostPort(a[0], a[1])
+		if want != "" && addr != want {
+			return nil, fmt.Errorf("sentinels disagree: %s, %s", want, addr)
+		}
+		want = addr
+	}
+	var srv *Server
+	for _, d := range running(s.data) {
+		if d.Addr() == want {
+			srv = d
+		}
+	}
+	if srv == nil {
+		return nil, fmt.Errorf("sentinels still name %s", want)
+	}
+	r, err := replicationOf(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	if !r.master {
+		return nil, fmt.Errorf("%s not yet master", want)
+	}
+	return srv, nil
 }
 
 // Pids returns the process ids of the running servers and Sentinels.
