@@ -130,7 +130,7 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 // keeps WaitTimeout below it. (A sticky redis.Conn would let WAIT be read
 // under its own timeout, but go-redis v9.23 races on the shared options when
 // a Conn and its parent client open connections at once.)
-func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (ret *redis.Cmd) {
 	if r.waitN == 0 {
 		return s.Run(ctx, r.rdb, keys, args...)
 	}
@@ -140,6 +140,7 @@ func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, ar
 		return c
 	}
 	var node *redis.Client
+	cluster, _ := r.rdb.(*redis.ClusterClient)
 	switch c := r.rdb.(type) {
 	case *redis.ClusterClient:
 		m, err := c.MasterForKey(ctx, keys[0])
@@ -150,6 +151,16 @@ func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, ar
 	case *redis.Client:
 		node = c
 	}
+	// This pipeline bypasses the cluster client's own routing, which
+	// reloads the slot map on MOVED; when the pinned master fails (dead,
+	// or no longer the master), ask for a reload here, or the next calls
+	// keep going to it until the periodic reload. go-redis makes at most
+	// one reload per 200ms however often it is asked.
+	defer func() {
+		if cluster != nil && ret.Err() != nil && !redis.HasErrorPrefix(ret.Err(), "NOSCRIPT") {
+			cluster.ReloadState(ctx)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		var cmd, wait *redis.Cmd
 		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {

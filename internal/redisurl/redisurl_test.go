@@ -188,3 +188,33 @@ func TestLiveCluster(t *testing.T) {
 		t.Fatalf("every node with alice's credentials: %v", err)
 	}
 }
+
+// TestDialerRetries: one redial by default on every form, unless the URL
+// asks for more.
+func TestDialerRetries(t *testing.T) {
+	for url, want := range map[string]int{
+		"redis://h:6379/0":                       redisurl.DialerRetries,
+		"redis://h:6379/0?dialer_retries=4":      4,
+		"redis-sentinel://s1,s2/m":               redisurl.DialerRetries,
+		"redis-sentinel://s1/m?dialer_retries=3": 3,
+		"redis-cluster://n1:7000,n2:7001":        redisurl.DialerRetries,
+		"redis-cluster://n1?dialer_retries=2":    2,
+	} {
+		o, err := redisurl.Parse(url)
+		if err != nil {
+			t.Fatalf("%s: %v", url, err)
+		}
+		var got int
+		switch o.Kind {
+		case redisurl.Standalone:
+			got = o.Standalone.DialerRetries
+		case redisurl.Sentinel:
+			got = o.Failover.DialerRetries
+		case redisurl.Cluster:
+			got = o.Cluster.DialerRetries
+		}
+		if got != want {
+			t.Errorf("%s: DialerRetries %d, want %d", url, got, want)
+		}
+	}
+}
