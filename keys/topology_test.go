@@ -48,6 +48,25 @@ func TestSentinelStorage(t *testing.T) {
 	})
 }
 
+// TestSentinelStorageClusterClient runs the storage tests through go-redis'
+// failover cluster client, which internal/redisurl builds for a Sentinel URL.
+func TestSentinelStorageClusterClient(t *testing.T) {
+	t.Parallel()
+	s := redistest.StartSentinel(t, nil)
+	runStorage(t, redisBackend{
+		client: func() redis.UniversalClient { return s.FailoverClusterClient() },
+		fastClient: func() redis.UniversalClient {
+			return s.FailoverClusterClient(&redis.FailoverOptions{MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
+		},
+		kill: func() {
+			data, _ := s.Servers()
+			for _, n := range data {
+				n.Kill()
+			}
+		},
+	})
+}
+
 // runStorage runs the storage tests in order; the outage test, which stops
 // Redis, is last.
 // Each starts from an empty Redis, as it would on its own server.

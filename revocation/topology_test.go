@@ -89,6 +89,15 @@ func TestSentinel(t *testing.T) {
 		contractOn(t, sn.FailoverClient(&redis.FailoverOptions{DialTimeout: 200 * time.Millisecond,
 			ReadTimeout: 3 * time.Second, WriteTimeout: 500 * time.Millisecond}), 1)
 	})
+	// The client sessiond builds from a redis-sentinel:// URL.
+	t.Run("contract, failover cluster client", func(t *testing.T) {
+		contractOn(t, sn.FailoverClusterClient(&redis.FailoverOptions{DialTimeout: 200 * time.Millisecond,
+			ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond}), 0)
+	})
+	t.Run("contract with WaitReplicas, failover cluster client", func(t *testing.T) {
+		contractOn(t, sn.FailoverClusterClient(&redis.FailoverOptions{DialTimeout: 200 * time.Millisecond,
+			ReadTimeout: 3 * time.Second, WriteTimeout: 500 * time.Millisecond}), 1)
+	})
 	t.Run("replica follows failover", func(t *testing.T) {
 		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 		if err != nil {

@@ -146,6 +146,21 @@ func (s *Sentinel) Servers() (data, sentinels []*Server) {
 // closed at cleanup. opts may be nil; its MasterName and SentinelAddrs are
 // always replaced.
 func (s *Sentinel) FailoverClient(opts ...*redis.FailoverOptions) *redis.Client {
+	c := redis.NewFailoverClient(s.failoverOptions(opts))
+	s.clients.add(c)
+	return c
+}
+
+// FailoverClusterClient is FailoverClient as go-redis' failover cluster
+// client, the kind internal/redisurl builds for a Sentinel URL (and so
+// sessiond and sessionctl use).
+func (s *Sentinel) FailoverClusterClient(opts ...*redis.FailoverOptions) *redis.ClusterClient {
+	c := redis.NewFailoverClusterClient(s.failoverOptions(opts))
+	s.clients.add(c)
+	return c
+}
+
+func (s *Sentinel) failoverOptions(opts []*redis.FailoverOptions) *redis.FailoverOptions {
 	o := &redis.FailoverOptions{}
 	if len(opts) > 0 && opts[0] != nil {
 		cp := *opts[0]
@@ -153,9 +168,7 @@ func (s *Sentinel) FailoverClient(opts ...*redis.FailoverOptions) *redis.Client 
 	}
 	o.MasterName = s.opts.MasterName
 	o.SentinelAddrs = s.SentinelAddrs()
-	c := redis.NewFailoverClient(o)
-	s.clients.add(c)
-	return c
+	return o
 }
 
 // masterAddr asks the running Sentinels for the primary's address; it
