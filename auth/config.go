@@ -46,6 +46,20 @@ type Authenticator[T any] interface {
 	Authenticate(ctx context.Context, username, password string) (userID string, data T, err error)
 }
 
+// UserChecker is an optional interface of an [Authenticator]. A Manager
+// whose Authenticator implements it asks, at every refresh, whether the
+// session's user may still have sessions. For a user who may not (removed,
+// disabled), every session ends — all their refresh families, and their
+// access tokens through the denylist — the refresh is answered 401
+// revoked, and an [EventUserInactive] is emitted. An error is a 503 that
+// changes nothing (the client retries with the same refresh token).
+//
+// Without it, removing a user stops their logins only: sessions they
+// already have last until they expire or are revoked.
+type UserChecker interface {
+	UserActive(ctx context.Context, userID string) (bool, error)
+}
+
 // AuthenticatorFunc adapts a function to [Authenticator].
 type AuthenticatorFunc[T any] func(ctx context.Context, username, password string) (string, T, error)
 

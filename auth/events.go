@@ -15,6 +15,9 @@ const (
 	EventSessionEnded   EventKind = "session_ended" // a user ended one of their sessions
 	EventSessionEvicted EventKind = "session_evicted"
 	EventRefreshReused  EventKind = "refresh_token_reused" // theft detected
+	// EventUserInactive: a refresh found that the user may no longer have
+	// sessions ([UserChecker]), and every session of the user was ended.
+	EventUserInactive EventKind = "user_inactive"
 	// EventStale is the name sessiond gives the moment its denylist replica
 	// passes the staleness bound; a Manager does not emit it itself (it
 	// answers each affected request with 503), since the replica belongs to

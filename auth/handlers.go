@@ -299,6 +299,27 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 	if ow, ok := w.(*outcomeWriter); ok {
 		ow.replayed = res.Replayed
 	}
+	if uc, ok := m.cfg.Authenticator.(UserChecker); ok {
+		active, err := uc.UserActive(ctx, res.Family.UserID)
+		if err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "auth: cannot check the session's user", "err", err)
+			m.fail(w, r, errUnavailable())
+			return
+		}
+		if !active {
+			if err := m.endAllSessions(ctx, res.Family.UserID); err != nil {
+				m.storeError(w, r, err)
+				return
+			}
+			m.event(ctx, Event{Kind: EventUserInactive, UserID: res.Family.UserID, SessionID: res.Family.SessionID,
+				IP: m.cfg.ClientIP(r), UserAgent: r.UserAgent(), Reason: CodeRevoked})
+			if !header {
+				m.clearCookies(w)
+			}
+			m.fail(w, r, unauthorized(CodeRevoked))
+			return
+		}
+	}
 	var data T
 	if len(res.Family.Payload) > 0 {
 		pj, err := m.sealer.open(res.Family.Payload, res.Family.SessionID)

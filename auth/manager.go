@@ -223,7 +223,7 @@ func (m *Manager[T]) remembered(f revocation.Family) bool {
 func (m *Manager[T]) event(ctx context.Context, e Event) {
 	m.metrics.events.WithLabelValues(string(e.Kind)).Inc()
 	switch e.Kind {
-	case EventLogout, EventLogoutAll, EventSessionEnded, EventSessionEvicted:
+	case EventLogout, EventLogoutAll, EventSessionEnded, EventSessionEvicted, EventUserInactive:
 		m.metrics.revokes.WithLabelValues(string(e.Kind)).Inc()
 	case EventRefreshReused:
 		m.metrics.revokes.WithLabelValues("theft").Inc()

@@ -32,6 +32,7 @@ const (
 	refreshReused      = "reused"
 	refreshExpired     = "expired"
 	refreshInvalid     = "invalid"
+	refreshRevoked     = "revoked" // the user may no longer have sessions (UserChecker)
 	refreshUnavailable = "unavailable"
 	refreshError       = "error"
 )
@@ -48,7 +49,7 @@ func newMetrics() *metrics {
 		}, []string{"outcome"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sesame_refreshes_total",
-			Help: "Refresh attempts by outcome (rotated, grace_replay, reused, expired, invalid, unavailable, error).",
+			Help: "Refresh attempts by outcome (rotated, grace_replay, reused, expired, invalid, revoked, unavailable, error).",
 		}, []string{"outcome"}),
 		revokes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sesame_revocations_total",
@@ -81,7 +82,7 @@ func newMetrics() *metrics {
 	for _, o := range []string{"success", CodeInvalidCredentials, CodeRateLimited, CodeSessionLimit, CodeUnavailable, CodeBadRequest, CodeInternal} {
 		m.logins.WithLabelValues(o)
 	}
-	for _, o := range []string{refreshRotated, refreshReplayed, refreshReused, refreshExpired, refreshInvalid, refreshUnavailable, refreshError} {
+	for _, o := range []string{refreshRotated, refreshReplayed, refreshReused, refreshExpired, refreshInvalid, refreshRevoked, refreshUnavailable, refreshError} {
 		m.refreshes.WithLabelValues(o)
 	}
 	return m
@@ -220,6 +221,8 @@ func (w *outcomeWriter) refreshOutcome() string {
 		return refreshReused
 	case w.code == CodeRefreshExpired:
 		return refreshExpired
+	case w.code == CodeRevoked:
+		return refreshRevoked
 	case w.code == CodeUnavailable:
 		return refreshUnavailable
 	case w.status >= 500:

@@ -151,8 +151,11 @@ func newUsersRemoveCmd(o *usersOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a user",
-		Long: `Remove a user from the users file. Their next login is refused; the
-sessions they already have go on until they end or are revoked.`,
+		Long: `Remove a user from the users file. Once sessiond has reloaded the file
+(it checks every second), their logins are refused and the next refresh of
+any of their sessions ends them all, access tokens included (401 revoked,
+event user_inactive): within the access-token lifetime (--access-ttl, 10m by
+default). To end them at once, also run: sessionctl sessions revoke --user NAME`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := o.path()

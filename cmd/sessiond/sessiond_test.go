@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -237,8 +238,31 @@ func TestRedis(t *testing.T) {
 	// A user added to the file logs in without a restart.
 	addUser(t, usersFile, "bob", "bob-pw")
 	waitFor(t, 10*time.Second, "the users file reload", func() bool { return p.logLine("users: reloaded") != nil })
-	if r := p.do("POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, header...); r.status != 200 {
-		t.Errorf("bob's login after the reload: %d %s", r.status, r.body)
+	bob := login(t, p, "bob", "bob-pw")
+
+	// A user removed from the file: once it is reloaded, their next refresh
+	// ends all their sessions (401 revoked), and their access token with it.
+	if err := users.Edit(usersFile, func(f *users.File) error { f.Remove("bob"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rt := bob.refresh
+	waitFor(t, 10*time.Second, "bob's refresh refused", func() bool {
+		r := refresh(t, p, rt)
+		if r.status == 200 { // not reloaded yet
+			rt = r.json(t)["refresh_token"].(string)
+			bob.access = r.json(t)["access_token"].(string)
+			return false
+		}
+		if r.status != 401 || r.json(t)["error"] != "revoked" {
+			t.Fatalf("bob's refresh after his removal: %d %s, want 401 revoked", r.status, r.body)
+		}
+		return true
+	})
+	if r := whoami(t, p, bob.access); r.status != 401 {
+		t.Errorf("bob's access token after his removal: %d %s", r.status, r.body)
+	}
+	if !slices.Contains(p.events(), "user_inactive") {
+		t.Errorf("events %v: no user_inactive", p.events())
 	}
 
 	// Redis gone: readiness says so, with the failing part.

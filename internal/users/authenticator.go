@@ -61,7 +61,10 @@ type Authenticator struct {
 	lastErr error
 }
 
-var _ auth.Authenticator[Profile] = (*Authenticator)(nil)
+var (
+	_ auth.Authenticator[Profile] = (*Authenticator)(nil)
+	_ auth.UserChecker            = (*Authenticator)(nil)
+)
 
 // Open returns an Authenticator for the users file at path, which must exist
 // and be valid. Call [Authenticator.Run] to follow changes.
@@ -159,6 +162,16 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 		return "", Profile{}, auth.ErrInvalidCredentials
 	}
 	return name, Profile{Name: name}, nil
+}
+
+// UserActive implements [auth.UserChecker]: a user id (a canonical name)
+// is active while the users in use have it. So once a user is removed from
+// the file and the file is reloaded, that user's sessions end at their next
+// refresh. A file that fails to load changes nothing (the last good users
+// stay in use); one that loads without a user ends that user's sessions.
+func (a *Authenticator) UserActive(_ context.Context, userID string) (bool, error) {
+	_, ok := (*a.db.Load())[userID]
+	return ok, nil
 }
 
 // Reload reads the users file if it changed since the last load (another

@@ -1,0 +1,98 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// checkingAuthenticator is the test Authenticator plus auth.UserChecker,
+// with users that can be removed and a check that can fail.
+type checkingAuthenticator struct {
+	mu      sync.Mutex
+	removed map[string]bool
+	err     error
+	asked   int
+}
+
+func (a *checkingAuthenticator) Authenticate(ctx context.Context, u, p string) (string, Profile, error) {
+	return authenticate(ctx, u, p)
+}
+
+func (a *checkingAuthenticator) UserActive(_ context.Context, userID string) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.asked++
+	return !a.removed[userID], a.err
+}
+
+func (a *checkingAuthenticator) checks() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.asked
+}
+
+func (a *checkingAuthenticator) set(removed string, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.removed[removed] = true
+	a.err = err
+}
+
+// TestUserChecker: once the Authenticator says a user may no longer have
+// sessions, the next refresh of any of them ends them all — the refreshed
+// one, the user's other sessions and their access tokens — and answers 401
+// revoked; a failing check is a 503 that changes nothing.
+func TestUserChecker(t *testing.T) {
+	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
+		a := &checkingAuthenticator{removed: map[string]bool{}}
+		e := newEnv(t, newStore(t), func(c *auth.Config[Profile]) { c.Authenticator = a })
+		one, two, bob := e.loginHeader("alice"), e.loginHeader("alice"), e.loginHeader("bob")
+
+		r, one2 := e.refreshHeader(one.RefreshToken)
+		if r.status != 200 || a.checks() != 1 {
+			t.Fatalf("refresh of an active user: %d %s (asked %d)", r.status, r.body, a.checks())
+		}
+
+		// The check fails: 503, and the same refresh token still works after.
+		a.set("", errors.New("users file unreadable"))
+		if r, _ := e.refreshHeader(one2.RefreshToken); r.status != 503 || r.code(t) != auth.CodeUnavailable {
+			t.Fatalf("failing check: %d %s, want 503 unavailable", r.status, r.body)
+		}
+		a.set("", nil)
+		r, one3 := e.refreshHeader(one2.RefreshToken)
+		if r.status != 200 {
+			t.Fatalf("refresh after the failed check: %d %s", r.status, r.body)
+		}
+
+		a.set("uid-alice", nil)
+		if r, _ := e.refreshHeader(one3.RefreshToken); r.status != 401 || r.code(t) != auth.CodeRevoked {
+			t.Fatalf("refresh of a removed user: %d %s, want 401 revoked", r.status, r.body)
+		}
+		if !slices.Contains(e.eventKinds(), auth.EventUserInactive) {
+			t.Errorf("events %v: no %s", e.eventKinds(), auth.EventUserInactive)
+		}
+		// Every session of the user is over: the other session's refresh
+		// token and both sessions' access tokens.
+		if r, _ := e.refreshHeader(two.RefreshToken); r.status != 401 {
+			t.Errorf("the user's other session refreshed: %d %s", r.status, r.body)
+		}
+		for name, tok := range map[string]string{"refreshed": one3.AccessToken, "other": two.AccessToken} {
+			if r := e.do(nil, "GET", "/app", "", bearer(tok)...); r.status != 401 || r.code(t) != auth.CodeRevoked {
+				t.Errorf("%s session's access token: %d %s, want 401 revoked", name, r.status, r.body)
+			}
+		}
+		// Another user is untouched.
+		if r := e.do(nil, "GET", "/app", "", bearer(bob.AccessToken)...); r.status != 200 {
+			t.Errorf("bob's access token: %d %s", r.status, r.body)
+		}
+		if r, _ := e.refreshHeader(bob.RefreshToken); r.status != 200 {
+			t.Errorf("bob's refresh: %d %s", r.status, r.body)
+		}
+	})
+}
