@@ -110,9 +110,10 @@ type Config[T any] struct {
 	// Issuer and Audience are the iss and aud of minted tokens, required on
 	// parsed ones. Zero means "sesame".
 	Issuer, Audience string
-	// AccessTTL is the access-token lifetime. Zero means 10 minutes. Keep it
-	// at most revocation's EntryTTL minus Leeway, so a denylist entry
-	// outlives every token it revokes.
+	// AccessTTL is the access-token lifetime. Zero means 10 minutes. It must
+	// be at most revocation's EntryTTL minus Leeway, so a denylist entry
+	// outlives every token it revokes: New refuses it otherwise, for any
+	// Store with an EntryTTL() method (revocation's both have one).
 	AccessTTL time.Duration
 	// Leeway is the clock skew allowed on exp, nbf, iat. Zero means 30s; a
 	// negative value means none.

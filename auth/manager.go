@@ -55,6 +55,16 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
 		metrics: newMetrics(),
 	}
+	// A revoked token must stay refused until it expires: its denylist
+	// entry has to outlive it. Stores that say how long entries live are
+	// checked (revocation's both do).
+	if st, ok := cfg.Store.(interface{ EntryTTL() time.Duration }); ok {
+		if life := cfg.AccessTTL + max(m.leeway(), 0); life > st.EntryTTL() {
+			return nil, fmt.Errorf("auth: AccessTTL %v plus Leeway %v outlives the store's denylist entries (EntryTTL %v): "+
+				"a revoked token would be accepted again once its entry expired; set the store's EntryTTL to at least %v",
+				cfg.AccessTTL, m.leeway(), st.EntryTTL(), life)
+		}
+	}
 	m.local = newLocalRevocations(cfg.AccessTTL + m.leeway())
 	if m.sealer, err = newPayloadSealer(cfg.PayloadKey); err != nil {
 		return nil, err

@@ -203,6 +203,10 @@ func (r *RedisStore) nowMs() int64 { return r.c.now().UnixMilli() }
 
 // Denylist.
 
+// EntryTTL returns how long a denylist entry lives, so that a caller can
+// check its access tokens do not outlive it (auth.New does).
+func (r *RedisStore) EntryTTL() time.Duration { return r.c.entryTTL }
+
 // RevokeSession implements [Store].
 func (r *RedisStore) RevokeSession(ctx context.Context, sid string) error {
 	return r.revoke(ctx, "s", r.dl+"sid", sid, 0)

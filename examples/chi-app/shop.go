@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,7 +80,9 @@ func newShop(ctx context.Context, o shopOptions) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := revocation.NewMemory(nil)
+	// A denylist entry must outlive the tokens it revokes (auth.New checks).
+	ttl, leeway := cmp.Or(o.accessTTL, 10*time.Minute), cmp.Or(o.leeway, 30*time.Second)
+	store, err := revocation.NewMemory(&revocation.MemoryOptions{EntryTTL: ttl + max(leeway, 0)})
 	if err != nil {
 		return nil, err
 	}
