@@ -33,18 +33,8 @@ func TestClusterStorage(t *testing.T) {
 
 func TestSentinelStorage(t *testing.T) {
 	t.Parallel()
-	s := redistest.StartSentinel(t, nil)
-	runStorage(t, redisBackend{
-		client: func() redis.UniversalClient { return s.FailoverClient() },
-		fastClient: func() redis.UniversalClient {
-			return s.FailoverClient(&redis.FailoverOptions{MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
-		},
-		kill: func() {
-			data, _ := s.Servers()
-			for _, n := range data {
-				n.Kill()
-			}
-		},
+	sentinelStorage(t, func(s *redistest.Sentinel, o *redis.FailoverOptions) redis.UniversalClient {
+		return s.FailoverClient(o)
 	})
 }
 
@@ -52,11 +42,17 @@ func TestSentinelStorage(t *testing.T) {
 // failover cluster client, which internal/redisurl builds for a Sentinel URL.
 func TestSentinelStorageClusterClient(t *testing.T) {
 	t.Parallel()
+	sentinelStorage(t, func(s *redistest.Sentinel, o *redis.FailoverOptions) redis.UniversalClient {
+		return s.FailoverClusterClient(o)
+	})
+}
+
+func sentinelStorage(t *testing.T, newClient func(*redistest.Sentinel, *redis.FailoverOptions) redis.UniversalClient) {
 	s := redistest.StartSentinel(t, nil)
 	runStorage(t, redisBackend{
-		client: func() redis.UniversalClient { return s.FailoverClusterClient() },
+		client: func() redis.UniversalClient { return newClient(s, nil) },
 		fastClient: func() redis.UniversalClient {
-			return s.FailoverClusterClient(&redis.FailoverOptions{MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
+			return newClient(s, &redis.FailoverOptions{MaxRetries: -1, DialerRetries: 1, DialTimeout: 200 * time.Millisecond})
 		},
 		kill: func() {
 			data, _ := s.Servers()
