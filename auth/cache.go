@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -29,9 +30,11 @@ import (
 // a verified one. Entries end at the token's exp plus leeway, and the cache
 // holds at most Config.CacheSize of them (least useful evicted first).
 //
-// Memory: an entry holds the token string (its length, ~700 bytes for a
-// 200-byte payload), the Session (about 200 bytes plus the payload's decoded
-// size) and ~100 bytes of cache bookkeeping; see BenchmarkCacheMemory.
+// Memory: an entry holds its own copy of the token string (~810 bytes for a
+// reference-sized session),
+// the Session with its decoded data, and otter's bookkeeping: 1,704 bytes in
+// all for the reference session's strings (BenchmarkCacheMemory), so the
+// default 10,000 entries hold about 17 MB.
 type tokenCache[T any] struct {
 	c *otter.Cache[string, *cachedSession[T]]
 }
@@ -82,5 +85,9 @@ func (c *tokenCache[T]) put(raw string, s *Session[T], leeway time.Duration) {
 	if c == nil {
 		return
 	}
-	c.c.Set(raw, &cachedSession[T]{s: s, deadline: s.Claims.ExpiresAt.Add(leeway)})
+	// A copy: raw is cut from the request's Authorization or Cookie header,
+	// and a Cookie header can carry kilobytes of other cookies that the
+	// entry would otherwise keep alive. (A miss costs a signature check;
+	// one copy of the token is nothing next to it.)
+	c.c.Set(strings.Clone(raw), &cachedSession[T]{s: s, deadline: s.Claims.ExpiresAt.Add(leeway)})
 }

@@ -2,8 +2,10 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,3 +168,74 @@ func BenchmarkRequireCacheHit(b *testing.B) { benchmarkRequire(b, 0) }
 // BenchmarkRequireCacheMiss is the same with the cache disabled: every
 // request verifies the signature and opens the payload.
 func BenchmarkRequireCacheMiss(b *testing.B) { benchmarkRequire(b, -1) }
+
+// BenchmarkCacheMemory measures the heap one verified-token cache entry
+// holds, for session data close to shared/bench/reference-session.json
+// (the same strings, in this package's Profile: 181 bytes as JSON against
+// the reference's 208, whose field names are longer): N sessions log in, each
+// token is verified once through Require (filling the cache), and the live
+// heap is compared before and after: what the cache keeps, its own copy of
+// the token string, the Session with its decoded data, and otter's
+// bookkeeping.
+func BenchmarkCacheMemory(b *testing.B) {
+	const n = 20000
+	data := Profile{Name: "Alexandra Richardson", Cart: []string{
+		"usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K", "a.richardson@example-corp.com", "admin", "billing:read",
+		"billing:write", "support", "tnt_7f3a9c2e41b8", "en-GB"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, _ := revocation.NewMemory(nil)
+	rep, _ := revocation.NewReplica(store, nil)
+	go rep.Run(ctx)
+	<-rep.Ready()
+	m, err := auth.New(auth.Config[Profile]{
+		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep, CacheSize: n,
+		Authenticator: auth.AuthenticatorFunc[Profile](func(_ context.Context, u, _ string) (string, Profile, error) {
+			return u, data, nil // a user per session, as in production
+		}),
+		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Mount("/auth", m.Routes())
+	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	for b.Loop() {
+		b.StopTimer()
+		headers := make([]string, n)
+		for i := range headers {
+			req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(fmt.Sprintf(`{"username":"usr_%024d","password":"p"}`, i)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Session-Transport", "header")
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			var tk tokens
+			(resp{body: rec.Body.String()}).json(&testing.T{}, &tk)
+			if tk.AccessToken == "" {
+				b.Fatalf("login %d: %d %s", i, rec.Code, rec.Body.String())
+			}
+			headers[i] = "Bearer " + tk.AccessToken
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		for _, h := range headers {
+			req := httptest.NewRequest("GET", "/app", nil)
+			req.Header.Set("Authorization", h)
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code != 204 {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "bytes/entry")
+		b.ReportMetric(float64(len(headers[0])-len("Bearer ")), "token-bytes")
+		runtime.KeepAlive(headers)
+		b.StartTimer()
+	}
+}
