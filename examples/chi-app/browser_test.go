@@ -79,7 +79,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{next: h}
+	rec := &recorder{next: h, answered: make(chan struct{})}
 	shopSrv := startTLS(t, "127.0.0.1:0", rec, cert)
 	base := shopSrv.URL // https://127.0.0.1:PORT
 
@@ -371,16 +371,21 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 // one) in the tab until it is true, for at most 10 s.
 func waitFor(t *testing.T, ctx context.Context, what, cond string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Polled from Go, not with chromedp.Poll: a poll running in the page
+	// does not survive the navigations some conditions wait for.
+	deadline := time.After(10 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(async () => { try { return !!(await (`+cond+`)) } catch (e) { return false } })()`, chromedp.EvalAwaitPromise))
 		if err == nil && ok {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("waiting for %s: %s (err %v)", what, cond, err)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -494,10 +499,11 @@ func startTLS(t *testing.T, addr string, h http.Handler, cert tls.Certificate) *
 type recorder struct {
 	next http.Handler
 
-	mu      sync.Mutex
-	seen    requests
-	hold    int           // refreshes still to gather
-	release chan struct{} // closed when they have all arrived
+	mu       sync.Mutex
+	seen     requests
+	hold     int           // refreshes still to gather
+	release  chan struct{} // closed when they have all arrived
+	answered chan struct{} // closed (and replaced) each time a request is answered
 }
 
 type request struct {
@@ -549,16 +555,20 @@ func (rec *recorder) since(mark int) requests {
 // has been answered, and returns those made since mark.
 func (rec *recorder) await(t *testing.T, mark int, methodPath string) requests {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for {
+		rec.mu.Lock()
+		answered := rec.answered
+		rec.mu.Unlock()
 		rs := rec.since(mark).only(methodPath)
 		if len(rs) > 0 && rs[0].status != 0 {
 			return rs
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-answered: // some request got its answer: look again
+		case <-deadline:
 			t.Fatalf("no answer to %s in 10 s", methodPath)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -604,6 +614,8 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.next.ServeHTTP(sw, r)
 	rec.mu.Lock()
 	req.status = sw.status
+	close(rec.answered)
+	rec.answered = make(chan struct{})
 	rec.mu.Unlock()
 }
 
