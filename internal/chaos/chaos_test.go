@@ -167,59 +167,48 @@ func TestChaos(t *testing.T) {
 			t.Fatal("initial login failed")
 		}
 		ack(sess.Refresh)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(20 * time.Millisecond)
-			defer tick.Stop()
-			for i := 0; ; i++ {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-				n := nodes[(w+i)%2]
-				if i%25 == 0 { // a refresh about every half second
-					ans, err := n.do("POST", "/auth/refresh", `{"refresh_token":"`+sess.Refresh+`"}`)
-					switch {
-					case err != nil:
-						c.transportErrors.Add(1)
-					case ans.status == 200:
-						c.refreshOK.Add(1)
-						var p pair
-						json.Unmarshal([]byte(ans.body), &p)
-						sess = p
-						ack(p.Refresh)
-					case ans.status == 503:
-						c.refresh503.Add(1)
-						if ans.retry == "" {
-							c.refreshNoRetryAfter.Add(1)
-						}
-					case ans.status == 401:
-						c.spurious401.Add(1)
-						t.Errorf("worker %d: refresh refused during chaos: %s", w, ans.body)
-					default:
-						c.otherStatuses.Add(1)
-					}
-					continue
-				}
-				c.requests.Add(1)
-				ans, err := n.do("GET", "/app", "", "Authorization", "Bearer "+sess.Access)
+		paced(ctx, &wg, 20*time.Millisecond, func(i int) {
+			n := nodes[(w+i)%2]
+			if i%25 == 0 { // a refresh about every half second
+				ans, err := n.do("POST", "/auth/refresh", `{"refresh_token":"`+sess.Refresh+`"}`)
 				switch {
 				case err != nil:
 					c.transportErrors.Add(1)
 				case ans.status == 200:
-					c.ok.Add(1)
+					c.refreshOK.Add(1)
+					var p pair
+					json.Unmarshal([]byte(ans.body), &p)
+					sess = p
+					ack(p.Refresh)
 				case ans.status == 503:
-					c.unavailable.Add(1)
+					c.refresh503.Add(1)
+					if ans.retry == "" {
+						c.refreshNoRetryAfter.Add(1)
+					}
 				case ans.status == 401:
 					c.spurious401.Add(1)
-					t.Errorf("worker %d: live session refused: %s", w, ans.body)
+					t.Errorf("worker %d: refresh refused during chaos: %s", w, ans.body)
 				default:
 					c.otherStatuses.Add(1)
 				}
+				return
 			}
-		}()
+			c.requests.Add(1)
+			ans, err := n.do("GET", "/app", "", "Authorization", "Bearer "+sess.Access)
+			switch {
+			case err != nil:
+				c.transportErrors.Add(1)
+			case ans.status == 200:
+				c.ok.Add(1)
+			case ans.status == 503:
+				c.unavailable.Add(1)
+			case ans.status == 401:
+				c.spurious401.Add(1)
+				t.Errorf("worker %d: live session refused: %s", w, ans.body)
+			default:
+				c.otherStatuses.Add(1)
+			}
+		})
 	}
 
 	// The revoker logs in on A and out on A; the prober replays the revoked
@@ -230,61 +219,40 @@ func TestChaos(t *testing.T) {
 	}
 	var revMu sync.Mutex
 	var revokedList []revoked
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(150 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			// A keeper session on B: one more family that must survive.
-			if k, ok := b.login("keeper" + string(rune('a'+i%26))); ok {
-				ack(k.Refresh)
-			}
-			p, ok := a.login("victim" + string(rune('a'+i%26)))
-			if !ok {
+	paced(ctx, &wg, 150*time.Millisecond, func(i int) {
+		// A keeper session on B: one more family that must survive.
+		if k, ok := b.login("keeper" + string(rune('a'+i%26))); ok {
+			ack(k.Refresh)
+		}
+		p, ok := a.login("victim" + string(rune('a'+i%26)))
+		if !ok {
+			return
+		}
+		ans, err := a.do("POST", "/auth/logout", "", "Authorization", "Bearer "+p.Access)
+		if err == nil && ans.status == 204 {
+			c.revocations.Add(1)
+			revMu.Lock()
+			revokedList = append(revokedList, revoked{p.Access, time.Now()})
+			revMu.Unlock()
+		}
+	})
+	paced(ctx, &wg, 25*time.Millisecond, func(int) {
+		revMu.Lock()
+		list := revokedList[max(0, len(revokedList)-10):]
+		revMu.Unlock()
+		for _, r := range list {
+			sent := time.Now()
+			ans, err := b.do("GET", "/app", "", "Authorization", "Bearer "+r.tok)
+			if err != nil || sent.Before(r.at.Add(bound)) {
 				continue
 			}
-			ans, err := a.do("POST", "/auth/logout", "", "Authorization", "Bearer "+p.Access)
-			if err == nil && ans.status == 204 {
-				c.revocations.Add(1)
-				revMu.Lock()
-				revokedList = append(revokedList, revoked{p.Access, time.Now()})
-				revMu.Unlock()
+			c.revokedProbes.Add(1)
+			if ans.status == 200 {
+				c.revokedAccepted.Add(1)
+				t.Errorf("revoked token accepted %v after its logout", sent.Sub(r.at))
 			}
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(25 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			revMu.Lock()
-			list := revokedList[max(0, len(revokedList)-10):]
-			revMu.Unlock()
-			for _, r := range list {
-				sent := time.Now()
-				ans, err := b.do("GET", "/app", "", "Authorization", "Bearer "+r.tok)
-				if err != nil || sent.Before(r.at.Add(bound)) {
-					continue
-				}
-				c.revokedProbes.Add(1)
-				if ans.status == 200 {
-					c.revokedAccepted.Add(1)
-					t.Errorf("revoked token accepted %v after its logout", sent.Sub(r.at))
-				}
-			}
-		}
-	}()
+	})
 
 	catchUp := map[string]time.Duration{}
 	lost := map[string]int{}
@@ -379,4 +347,21 @@ func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 		}
 		<-tick.C
 	}
+}
+
+// paced runs step(0), step(1), … once per tick of every on a goroutine
+// counted by wg, until ctx ends: a fixed offered load.
+func paced(ctx context.Context, wg *sync.WaitGroup, every time.Duration, step func(i int)) {
+	wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			step(i)
+		}
+	})
 }
