@@ -139,17 +139,15 @@ func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, ar
 		c.SetErr(err)
 		return c
 	}
-	var node *redis.Client
+	// NewRedis allowed only these two kinds of client with WaitReplicas.
+	node, _ := r.rdb.(*redis.Client)
 	cluster, _ := r.rdb.(*redis.ClusterClient)
-	switch c := r.rdb.(type) {
-	case *redis.ClusterClient:
-		m, err := c.MasterForKey(ctx, keys[0])
+	if cluster != nil {
+		m, err := cluster.MasterForKey(ctx, keys[0])
 		if err != nil {
 			return failed(err)
 		}
 		node = m
-	case *redis.Client:
-		node = c
 	}
 	// This pipeline bypasses the cluster client's own routing, which
 	// reloads the slot map on MOVED; when the pinned master fails (dead,
