@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -136,14 +137,23 @@ func benchEnv(b *testing.B, cacheSize int) (http.Handler, string) {
 		}
 		w.WriteHeader(204)
 	})
-	req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"username":"alice","password":"alice-pw"}`))
+	return r, loginInProcess(b, r, "alice", "alice-pw")
+}
+
+// loginInProcess logs in through h with the header transport, without a
+// network, and returns the access token.
+func loginInProcess(b *testing.B, h http.Handler, user, password string) string {
+	b.Helper()
+	req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"username":"`+user+`","password":"`+password+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Session-Transport", "header")
 	rec := httptest.NewRecorder()
-	r.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	var tk tokens
-	(resp{body: rec.Body.String()}).json(&testing.T{}, &tk)
-	return r, tk.AccessToken
+	if err := json.Unmarshal(rec.Body.Bytes(), &tk); err != nil || tk.AccessToken == "" {
+		b.Fatalf("login %s: %d %s", user, rec.Code, rec.Body.String())
+	}
+	return tk.AccessToken
 }
 
 func benchmarkRequire(b *testing.B, cacheSize int) {
@@ -205,17 +215,7 @@ func BenchmarkCacheMemory(b *testing.B) {
 		b.StopTimer()
 		headers := make([]string, n)
 		for i := range headers {
-			req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(fmt.Sprintf(`{"username":"usr_%024d","password":"p"}`, i)))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Session-Transport", "header")
-			rec := httptest.NewRecorder()
-			r.ServeHTTP(rec, req)
-			var tk tokens
-			(resp{body: rec.Body.String()}).json(&testing.T{}, &tk)
-			if tk.AccessToken == "" {
-				b.Fatalf("login %d: %d %s", i, rec.Code, rec.Body.String())
-			}
-			headers[i] = "Bearer " + tk.AccessToken
+			headers[i] = "Bearer " + loginInProcess(b, r, fmt.Sprintf("usr_%024d", i), "p")
 		}
 		var before, after runtime.MemStats
 		runtime.GC()
