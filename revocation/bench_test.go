@@ -122,17 +122,33 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(float64(percentile(l.all, 0.99).Microseconds()), "p99-µs")
 }
 
-func benchRedisStore(b *testing.B) *RedisStore {
+func benchRedisStore(b *testing.B, opts ...*RedisOptions) *RedisStore {
 	srv := redistest.Start(b, nil)
-	s, err := NewRedis(srv.Client(), nil)
+	var o *RedisOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	s, err := NewRedis(srv.Client(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return s
 }
 
+// BenchmarkRedisRefresh: 8 goroutines per GOMAXPROCS rotate their own
+// families, with and without auto-pipelining.
 func BenchmarkRedisRefresh(b *testing.B) {
-	s := benchRedisStore(b)
+	for _, mode := range []struct {
+		name string
+		off  bool
+	}{{"pipelined", false}, {"one-command-each", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			benchmarkRedisRefresh(b, benchRedisStore(b, &RedisOptions{NoAutoPipeline: mode.off}))
+		})
+	}
+}
+
+func benchmarkRedisRefresh(b *testing.B, s *RedisStore) {
 	ctx := context.Background()
 	var lat latencies
 	b.ReportAllocs()

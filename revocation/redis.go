@@ -66,6 +66,7 @@ type RedisStore struct {
 	dl     string // "{<prefix>dl}:"
 	waitN  int    // RedisOptions.WaitReplicas
 	waitMs int64  // RedisOptions.WaitTimeout
+	batch  *batcher // nil: one command per script
 }
 
 // NewRedis returns a RedisStore using client. opts may be nil.
@@ -116,8 +117,12 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 			return nil, fmt.Errorf("revocation: WaitTimeout %v must be shorter than the client's ReadTimeout %v: the WAIT reply is read under it", o.WaitTimeout, readTimeout)
 		}
 	}
-	return &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
-		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}, nil
+	r := &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
+		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}
+	if !o.NoAutoPipeline && o.WaitReplicas == 0 {
+		r.batch = &batcher{rdb: client}
+	}
+	return r, nil
 }
 
 // run runs a state-changing script. With WaitReplicas it sends the script
@@ -131,6 +136,9 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 // under its own timeout, but go-redis v9.23 races on the shared options when
 // a Conn and its parent client open connections at once.)
 func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (ret *redis.Cmd) {
+	if r.batch != nil {
+		return r.batch.run(ctx, s, keys, args...)
+	}
 	if r.waitN == 0 {
 		return s.Run(ctx, r.rdb, keys, args...)
 	}

@@ -22,20 +22,27 @@ func TestRedisContract(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
 	client := srv.Client()
-	runContract(t, func(t *testing.T, cfg backendConfig) backend {
-		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
-			GraceWindow: cfg.grace, ReuseLookback: cfg.lookback, Now: cfg.clock.Now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return backend{store: s, indexLen: func(userID string) int {
-			n, err := client.ZCard(context.Background(), s.idxKey(userID)).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return int(n)
-		}}
-	})
+	for _, noPipe := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoAutoPipeline=%v", noPipe), func(t *testing.T) {
+			runContract(t, func(t *testing.T, cfg backendConfig) backend {
+				s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
+					GraceWindow: cfg.grace, ReuseLookback: cfg.lookback, Now: cfg.clock.Now, NoAutoPipeline: noPipe})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (s.batch == nil) != noPipe {
+					t.Fatalf("NoAutoPipeline %v, batcher %v", noPipe, s.batch)
+				}
+				return backend{store: s, indexLen: func(userID string) int {
+					n, err := client.ZCard(context.Background(), s.idxKey(userID)).Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					return int(n)
+				}}
+			})
+		})
+	}
 }
 
 func TestRedisOptions(t *testing.T) {
