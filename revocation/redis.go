@@ -63,9 +63,9 @@ type RedisStore struct {
 	rdb    redis.UniversalClient
 	c      common
 	prefix string
-	dl     string // "{<prefix>dl}:"
-	waitN  int    // RedisOptions.WaitReplicas
-	waitMs int64  // RedisOptions.WaitTimeout
+	dl     string   // "{<prefix>dl}:"
+	waitN  int      // RedisOptions.WaitReplicas
+	waitMs int64    // RedisOptions.WaitTimeout
 	batch  *batcher // nil: one command per script
 }
 
