@@ -27,6 +27,53 @@ import (
 // command whose reply was abandoned. The pipeline itself runs without the
 // callers' cancellation (one caller's deadline must not fail the others),
 // under the client's read and write timeouts.
+// pipeliner keeps one batcher per Redis master: on a Cluster a pipeline
+// waits for every node it touches, so one stalled master (dead, paused,
+// failing over) must hold up only the calls for its own slots. Pipelines
+// still go through the client, whose routing follows MOVED and ASK.
+type pipeliner struct {
+	rdb     redis.UniversalClient
+	cluster *redis.ClusterClient // nil: one master, one batcher
+
+	one    batcher // standalone and Sentinel; Cluster when a key's master is unknown
+	mu     sync.Mutex
+	byNode map[string]*batcher // master address -> its batcher
+}
+
+func newPipeliner(rdb redis.UniversalClient) *pipeliner {
+	p := &pipeliner{rdb: rdb, one: batcher{rdb: rdb}}
+	p.cluster, _ = rdb.(*redis.ClusterClient)
+	return p
+}
+
+func (p *pipeliner) run(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+	return p.batcherFor(ctx, keys[0]).run(ctx, s, keys, args...)
+}
+
+func (p *pipeliner) batcherFor(ctx context.Context, key string) *batcher {
+	if p.cluster == nil {
+		return &p.one
+	}
+	// From the client's cached slot map; the pipeline itself is routed
+	// again by the client, so a stale answer only groups calls less well.
+	node, err := p.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return &p.one
+	}
+	addr := node.Options().Addr
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.byNode[addr]
+	if b == nil {
+		if p.byNode == nil {
+			p.byNode = make(map[string]*batcher)
+		}
+		b = &batcher{rdb: p.rdb}
+		p.byNode[addr] = b
+	}
+	return b
+}
+
 // maxBatch bounds one pipeline: its callers hear back only once all of its
 // replies are read, so an unbounded one would make the first wait for the last.
 const maxBatch = 128

@@ -154,7 +154,7 @@ func TestAutoPipeline(t *testing.T) {
 			_, bad[i] = s.Refresh(ctx, formatToken(fid, [secretLen]byte{}).Reveal())
 		})
 	}
-	waitFor(t, 10*time.Second, func() bool { return s.batch.queued() == 2*n })
+	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == 2*n })
 	g.release()
 	wg.Wait()
 	if err := <-first; err != nil {
@@ -209,7 +209,7 @@ func TestAutoPipelineBounded(t *testing.T) {
 	for i := range n {
 		wg.Go(func() { _, errs[i] = s.Refresh(ctx, toks[i+1].Reveal()) })
 	}
-	waitFor(t, 10*time.Second, func() bool { return s.batch.queued() == n })
+	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == n })
 	g.release()
 	wg.Wait()
 	if err := <-first; err != nil {
@@ -247,7 +247,7 @@ func TestAutoPipelineNoScript(t *testing.T) {
 	for i := range n {
 		wg.Go(func() { _, errs[i] = s.Refresh(ctx, toks[i+1].Reveal()) })
 	}
-	waitFor(t, 10*time.Second, func() bool { return s.batch.queued() == n })
+	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == n })
 	g.release()
 	wg.Wait()
 	if err := <-first; err != nil {
@@ -284,7 +284,7 @@ func TestAutoPipelineCallerGivesUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	gaveUp := make(chan error, 1)
 	go func() { _, err := s.Refresh(ctx, toks[1].Reveal()); gaveUp <- err }()
-	waitFor(t, 10*time.Second, func() bool { return s.batch.queued() == 1 })
+	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == 1 })
 	cancel()
 	err := <-gaveUp // the pipeline in flight is still held
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {

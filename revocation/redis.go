@@ -63,10 +63,10 @@ type RedisStore struct {
 	rdb    redis.UniversalClient
 	c      common
 	prefix string
-	dl     string   // "{<prefix>dl}:"
-	waitN  int      // RedisOptions.WaitReplicas
-	waitMs int64    // RedisOptions.WaitTimeout
-	batch  *batcher // nil: one command per script
+	dl     string     // "{<prefix>dl}:"
+	waitN  int        // RedisOptions.WaitReplicas
+	waitMs int64      // RedisOptions.WaitTimeout
+	batch  *pipeliner // nil: one command per script
 }
 
 // NewRedis returns a RedisStore using client. opts may be nil.
@@ -120,7 +120,7 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 	r := &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
 		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}
 	if !o.NoAutoPipeline && o.WaitReplicas == 0 {
-		r.batch = &batcher{rdb: client}
+		r.batch = newPipeliner(client)
 	}
 	return r, nil
 }

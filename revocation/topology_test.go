@@ -3,6 +3,7 @@ package revocation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,7 @@ func TestCluster(t *testing.T) {
 		contractOn(t, c.ClusterClient(o), 1)
 	})
 	t.Run("every script, no CROSSSLOT", func(t *testing.T) { everyScript(t, c, client) })
+	t.Run("a stalled master holds up only its own calls", func(t *testing.T) { stalledMaster(t, c) })
 	t.Run("replica follows failover", func(t *testing.T) {
 		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 		if err != nil {
@@ -305,5 +307,77 @@ func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
 	defer ring.Close()
 	if _, err := NewRedis(ring, &RedisOptions{WaitReplicas: 1}); err == nil {
 		t.Error("WaitReplicas accepted on a Ring")
+	}
+}
+
+// stalledMaster: auto-pipelining keeps a batcher per master, so while one
+// master is stopped (SIGSTOP, shorter than the node timeout: no failover)
+// the calls for families on the others still complete; with one pipeline
+// for the whole cluster they would wait behind the stalled one.
+func stalledMaster(t *testing.T, c *redistest.Cluster) {
+	o := clusterOpts()
+	o.ReadTimeout, o.MaxRetries = 5*time.Second, -1 // the stalled call waits for the resume
+	s, err := NewRedis(c.ClusterClient(o), &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	type fam struct {
+		key string
+		tok RefreshToken
+	}
+	var stalled *redistest.Server
+	var mine fam
+	var others []fam
+	for i := 0; len(others) < 6; i++ {
+		if i == 1000 {
+			t.Fatal("1000 users' families all on one master")
+		}
+		// The user id picks the slot: one user per family spreads them.
+		_, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: fmt.Sprintf("u%d", i),
+			AbsoluteExpiry: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Load the refresh script on this family's master.
+		res, err := s.Refresh(ctx, tok.Reveal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fid, _, _ := parseToken(res.Token.Reveal())
+		f := fam{s.famKey(fid), res.Token}
+		switch m := c.MasterOf(f.key); {
+		case stalled == nil:
+			stalled, mine = m, f
+		case m != stalled:
+			others = append(others, f)
+		}
+	}
+	stalled.Pause()
+	defer stalled.Resume()
+	stuck := make(chan error, 1)
+	go func() { _, err := s.Refresh(ctx, mine.tok.Reveal()); stuck <- err }()
+	b := s.batch.batcherFor(ctx, mine.key)
+	waitFor(t, 10*time.Second, func() bool { // its pipeline is in flight
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.running && len(b.queue) == 0
+	})
+	for i, f := range others {
+		if s.batch.batcherFor(ctx, f.key) == b {
+			t.Fatalf("family %d on another master shares the stalled master's batcher", i)
+		}
+		if _, err := s.Refresh(ctx, f.tok.Reveal()); err != nil {
+			t.Fatalf("family %d on another master: %v", i, err)
+		}
+	}
+	select {
+	case err := <-stuck:
+		t.Fatalf("the stalled master's call ended before the others were served: %v", err)
+	default:
+	}
+	stalled.Resume()
+	if err := <-stuck; err != nil {
+		t.Fatalf("the stalled master's call after resume: %v", err)
 	}
 }
