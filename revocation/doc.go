@@ -117,4 +117,13 @@
 //
 // Every method of [RedisStore], [MemoryStore] and [Replica] may be called
 // concurrently, except that [Replica.Run] runs once at a time.
+//
+// A RedisStore auto-pipelines its state-changing scripts (create, refresh,
+// update, revoke): a call that finds none of its master's pipelines in
+// flight sends its script at once, alone; calls made meanwhile go together
+// in the next pipeline, one per master on a Cluster. Each script stays
+// atomic and answers its own caller. Under concurrent load this saves most
+// of the system calls and wake-ups of one round trip per call on both
+// sides (BenchmarkRedisRefresh: about 40 % more rotations per second on a
+// 2-core machine). RedisOptions.NoAutoPipeline sends one command per call.
 package revocation
