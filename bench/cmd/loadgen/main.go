@@ -14,12 +14,34 @@
 //     behind LoadAndSave (one Redis GET), "refresh" is POST /refresh calling
 //     RenewToken (a new session token: one DEL, one SET, a new cookie).
 //
+// Clients are lean HTTP/1.1 clients, not net/http.Clients: each owns one
+// keep-alive TCP connection to the server, dialled before the measurement
+// and closed after it, and on its own measuring goroutine (no other
+// goroutine per client, connection or request) writes each request as
+// pre-built bytes and reads the response with a bufio.Reader and a minimal
+// parser (a Content-Length or chunked body is read in full, so the
+// connection stays usable). The requests are byte for byte what net/http
+// sent (Host, User-Agent, Content-Length, Content-Type, the transport
+// header, Authorization or Cookie), and the responses are checked as
+// strictly: status, and for a refresh a new access and refresh token or a
+// new session cookie. A response with Connection: close, or a failed read or
+// write, counts as a failed request and the next request dials again. Why:
+// clients and servers share this machine's cores (two on the benchmark VM),
+// so CPU the clients burn is taken from the servers under test. A CPU
+// profile put net/http.Client at about 60 µs per request (a read and a
+// write goroutine per connection, map-encoded JSON bodies, decoders)
+// against about 130 µs for sesame's whole refresh, and under wrk the
+// servers ran about 30 % faster; the lean client costs about 19 µs per
+// refresh, most of it the write and read system calls. Logins are not
+// measured and still use net/http.Client.
+//
 // Load generator and servers share this machine's cores, so figures are for
 // comparison within a run, not capacity planning. Every loop is bounded by
 // -duration and by -max-requests per client.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,6 +51,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -181,8 +204,9 @@ type target interface {
 }
 
 type client interface {
-	// do sends one request of route and reports whether it succeeded.
-	do(c *http.Client, route string) error
+	// do sends one request of route on lc, the client's own connection, and
+	// reports whether it succeeded.
+	do(lc *leanConn, route string) error
 }
 
 type result struct {
@@ -205,6 +229,21 @@ func measure(cfg config, s target, route string, n int) (result, error) {
 		}
 		cls[i] = c
 	}
+	tr.CloseIdleConnections() // the logins' connections; requests go on conns
+	conns := make([]*leanConn, n)
+	defer func() {
+		for _, lc := range conns {
+			if lc != nil {
+				lc.close()
+			}
+		}
+	}()
+	for i := range conns {
+		conns[i] = &leanConn{addr: hostPort(s.base())}
+		if err := conns[i].dial(); err != nil {
+			return result{}, err
+		}
+	}
 	loop := func(d time.Duration, record bool) ([][]time.Duration, []int) {
 		lat := make([][]time.Duration, n)
 		errs := make([]int, n)
@@ -220,7 +259,7 @@ func measure(cfg config, s target, route string, n int) (result, error) {
 					if t0.After(deadline) {
 						return
 					}
-					err := cls[i].do(hc, route)
+					err := cls[i].do(conns[i], route)
 					if err != nil {
 						errs[i]++
 					}
@@ -354,6 +393,8 @@ func newSesame(redisAddr string, data ref.Session) (*sesameTarget, error) {
 type sesameClient struct {
 	url             string
 	access, refresh string
+	req             []byte // the request for route reqFor with these tokens
+	reqFor          string // "" after the tokens change
 }
 
 type tokenPair struct {
@@ -366,6 +407,7 @@ func (s *sesameTarget) login(hc *http.Client) (client, error) {
 	return c, c.post(hc, "/auth/login", `{"username":"bench","password":"bench-pw"}`)
 }
 
+// post is the login request (net/http.Client: logins are not measured).
 func (c *sesameClient) post(hc *http.Client, path, body string) error {
 	req, _ := http.NewRequest("POST", c.url+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -385,27 +427,64 @@ func (c *sesameClient) post(hc *http.Client, path, body string) error {
 	if tp.AccessToken == "" || tp.RefreshToken == "" {
 		return fmt.Errorf("%s: no tokens", path)
 	}
-	c.access, c.refresh = tp.AccessToken, tp.RefreshToken
+	c.setTokens(tp.AccessToken, tp.RefreshToken)
 	return nil
 }
 
-func (c *sesameClient) do(hc *http.Client, route string) error {
+func (c *sesameClient) setTokens(access, refresh string) {
+	c.access, c.refresh, c.reqFor = access, refresh, ""
+}
+
+// build makes the request for route with the current tokens: the bytes
+// net/http sent for it (see appendHead).
+func (c *sesameClient) build(route string) error {
+	host := hostPort(c.url)
 	if route == "refresh" {
-		var b bytes.Buffer
-		json.NewEncoder(&b).Encode(map[string]string{"refresh_token": c.refresh})
-		return c.post(hc, "/auth/refresh", b.String())
+		c.req = appendRefreshRequest(c.req[:0], host, c.refresh)
+	} else {
+		if !headerSafe(c.access) {
+			return errors.New("/app: access token is not a valid header value")
+		}
+		c.req = appendHead(c.req[:0], "GET", "/app", host)
+		c.req = append(c.req, "Authorization: Bearer "...)
+		c.req = append(c.req, c.access...)
+		c.req = append(c.req, "\r\n\r\n"...)
 	}
-	req, _ := http.NewRequest("GET", c.url+"/app", nil)
-	req.Header.Set("Authorization", "Bearer "+c.access)
-	resp, err := hc.Do(req)
-	if err != nil {
+	c.reqFor = route
+	return nil
+}
+
+// do: GET /app must answer 204; POST /auth/refresh must answer 200 with a
+// JSON body holding a new access token and a new refresh token, which the
+// next request uses.
+func (c *sesameClient) do(lc *leanConn, route string) error {
+	if c.reqFor != route {
+		if err := c.build(route); err != nil {
+			return err
+		}
+	}
+	resp, err := lc.roundTrip(c.req, "")
+	if resp.status == 0 {
 		return err
 	}
-	drain(resp)
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("/app: status %d", resp.StatusCode)
+	if route == "refresh" {
+		if resp.status != http.StatusOK {
+			return fmt.Errorf("/auth/refresh: status %d", resp.status)
+		}
+		tp, err2 := decodeTokens(resp.body)
+		if err2 != nil {
+			return fmt.Errorf("/auth/refresh: %w", err2)
+		}
+		if tp.AccessToken == "" || tp.RefreshToken == "" {
+			return errors.New("/auth/refresh: no tokens")
+		}
+		c.setTokens(tp.AccessToken, tp.RefreshToken)
+		return err // errServerClosed: the response counts, the request failed
 	}
-	return nil
+	if resp.status != http.StatusNoContent {
+		return fmt.Errorf("/app: status %d", resp.status)
+	}
+	return err
 }
 
 // --- scs --------------------------------------------------------------------
@@ -469,8 +548,10 @@ func newSCS(redisAddr string, data ref.Session) (*scsTarget, error) {
 }
 
 type scsClient struct {
-	t     *scsTarget
-	token string
+	t      *scsTarget
+	token  string
+	req    []byte // the request for route reqFor with this token
+	reqFor string // "" after the token changes
 }
 
 func (s *scsTarget) login(hc *http.Client) (client, error) {
@@ -478,7 +559,8 @@ func (s *scsTarget) login(hc *http.Client) (client, error) {
 	return c, c.send(hc, "POST", "/login", false)
 }
 
-// send makes one request and takes the new session cookie, if any.
+// send makes one request and takes the new session cookie, if any
+// (net/http.Client: only the login, which is not measured).
 func (c *scsClient) send(hc *http.Client, method, path string, withCookie bool) error {
 	req, _ := http.NewRequest(method, c.t.url+path, nil)
 	if withCookie {
@@ -494,7 +576,7 @@ func (c *scsClient) send(hc *http.Client, method, path string, withCookie bool) 
 	}
 	for _, ck := range resp.Cookies() {
 		if ck.Name == c.t.cookie && ck.Value != "" {
-			c.token = ck.Value
+			c.setToken(ck.Value)
 		}
 	}
 	if c.token == "" {
@@ -503,16 +585,618 @@ func (c *scsClient) send(hc *http.Client, method, path string, withCookie bool) 
 	return nil
 }
 
-func (c *scsClient) do(hc *http.Client, route string) error {
+func (c *scsClient) setToken(v string) { c.token, c.reqFor = v, "" }
+
+// build makes the request for route with the current session cookie: the
+// bytes net/http sent for it (see appendHead; a POST without a body carries
+// Content-Length: 0, and the cookie is sanitized as Request.AddCookie does).
+func (c *scsClient) build(route string) {
+	host := hostPort(c.t.url)
 	if route == "refresh" {
-		old := c.token
-		if err := c.send(hc, "POST", "/refresh", true); err != nil {
-			return err
-		}
-		if c.token == old {
-			return errors.New("/refresh: token not renewed")
-		}
-		return nil
+		c.req = appendHead(c.req[:0], "POST", "/refresh", host)
+		c.req = append(c.req, "Content-Length: 0\r\n"...)
+	} else {
+		c.req = appendHead(c.req[:0], "GET", "/app", host)
 	}
-	return c.send(hc, "GET", "/app", true)
+	c.req = append(c.req, "Cookie: "...)
+	c.req = append(c.req, c.t.cookie...)
+	c.req = append(c.req, '=')
+	c.req = appendCookieValue(c.req, c.token)
+	c.req = append(c.req, "\r\n\r\n"...)
+	c.reqFor = route
+}
+
+// do: both routes must answer 204 and leave the client with a session
+// cookie (a Set-Cookie naming it replaces it); POST /refresh must set a new
+// one.
+func (c *scsClient) do(lc *leanConn, route string) error {
+	if c.reqFor != route {
+		c.build(route)
+	}
+	path := "/app"
+	if route == "refresh" {
+		path = "/refresh"
+	}
+	old := c.token
+	resp, err := lc.roundTrip(c.req, c.t.cookie)
+	if resp.status == 0 {
+		return err
+	}
+	if resp.status != http.StatusNoContent {
+		return fmt.Errorf("%s: status %d", path, resp.status)
+	}
+	if resp.cookie != "" {
+		c.setToken(resp.cookie)
+	}
+	if c.token == "" {
+		return fmt.Errorf("%s: no session cookie", path)
+	}
+	if route == "refresh" && c.token == old {
+		return errors.New("/refresh: token not renewed")
+	}
+	return err // errServerClosed: the response counts, the request failed
+}
+
+// --- lean HTTP/1.1 client ---------------------------------------------------
+
+// leanConn is one client's keep-alive HTTP/1.1 connection to a server. One
+// goroutine uses it: it writes a request and reads the whole response on
+// that goroutine, then the next request goes on the same connection. No
+// goroutine runs per connection or per request.
+type leanConn struct {
+	addr     string // host:port
+	nc       net.Conn
+	br       *bufio.Reader
+	deadline time.Time // nc's read and write deadline
+	line     []byte    // a line longer than br's buffer
+	body     []byte    // the last response's body
+}
+
+// leanResponse is a response read by leanConn.roundTrip. body is valid until
+// the connection's next round trip.
+type leanResponse struct {
+	status int    // 0: no complete response
+	body   []byte // the whole body, chunked encoding removed
+	cookie string // the last non-empty value a Set-Cookie gave the cookie asked for
+}
+
+const (
+	requestTimeout = 10 * time.Second // as the net/http.Client of the logins
+	maxBody        = 1 << 20
+	maxLine        = 64 << 10
+)
+
+// errServerClosed: the server answered but closed the connection (or will):
+// the request counts as failed and the next one dials again.
+var errServerClosed = errors.New("server closed the connection")
+
+// hostPort is the host:port of a server's "http://host:port" base URL.
+func hostPort(base string) string { return strings.TrimPrefix(base, "http://") }
+
+func (c *leanConn) dial() error {
+	c.close()
+	nc, err := net.DialTimeout("tcp", c.addr, requestTimeout)
+	if err != nil {
+		return err
+	}
+	c.nc, c.deadline = nc, time.Time{}
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(nc, 4096)
+	} else {
+		c.br.Reset(nc)
+	}
+	return nil
+}
+
+func (c *leanConn) close() {
+	if c.nc != nil {
+		c.nc.Close()
+		c.nc = nil
+	}
+}
+
+// roundTrip writes req (a complete HTTP/1.1 request) and reads the response.
+// cookieName, if not empty, is the cookie whose Set-Cookie value to return.
+// On a failure the connection is closed (the next round trip dials a new
+// one) and the response has status 0, except for errServerClosed, which
+// comes with the complete response the server sent before closing.
+func (c *leanConn) roundTrip(req []byte, cookieName string) (leanResponse, error) {
+	if c.nc == nil {
+		if err := c.dial(); err != nil {
+			return leanResponse{}, err
+		}
+	}
+	// Every request gets at least requestTimeout (at most a second more),
+	// with one deadline update a second rather than one per request.
+	if now := time.Now(); now.Add(requestTimeout).After(c.deadline) {
+		c.deadline = now.Add(requestTimeout + time.Second)
+		if err := c.nc.SetDeadline(c.deadline); err != nil {
+			c.close()
+			return leanResponse{}, err
+		}
+	}
+	if _, err := c.nc.Write(req); err != nil {
+		c.close()
+		return leanResponse{}, err
+	}
+	resp, keep, err := c.readResponse(cookieName)
+	if err != nil {
+		c.close()
+		return leanResponse{}, err
+	}
+	if !keep {
+		c.close()
+		return resp, errServerClosed
+	}
+	return resp, nil
+}
+
+// readResponse reads one response, as http.ReadResponse and the body reader
+// of net/http's Transport do for what a Go server sends: interim 1xx
+// responses are skipped; 1xx, 204 and 304 have no body; a chunked body is
+// decoded and its trailer read; a Content-Length body is read in full; any
+// other body runs to the end of the connection. keep reports whether the
+// connection can carry another request (HTTP/1.1 without Connection: close,
+// or HTTP/1.0 with Connection: keep-alive). Anything malformed or
+// unsupported is an error.
+func (c *leanConn) readResponse(cookieName string) (resp leanResponse, keep bool, err error) {
+	for {
+		line, err := c.readLine()
+		if err != nil {
+			return resp, false, err
+		}
+		status, http11, ok := parseStatusLine(line)
+		if !ok {
+			return resp, false, fmt.Errorf("malformed status line %q", line)
+		}
+		resp.status, resp.cookie = status, ""
+		length, chunked, closeTok, keepAliveTok := int64(-1), false, false, false
+		for {
+			line, err := c.readLine()
+			if err != nil {
+				return resp, false, err
+			}
+			if len(line) == 0 {
+				break
+			}
+			name, value, ok := bytes.Cut(line, []byte(":"))
+			if !ok || len(name) == 0 || line[0] == ' ' || line[0] == '\t' {
+				return resp, false, fmt.Errorf("malformed header line %q", line)
+			}
+			value = bytes.Trim(value, " \t")
+			switch {
+			case asciiEqualFold(name, "Content-Length"):
+				n, ok := parseLength(value)
+				if !ok || length >= 0 && n != length {
+					return resp, false, fmt.Errorf("bad Content-Length %q", value)
+				}
+				length = n
+			case asciiEqualFold(name, "Transfer-Encoding"):
+				if chunked || !asciiEqualFold(value, "chunked") {
+					return resp, false, fmt.Errorf("unsupported Transfer-Encoding %q", value)
+				}
+				chunked = true
+			case asciiEqualFold(name, "Connection"):
+				for tok := range bytes.SplitSeq(value, []byte(",")) {
+					tok = bytes.Trim(tok, " \t")
+					closeTok = closeTok || asciiEqualFold(tok, "close")
+					keepAliveTok = keepAliveTok || asciiEqualFold(tok, "keep-alive")
+				}
+			case cookieName != "" && asciiEqualFold(name, "Set-Cookie"):
+				if v, ok := setCookieValue(value, cookieName); ok && v != "" {
+					resp.cookie = v
+				}
+			}
+		}
+		keep = !closeTok && (http11 || keepAliveTok)
+		if status == http.StatusSwitchingProtocols {
+			return resp, false, nil // no longer HTTP: no body, no next request
+		}
+		if status < 200 {
+			continue // interim response: the final one follows
+		}
+		body := c.body[:0]
+		switch {
+		case status == http.StatusNoContent || status == http.StatusNotModified:
+		case chunked:
+			if body, err = readAll(httputil.NewChunkedReader(c.br), body); err != nil {
+				break
+			}
+			for { // the trailer, up to an empty line
+				if line, err = c.readLine(); err != nil || len(line) == 0 {
+					break
+				}
+			}
+		case length >= 0:
+			if length > maxBody {
+				return resp, false, fmt.Errorf("body of %d bytes", length)
+			}
+			body = slices.Grow(body, int(length))[:length]
+			_, err = io.ReadFull(c.br, body)
+		default:
+			body, err = readAll(c.br, body)
+			keep = false
+		}
+		c.body, resp.body = body, body
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return resp, false, err
+		}
+		return resp, keep, nil
+	}
+}
+
+// readLine reads one line (up to maxLine bytes) without its \n or \r\n. It
+// is valid until the next read.
+func (c *leanConn) readLine() ([]byte, error) {
+	line, err := c.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		c.line = append(c.line[:0], line...)
+		for err == bufio.ErrBufferFull && len(c.line) <= maxLine {
+			line, err = c.br.ReadSlice('\n')
+			c.line = append(c.line, line...)
+		}
+		if err == bufio.ErrBufferFull {
+			err = errors.New("line too long")
+		}
+		line = c.line
+	}
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// readAll appends r's bytes to buf up to io.EOF, at most maxBody of them.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) >= maxBody {
+				return buf, fmt.Errorf("body over %d bytes", maxBody)
+			}
+			buf = slices.Grow(buf, 512)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// parseLength parses a Content-Length value: decimal digits only, as
+// net/http accepts it (no sign, at most 18 digits here).
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, b := range v {
+		if b < '0' || b > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(b-'0')
+	}
+	return n, true
+}
+
+// parseStatusLine parses "HTTP/1.x NNN reason" as http.ReadResponse does.
+func parseStatusLine(line []byte) (status int, http11, ok bool) {
+	proto, rest, ok := bytes.Cut(line, []byte(" "))
+	switch {
+	case !ok:
+		return 0, false, false
+	case string(proto) == "HTTP/1.1":
+		http11 = true
+	case string(proto) != "HTTP/1.0":
+		return 0, false, false
+	}
+	rest = bytes.TrimLeft(rest, " ")
+	code, _, _ := bytes.Cut(rest, []byte(" "))
+	if len(code) != 3 {
+		return 0, false, false
+	}
+	for _, b := range code {
+		if b < '0' || b > '9' {
+			return 0, false, false
+		}
+		status = status*10 + int(b-'0')
+	}
+	return status, http11, status >= 100
+}
+
+// asciiEqualFold reports whether b equals s (ASCII) ignoring case.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// setCookieValue reads a Set-Cookie header value as http.ParseSetCookie
+// reads its name and value (the attributes never make it refuse a cookie):
+// it reports the value if the cookie is named name and its value is valid,
+// with one pair of surrounding double quotes removed.
+func setCookieValue(line []byte, name string) (string, bool) {
+	first, _, _ := bytes.Cut(line, []byte(";"))
+	k, v, ok := bytes.Cut(bytes.Trim(first, " \t\r\n"), []byte("="))
+	if !ok || string(bytes.Trim(k, " \t\r\n")) != name {
+		return "", false
+	}
+	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	for _, b := range v {
+		if !validCookieValueByte(b) {
+			return "", false
+		}
+	}
+	return string(v), true
+}
+
+// validCookieValueByte is net/http's test for a cookie value's bytes.
+func validCookieValueByte(b byte) bool {
+	return 0x20 <= b && b < 0x7f && b != '"' && b != ';' && b != '\\'
+}
+
+// appendCookieValue appends v as http.Request.AddCookie writes a cookie's
+// value: bytes a cookie value may not hold dropped, and in double quotes if
+// it holds a space or a comma.
+func appendCookieValue(b []byte, v string) []byte {
+	quote := strings.ContainsAny(v, " ,")
+	if quote {
+		b = append(b, '"')
+	}
+	for i := range len(v) {
+		if validCookieValueByte(v[i]) {
+			b = append(b, v[i])
+		}
+	}
+	if quote {
+		b = append(b, '"')
+	}
+	return b
+}
+
+// appendHead appends the request line and the first headers net/http's
+// Transport writes (Host, User-Agent); the caller appends the rest of the
+// headers, the empty line and the body. net/http sent, for these requests,
+// exactly: request line, Host, User-Agent, Content-Length (when there is a
+// body or the method is POST), the headers set on the request in sorted
+// order, then an empty line (no Accept-Encoding: compression was off).
+func appendHead(b []byte, method, path, host string) []byte {
+	b = append(b, method...)
+	b = append(b, ' ')
+	b = append(b, path...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	return append(b, "\r\nUser-Agent: Go-http-client/1.1\r\n"...)
+}
+
+// appendRefreshRequest appends sesame's POST /auth/refresh with the body
+// json.NewEncoder(w).Encode(map[string]string{"refresh_token": tok}) wrote:
+// {"refresh_token":"tok"} and a newline. A token (base64url, always) that
+// would need JSON escaping goes through json.Marshal, which escapes as the
+// encoder did.
+func appendRefreshRequest(b []byte, host, tok string) []byte {
+	const pre, post = `{"refresh_token":"`, "\"}\n"
+	var body []byte // nil: pre + tok + post
+	n := len(pre) + len(tok) + len(post)
+	if !jsonSafe(tok) {
+		body, _ = json.Marshal(map[string]string{"refresh_token": tok})
+		body = append(body, '\n')
+		n = len(body)
+	}
+	b = appendHead(b, "POST", "/auth/refresh", host)
+	b = append(b, "Content-Length: "...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, "\r\nContent-Type: application/json\r\n"+auth.TransportHeader+": header\r\n\r\n"...)
+	if body != nil {
+		return append(b, body...)
+	}
+	b = append(b, pre...)
+	b = append(b, tok...)
+	return append(b, post...)
+}
+
+// jsonSafe reports whether s goes into a JSON string unchanged by
+// encoding/json (printable ASCII, none of " \\ < > &).
+func jsonSafe(s string) bool {
+	for i := range len(s) {
+		switch b := s[i]; {
+		case b < 0x20 || b > 0x7e, b == '"', b == '\\', b == '<', b == '>', b == '&':
+			return false
+		}
+	}
+	return true
+}
+
+// headerSafe reports whether s is a non-empty run of visible ASCII, safe to
+// write as a header value or inside one.
+func headerSafe(s string) bool {
+	for i := range len(s) {
+		if s[i] <= 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// decodeTokens reads a refresh response body exactly as
+// json.Unmarshal(body, &tp) does (the fuzz test holds it to that): the flat
+// object of plain strings and numbers the server writes is scanned here in
+// one pass without reflection (json.Unmarshal took about 6 µs for it);
+// anything else (escapes, non-ASCII, nesting, a wanted key in another case
+// or with a value that is not a string, a syntax error) goes to
+// json.Unmarshal.
+func decodeTokens(body []byte) (tokenPair, error) {
+	if tp, ok := scanTokens(body); ok {
+		return tp, nil
+	}
+	var tp tokenPair
+	err := json.Unmarshal(body, &tp)
+	return tp, err
+}
+
+// scanTokens decodes body if it is a JSON object whose values are plain
+// strings (printable ASCII without escapes), numbers, true, false or null,
+// with the wanted keys exactly as tagged and holding strings. ok false: not
+// decided here.
+func scanTokens(b []byte) (tp tokenPair, ok bool) {
+	i := skipWS(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return tp, false
+	}
+	if i = skipWS(b, i+1); i < len(b) && b[i] == '}' {
+		return tp, skipWS(b, i+1) == len(b)
+	}
+	for {
+		key, j, ok := scanString(b, i)
+		if !ok {
+			return tp, false
+		}
+		if i = skipWS(b, j); i == len(b) || b[i] != ':' {
+			return tp, false
+		}
+		i = skipWS(b, i+1)
+		var field *string
+		switch {
+		case string(key) == "access_token":
+			field = &tp.AccessToken
+		case string(key) == "refresh_token":
+			field = &tp.RefreshToken
+		case bytes.EqualFold(key, []byte("access_token")), bytes.EqualFold(key, []byte("refresh_token")):
+			return tp, false // json.Unmarshal matches keys case-insensitively
+		}
+		if field != nil {
+			v, j, ok := scanString(b, i)
+			if !ok {
+				return tp, false
+			}
+			*field, i = string(v), j
+		} else if i, ok = skipValue(b, i); !ok {
+			return tp, false
+		}
+		if i = skipWS(b, i); i == len(b) {
+			return tp, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return tp, skipWS(b, i+1) == len(b)
+		default:
+			return tp, false
+		}
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString reads a JSON string at b[i] made of printable ASCII without
+// escapes, returning its contents and the index after it.
+func scanString(b []byte, i int) (s []byte, next int, ok bool) {
+	if i == len(b) || b[i] != '"' {
+		return nil, 0, false
+	}
+	end := bytes.IndexByte(b[i+1:], '"')
+	if end < 0 {
+		return nil, 0, false
+	}
+	s = b[i+1 : i+1+end]
+	for _, c := range s {
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			return nil, 0, false
+		}
+	}
+	return s, i + 2 + end, true
+}
+
+// skipValue skips a plain string, a number, true, false or null at b[i].
+func skipValue(b []byte, i int) (next int, ok bool) {
+	if i == len(b) {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		_, next, ok = scanString(b, i)
+		return next, ok
+	case c == '-' || '0' <= c && c <= '9':
+		return skipNumber(b, i)
+	}
+	for _, lit := range []string{"true", "false", "null"} {
+		if bytes.HasPrefix(b[i:], []byte(lit)) {
+			return i + len(lit), true
+		}
+	}
+	return 0, false
+}
+
+// skipNumber skips a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func skipNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) int {
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		i = digits(i)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
 }

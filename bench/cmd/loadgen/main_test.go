@@ -1,8 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,19 +23,7 @@ import (
 // measurement of each route completes with no failed request (so the load
 // test measures working logins, protected requests and refresh chains).
 func TestServers(t *testing.T) {
-	addr := os.Getenv("BENCH_REDIS_ADDR")
-	if addr == "" {
-		srv, err := redisproc.Start(10 * time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
-		addr = srv.Addr
-	}
-	data, _, err := ref.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, data := testRedis(t)
 	ses, err := newSesame(addr, data)
 	if err != nil {
 		t.Fatal(err)
@@ -59,4 +56,387 @@ func TestServers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testRedis returns a redis-server address ($BENCH_REDIS_ADDR or one started
+// for the test) and the reference session.
+func testRedis(t *testing.T) (string, ref.Session) {
+	t.Helper()
+	addr := os.Getenv("BENCH_REDIS_ADDR")
+	if addr == "" {
+		srv, err := redisproc.Start(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Stop)
+		addr = srv.Addr
+	}
+	data, _, err := ref.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, data
+}
+
+// loginLean logs one client in on s and dials its lean connection.
+func loginLean(t *testing.T, s target) (client, *leanConn) {
+	t.Helper()
+	hc := &http.Client{Timeout: 10 * time.Second}
+	c, err := s.login(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc.CloseIdleConnections()
+	lc := &leanConn{addr: hostPort(s.base())}
+	if err := lc.dial(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lc.close)
+	return c, lc
+}
+
+// TestLeanClientFailures: the lean client counts a refused request as a
+// failure, not a success, and an error answer leaves the connection usable
+// (its body was read in full): a garbage access token on the protected
+// route, a garbage refresh token on the refresh route, a garbage session
+// cookie on scs.
+func TestLeanClientFailures(t *testing.T) {
+	addr, data := testRedis(t)
+	ses, err := newSesame(addr, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ses.close)
+	sc, err := newSCS(addr, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sc.close)
+
+	t.Run("sesame", func(t *testing.T) {
+		cl, lc := loginLean(t, ses)
+		c := cl.(*sesameClient)
+		nc := lc.nc
+		mustDo := func(route string) {
+			t.Helper()
+			if err := c.do(lc, route); err != nil {
+				t.Fatalf("%s with valid tokens: %v", route, err)
+			}
+			if lc.nc != nc {
+				t.Fatalf("%s: the connection was not kept", route)
+			}
+		}
+		mustFail := func(route string) {
+			t.Helper()
+			if err := c.do(lc, route); err == nil {
+				t.Fatalf("%s with access %q, refresh %q: no error", route, c.access, c.refresh)
+			} else if !strings.Contains(err.Error(), "status 401") {
+				t.Errorf("%s: error %v, want a 401", route, err)
+			}
+			if lc.nc != nc {
+				t.Fatalf("%s: the connection was not kept after a 401", route)
+			}
+		}
+		mustDo("protected")
+		access, refresh := c.access, c.refresh
+		c.setTokens("garbage", refresh)
+		mustFail("protected")
+		c.setTokens(access[:len(access)-2]+"xx", refresh) // a bad signature
+		mustFail("protected")
+		c.setTokens(access, refresh)
+		mustDo("protected")
+
+		c.setTokens(access, "garbage")
+		mustFail("refresh")
+		if c.access != access || c.refresh != "garbage" {
+			t.Fatal("a failed refresh changed the tokens")
+		}
+		c.setTokens(access, refresh)
+		mustDo("refresh")
+		if c.access == access || c.refresh == refresh || c.access == "" || c.refresh == "" {
+			t.Fatalf("refresh did not take new tokens")
+		}
+		mustDo("protected") // with the new access token
+		mustDo("refresh")
+	})
+
+	t.Run("scs", func(t *testing.T) {
+		cl, lc := loginLean(t, sc)
+		c := cl.(*scsClient)
+		nc := lc.nc
+		for _, route := range []string{"protected", "refresh", "protected"} {
+			if err := c.do(lc, route); err != nil {
+				t.Fatalf("%s: %v", route, err)
+			}
+		}
+		token := c.token
+		c.setToken("garbage")
+		for _, route := range []string{"protected", "refresh"} {
+			if err := c.do(lc, route); err == nil || !strings.Contains(err.Error(), "status 401") {
+				t.Errorf("%s with a garbage cookie: error %v, want a 401", route, err)
+			}
+		}
+		c.setToken(token)
+		if err := c.do(lc, "refresh"); err != nil || c.token == token {
+			t.Fatalf("refresh: %v (token renewed: %v)", err, c.token != token)
+		}
+		if lc.nc != nc {
+			t.Fatal("the connection was not kept")
+		}
+	})
+}
+
+// TestLeanConnClose: a response with Connection: close counts as a failed
+// request, and the next request dials a new connection and succeeds.
+func TestLeanConnClose(t *testing.T) {
+	var n atomic.Int32
+	url, stop, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 2 {
+			w.Header().Set("Connection", "close")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	c := &sesameClient{url: url, access: "a.b.c"}
+	lc := &leanConn{addr: hostPort(url)}
+	if err := lc.dial(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lc.close)
+	first := lc.nc
+	if err := c.do(lc, "protected"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.do(lc, "protected"); !errors.Is(err, errServerClosed) {
+		t.Fatalf("answer with Connection: close: error %v, want errServerClosed", err)
+	}
+	if lc.nc != nil {
+		t.Fatal("connection not closed")
+	}
+	for range 2 {
+		if err := c.do(lc, "protected"); err != nil {
+			t.Fatalf("after a redial: %v", err)
+		}
+	}
+	if lc.nc == nil || lc.nc == first {
+		t.Fatal("no new connection")
+	}
+}
+
+// TestRequestBytes: the lean requests are byte for byte what the
+// net/http.Client of the previous load generator sent.
+func TestRequestBytes(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	got := make(chan []byte, 1)
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			var raw bytes.Buffer
+			req, err := http.ReadRequest(bufio.NewReader(io.TeeReader(conn, &raw)))
+			if err == nil {
+				io.Copy(io.Discard, req.Body)
+			}
+			got <- raw.Bytes()
+			conn.Write([]byte("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"))
+			conn.Close()
+		}
+	}()
+	url := "http://" + l.Addr().String()
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 10 * time.Second}
+	sent := func(req *http.Request) []byte {
+		t.Helper()
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(resp)
+		return <-got
+	}
+	for _, tok := range []string{"abc.DEF-_123", `needs "escaping" <&> \ é` + "\u2028\x01"} {
+		// As the previous sesameClient.do sent a refresh.
+		var b bytes.Buffer
+		json.NewEncoder(&b).Encode(map[string]string{"refresh_token": tok})
+		req, _ := http.NewRequest("POST", url+"/auth/refresh", strings.NewReader(b.String()))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Session-Transport", "header")
+		c := &sesameClient{url: url, access: "a.b.c", refresh: tok}
+		if err := c.build("refresh"); err != nil {
+			t.Fatal(err)
+		}
+		if want := sent(req); !bytes.Equal(c.req, want) {
+			t.Errorf("sesame refresh:\n got %q\nwant %q", c.req, want)
+		}
+	}
+	{
+		req, _ := http.NewRequest("GET", url+"/app", nil)
+		req.Header.Set("Authorization", "Bearer "+"a.b.c")
+		c := &sesameClient{url: url, access: "a.b.c", refresh: "r"}
+		if err := c.build("protected"); err != nil {
+			t.Fatal(err)
+		}
+		if want := sent(req); !bytes.Equal(c.req, want) {
+			t.Errorf("sesame protected:\n got %q\nwant %q", c.req, want)
+		}
+		c.setTokens("a b", "r")
+		if err := c.build("protected"); err == nil {
+			t.Error("an access token with a space makes a request")
+		}
+	}
+	for _, cookie := range []string{"Tok-123_x", "with space", "with,comma", "bad;\\\"bytes"} {
+		c := &scsClient{t: &scsTarget{url: url, cookie: "session"}, token: cookie}
+		for _, r := range []struct{ route, method, path string }{{"refresh", "POST", "/refresh"}, {"protected", "GET", "/app"}} {
+			// As the previous scsClient.send sent them.
+			req, _ := http.NewRequest(r.method, url+r.path, nil)
+			req.AddCookie(&http.Cookie{Name: "session", Value: cookie})
+			c.build(r.route)
+			if want := sent(req); !bytes.Equal(c.req, want) {
+				t.Errorf("scs %s, cookie %q:\n got %q\nwant %q", r.route, cookie, c.req, want)
+			}
+		}
+	}
+}
+
+// TestReadResponse: the lean parser reads what net/http's Transport reads
+// (http.ReadResponse, 1xx skipped, the body), leaves the stream at the next
+// response when the connection is kept, and fails where it fails. It is
+// stricter in two ways no Go server exercises: a status line must be
+// HTTP/1.0 or HTTP/1.1, and a header line may not be folded.
+func TestReadResponse(t *testing.T) {
+	const next = "HTTP/1.1 204 No Content\r\nSet-Cookie: session=next\r\n\r\n"
+	long := strings.Repeat("x", 6000)
+	cases := []string{
+		"HTTP/1.1 204 No Content\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 25\r\n\r\n{\"access_token\":\"a.b.c\"}\n",
+		"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\nY: 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"error\":\"nope\"}\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 204 No Content\r\nSet-Cookie: session=abc_-123; Path=/; Expires=Mon, 02 Jan 2006 15:04:05 GMT; Max-Age=3600; HttpOnly; SameSite=Lax\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\nSet-Cookie:   session=\"quoted\" ; Path=/\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\nSet-Cookie: other=x\r\nSet-Cookie: session=first\r\nSet-Cookie: session=\r\nSet-Cookie: session=bad\\byte\r\nSet-Cookie: session=last; bogus;;=\r\nSet-Cookie: sessionx=no\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\nSet-Cookie: session=a b, c\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\nSet-Cookie: session=" + long + "\r\nX-Long: " + long + "\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: Keep-Alive, Close\r\n\r\nabc",
+		"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+		"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nBad Header: 1\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+		"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+		// Failures.
+		"HTTP/1.1 2x4 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+	}
+	// Streams that end early: no next response after them.
+	last := []string{
+		"HTTP/1.1 200 OK\r\n\r\nno length: to the end",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n",
+		"HTTP/1.1 200 O",
+		"",
+	}
+	for _, raw := range []string{
+		"HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n",
+	} {
+		lc := &leanConn{br: bufio.NewReader(strings.NewReader(raw + next))}
+		if _, _, err := lc.readResponse(""); err == nil {
+			t.Errorf("%q: no error", raw)
+		}
+	}
+	for i, raw := range slices.Concat(cases, last) {
+		stream := raw
+		if i < len(cases) {
+			stream += next
+		}
+		name := raw[:min(len(raw), 60)]
+		br := bufio.NewReader(strings.NewReader(stream))
+		want, werr := http.ReadResponse(br, nil)
+		for werr == nil && want.StatusCode < 200 && want.StatusCode != http.StatusSwitchingProtocols {
+			want, werr = http.ReadResponse(br, nil) // as the Transport skips 1xx
+		}
+		var wantBody []byte
+		if werr == nil {
+			wantBody, werr = io.ReadAll(want.Body)
+		}
+		lc := &leanConn{br: bufio.NewReaderSize(strings.NewReader(stream), 4096)}
+		got, keep, gerr := lc.readResponse("session")
+		if (werr != nil) != (gerr != nil) {
+			t.Errorf("%q: error %v, http.ReadResponse %v", name, gerr, werr)
+			continue
+		}
+		if werr != nil {
+			continue
+		}
+		wantCookie := ""
+		for _, ck := range want.Cookies() {
+			if ck.Name == "session" && ck.Value != "" {
+				wantCookie = ck.Value
+			}
+		}
+		if got.status != want.StatusCode || !bytes.Equal(got.body, wantBody) || got.cookie != wantCookie || keep == want.Close {
+			t.Errorf("%q: got %d %q cookie %q keep %v; http.ReadResponse %d %q cookie %q close %v",
+				name, got.status, got.body, got.cookie, keep, want.StatusCode, wantBody, wantCookie, want.Close)
+			continue
+		}
+		if keep {
+			got, _, err := lc.readResponse("session")
+			if err != nil || got.status != http.StatusNoContent || got.cookie != "next" {
+				t.Errorf("%q: the next response: %d cookie %q, %v", name, got.status, got.cookie, err)
+			}
+		}
+	}
+}
+
+// FuzzDecodeTokens: decodeTokens gives what json.Unmarshal gives, for any
+// body, and its own scan decides the bodies the server writes.
+func FuzzDecodeTokens(f *testing.F) {
+	server, _ := json.Marshal(map[string]any{"access_token": strings.Repeat("a.b-c_", 140), "token_type": "Bearer",
+		"expires_in": 900, "refresh_token": "l1YhoVuU9uYcwMImyD29g1cQ.XqEB3vut0IRbU1o_7oHdMMJGfAwIT0SC4o2GHrdmWBU", "refresh_expires_in": 86400})
+	if _, ok := scanTokens(append(server, '\n')); !ok {
+		f.Fatalf("the server's body is not scanned: %s", server)
+	}
+	for _, s := range []string{
+		string(server) + "\n",
+		`{}`, ` { } `, `null`, `[]`, `"x"`, `{"access_token":"a","refresh_token":"r"}`,
+		`{"access_token":"a","access_token":"b","refresh_token":"r"}`,
+		`{"ACCESS_TOKEN":"a","refresh_token":"r"}`, `{"access_token":null,"refresh_token":"r"}`,
+		`{"access_token":1,"refresh_token":"r"}`, `{"access_token":"a\u0041","refresh_token":"r"}`,
+		`{"access_token":"a","refresh_token":"r",}`, `{"access_token":"a","refresh_token":"r"} x`,
+		`{"access_token":"a","refresh_token":"r"}{}`, `{"x":-0.5e+3,"y":true,"z":[1],"w":{"a":1},"v":false,"u":null}`,
+		`{"x":01}`, `{"x":1.}`, `{"x":-}`, `{"x":1e}`, `{"x":tru}`, `{"x":truex}`, `{"access_token":"é"}`,
+		`{"access_token":"a\tb"}`, "{\"access_token\":\"a\tb\"}", `{"access_token" : "a" , "refresh_token" : "r" }`,
+		`{"access_token":"a"`, `{"access_token":"a`, `{`, ``, ` `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var want tokenPair
+		werr := json.Unmarshal(body, &want)
+		got, err := decodeTokens(body)
+		if (err != nil) != (werr != nil) || err == nil && got != want {
+			t.Fatalf("%q: got %+v, %v; json.Unmarshal %+v, %v", body, got, err, want, werr)
+		}
+		if tp, ok := scanTokens(body); ok && (werr != nil || tp != want) {
+			t.Fatalf("%q: scanned %+v; json.Unmarshal %+v, %v", body, tp, want, werr)
+		}
+	})
 }
