@@ -89,12 +89,14 @@ type config struct {
 func run() error {
 	var cfg config
 	var clients, servers, routes, cpuprofile string
+	var noPipe bool
 	flag.StringVar(&cfg.redisAddr, "redis", os.Getenv("BENCH_REDIS_ADDR"), "redis-server address (loopback); empty starts one on a free port")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time per (server, route, clients)")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured time before each measurement")
 	flag.StringVar(&clients, "clients", "16,64", "comma-separated concurrent client counts")
 	flag.StringVar(&servers, "servers", "sesame,scs", "comma-separated servers to measure")
 	flag.StringVar(&routes, "routes", "protected,refresh", "comma-separated routes to measure")
+	flag.BoolVar(&noPipe, "no-auto-pipeline", false, "sesame's Redis store sends one command per call (revocation.RedisOptions.NoAutoPipeline), to measure what auto-pipelining gives")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the measurements (server and clients) to this file")
 	flag.IntVar(&cfg.maxRequests, "max-requests", 1_000_000, "cap on requests per client per measurement")
 	flag.Parse()
@@ -130,7 +132,7 @@ func run() error {
 		var t target
 		switch name {
 		case "sesame":
-			t, err = newSesame(cfg.redisAddr, data)
+			t, err = newSesame(cfg.redisAddr, data, &revocation.RedisOptions{NoAutoPipeline: noPipe})
 		case "scs":
 			t, err = newSCS(cfg.redisAddr, data)
 		default:
@@ -327,12 +329,19 @@ func (s *sesameTarget) close() {
 	}
 }
 
-func newSesame(redisAddr string, data ref.Session) (*sesameTarget, error) {
+// newSesame starts the sesame server; opts (nil: defaults) configures its
+// Redis store, whose KeyPrefix it sets.
+func newSesame(redisAddr string, data ref.Session, opts *revocation.RedisOptions) (*sesameTarget, error) {
 	s := &sesameTarget{}
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, PoolSize: 128})
 	s.closers = append(s.closers, func() { rdb.Close() })
 	prefix := fmt.Sprintf("bench-%d:", time.Now().UnixNano())
-	store, err := revocation.NewRedis(rdb, &revocation.RedisOptions{KeyPrefix: prefix})
+	var o revocation.RedisOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.KeyPrefix = prefix
+	store, err := revocation.NewRedis(rdb, &o)
 	if err != nil {
 		s.close()
 		return nil, err

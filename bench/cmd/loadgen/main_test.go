@@ -24,7 +24,7 @@ import (
 // test measures working logins, protected requests and refresh chains).
 func TestServers(t *testing.T) {
 	addr, data := testRedis(t)
-	ses, err := newSesame(addr, data)
+	ses, err := newSesame(addr, data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func loginLean(t *testing.T, s target) (client, *leanConn) {
 // cookie on scs.
 func TestLeanClientFailures(t *testing.T) {
 	addr, data := testRedis(t)
-	ses, err := newSesame(addr, data)
+	ses, err := newSesame(addr, data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
