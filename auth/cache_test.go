@@ -179,6 +179,34 @@ func BenchmarkRequireCacheHit(b *testing.B) { benchmarkRequire(b, 0) }
 // request verifies the signature and opens the payload.
 func BenchmarkRequireCacheMiss(b *testing.B) { benchmarkRequire(b, -1) }
 
+// referenceData has the strings of shared/bench/reference-session.json.
+var referenceData = Profile{Name: "Alexandra Richardson", Cart: []string{
+	"usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K", "a.richardson@example-corp.com", "admin", "billing:read",
+	"billing:write", "support", "tnt_7f3a9c2e41b8", "en-GB"}}
+
+// referenceManager is a manager on the memory store whose Authenticator
+// accepts any user (a user per session, as in production) with
+// referenceData, and no login rate limit.
+func referenceManager(b *testing.B, cacheSize int) *auth.Manager[Profile] {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	store, _ := revocation.NewMemory(nil)
+	rep, _ := revocation.NewReplica(store, nil)
+	go rep.Run(ctx)
+	<-rep.Ready()
+	m, err := auth.New(auth.Config[Profile]{
+		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep, CacheSize: cacheSize,
+		Authenticator: auth.AuthenticatorFunc[Profile](func(_ context.Context, u, _ string) (string, Profile, error) {
+			return u, referenceData, nil
+		}),
+		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
 // BenchmarkCacheMemory measures the heap one verified-token cache entry
 // holds, for session data close to shared/bench/reference-session.json
 // (the same strings, in this package's Profile: 181 bytes as JSON against
@@ -189,25 +217,7 @@ func BenchmarkRequireCacheMiss(b *testing.B) { benchmarkRequire(b, -1) }
 // bookkeeping.
 func BenchmarkCacheMemory(b *testing.B) {
 	const n = 20000
-	data := Profile{Name: "Alexandra Richardson", Cart: []string{
-		"usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K", "a.richardson@example-corp.com", "admin", "billing:read",
-		"billing:write", "support", "tnt_7f3a9c2e41b8", "en-GB"}}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	store, _ := revocation.NewMemory(nil)
-	rep, _ := revocation.NewReplica(store, nil)
-	go rep.Run(ctx)
-	<-rep.Ready()
-	m, err := auth.New(auth.Config[Profile]{
-		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep, CacheSize: n,
-		Authenticator: auth.AuthenticatorFunc[Profile](func(_ context.Context, u, _ string) (string, Profile, error) {
-			return u, data, nil // a user per session, as in production
-		}),
-		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := referenceManager(b, n)
 	r := chi.NewRouter()
 	r.Mount("/auth", m.Routes())
 	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,9 +8,6 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
-
-	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/revocation"
 )
 
 // BenchmarkRefresh is one POST /auth/refresh through chi with the header
@@ -20,24 +16,7 @@ import (
 // data, minting and signing a new access token, the JSON answer), without
 // a network or Redis. The session data has the reference session's strings.
 func BenchmarkRefresh(b *testing.B) {
-	data := Profile{Name: "Alexandra Richardson", Cart: []string{
-		"usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K", "a.richardson@example-corp.com", "admin", "billing:read",
-		"billing:write", "support", "tnt_7f3a9c2e41b8", "en-GB"}}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	store, _ := revocation.NewMemory(nil)
-	rep, _ := revocation.NewReplica(store, nil)
-	go rep.Run(ctx)
-	<-rep.Ready()
-	m, err := auth.New(auth.Config[Profile]{
-		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep,
-		Authenticator: auth.AuthenticatorFunc[Profile](func(_ context.Context, u, _ string) (string, Profile, error) {
-			return u, data, nil
-		}),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := referenceManager(b, 0)
 	r := chi.NewRouter()
 	r.Mount("/auth", m.Routes())
 	post := func(path, body string) *httptest.ResponseRecorder {

@@ -121,6 +121,39 @@ func newFamilies(t *testing.T, s Store, n int) []RefreshToken {
 	return toks
 }
 
+// behindOne holds the client's pipelines, refreshes lead (whose pipeline
+// is then sent and held), starts calls until every one is queued behind it,
+// releases the pipelines and waits for all; lead's refresh must succeed.
+// Pipelines recorded before are dropped first.
+func behindOne(t *testing.T, s *RedisStore, g *pipeGate, lead RefreshToken, calls []func()) {
+	t.Helper()
+	g.take(t)
+	g.holdAll()
+	first := make(chan error, 1)
+	go func() { _, err := s.Refresh(context.Background(), lead.Reveal()); first <- err }()
+	waitFor(t, 10*time.Second, func() bool { return g.sent() == 1 })
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Go(c)
+	}
+	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == len(calls) })
+	g.release()
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatalf("first refresh: %v", err)
+	}
+}
+
+// refreshEach returns calls refreshing each of toks, and their errors.
+func refreshEach(s *RedisStore, toks []RefreshToken) ([]func(), []error) {
+	errs := make([]error, len(toks))
+	calls := make([]func(), len(toks))
+	for i, tok := range toks {
+		calls[i] = func() { _, errs[i] = s.Refresh(context.Background(), tok.Reveal()) }
+	}
+	return calls, errs
+}
+
 // TestAutoPipeline: calls made while a pipeline is in flight go to Redis
 // together in the next one, and each hears its own answer.
 func TestAutoPipeline(t *testing.T) {
@@ -129,37 +162,25 @@ func TestAutoPipeline(t *testing.T) {
 	ctx := context.Background()
 	const n = 40
 	toks := newFamilies(t, s, n+1)
-	g.take(t)
 
-	g.holdAll()
-	first := make(chan error, 1)
-	go func() { _, err := s.Refresh(ctx, toks[0].Reveal()); first <- err }()
-	waitFor(t, 10*time.Second, func() bool { return g.sent() == 1 })
-
-	// n genuine tokens and n forged ones queue behind it.
+	// n genuine tokens and n forged ones queue behind the first.
 	type answer struct {
 		res RefreshResult
 		err error
 	}
 	good := make([]answer, n)
 	bad := make([]error, n)
-	var wg sync.WaitGroup
+	var calls []func()
 	for i := range n {
-		wg.Go(func() {
+		calls = append(calls, func() {
 			res, err := s.Refresh(ctx, toks[i+1].Reveal())
 			good[i] = answer{res, err}
-		})
-		wg.Go(func() {
+		}, func() {
 			fid, _, _ := parseToken(toks[i+1].Reveal())
 			_, bad[i] = s.Refresh(ctx, formatToken(fid, [secretLen]byte{}).Reveal())
 		})
 	}
-	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == 2*n })
-	g.release()
-	wg.Wait()
-	if err := <-first; err != nil {
-		t.Fatalf("first refresh: %v", err)
-	}
+	behindOne(t, s, g, toks[0], calls)
 	for i := range n {
 		if good[i].err != nil || good[i].res.Replayed {
 			t.Fatalf("refresh %d: %+v, %v", i, good[i].res, good[i].err)
@@ -196,25 +217,9 @@ func sizes(pipes [][]string) []int {
 func TestAutoPipelineBounded(t *testing.T) {
 	t.Parallel()
 	s, g, _ := newGatedStore(t)
-	ctx := context.Background()
-	n := maxBatch + 10
-	toks := newFamilies(t, s, n+1)
-	g.take(t)
-	g.holdAll()
-	first := make(chan error, 1)
-	go func() { _, err := s.Refresh(ctx, toks[0].Reveal()); first <- err }()
-	waitFor(t, 10*time.Second, func() bool { return g.sent() == 1 })
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { _, errs[i] = s.Refresh(ctx, toks[i+1].Reveal()) })
-	}
-	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == n })
-	g.release()
-	wg.Wait()
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
+	toks := newFamilies(t, s, maxBatch+11)
+	calls, errs := refreshEach(s, toks[1:])
+	behindOne(t, s, g, toks[0], calls)
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("refresh %d: %v", i, err)
@@ -237,22 +242,8 @@ func TestAutoPipelineNoScript(t *testing.T) {
 	if err := client.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	g.take(t)
-	g.holdAll()
-	first := make(chan error, 1)
-	go func() { _, err := s.Refresh(ctx, toks[0].Reveal()); first <- err }()
-	waitFor(t, 10*time.Second, func() bool { return g.sent() == 1 })
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { _, errs[i] = s.Refresh(ctx, toks[i+1].Reveal()) })
-	}
-	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == n })
-	g.release()
-	wg.Wait()
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
+	calls, errs := refreshEach(s, toks[1:])
+	behindOne(t, s, g, toks[0], calls)
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("refresh %d after SCRIPT FLUSH: %v", i, err)

@@ -19,10 +19,9 @@ import (
 	"github.com/sesame-go/sesame/bench/internal/ref"
 )
 
-// TestServers: both servers refuse GET /app without a session, and a short
-// measurement of each route completes with no failed request (so the load
-// test measures working logins, protected requests and refresh chains).
-func TestServers(t *testing.T) {
+// testServers starts both servers on a test redis-server; they stop with t.
+func testServers(t *testing.T) (*sesameTarget, *scsTarget) {
+	t.Helper()
 	addr, data := testRedis(t)
 	ses, err := newSesame(addr, data, nil)
 	if err != nil {
@@ -34,6 +33,14 @@ func TestServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sc.close)
+	return ses, sc
+}
+
+// TestServers: both servers refuse GET /app without a session, and a short
+// measurement of each route completes with no failed request (so the load
+// test measures working logins, protected requests and refresh chains).
+func TestServers(t *testing.T) {
+	ses, sc := testServers(t)
 	cfg := config{duration: 200 * time.Millisecond, maxRequests: 200}
 	for _, s := range []target{ses, sc} {
 		t.Run(s.name(), func(t *testing.T) {
@@ -101,17 +108,7 @@ func loginLean(t *testing.T, s target) (client, *leanConn) {
 // route, a garbage refresh token on the refresh route, a garbage session
 // cookie on scs.
 func TestLeanClientFailures(t *testing.T) {
-	addr, data := testRedis(t)
-	ses, err := newSesame(addr, data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ses.close)
-	sc, err := newSCS(addr, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sc.close)
+	ses, sc := testServers(t)
 
 	t.Run("sesame", func(t *testing.T) {
 		cl, lc := loginLean(t, ses)
