@@ -2,42 +2,27 @@ package revocation
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// batcher sends the scripts of concurrent calls to Redis as one pipeline
-// (auto-pipelining). A call that finds no pipeline in flight sends its own
-// script at once, alone, so an idle store adds no latency; calls that
-// arrive while a pipeline is in flight queue up and go together in the
-// next one. Under load that turns N round trips — N writes and N reads on
-// each side, N wake-ups of redis-server — into one, which is most of what a
-// refresh costs besides its signature.
-//
-// Semantics are those of one command per call: each script runs atomically
-// and answers its own caller; a pipeline is not a transaction, so one
-// call's failure (NOSCRIPT, a MOVED slot, a network error) is its own.
-// go-redis' retries apply to the pipeline as they do to a command, which is
-// safe for the same reason: every script is idempotent for a retried
-// request (a refresh retried after its rotation landed is a replay).
-//
-// A caller whose context ends while its script is queued or in flight gets
-// the context's error at once; the script may still run, exactly as a
-// command whose reply was abandoned. The pipeline itself runs without the
-// callers' cancellation (one caller's deadline must not fail the others),
-// under the client's read and write timeouts.
 // pipeliner keeps one batcher per Redis master: on a Cluster a pipeline
 // waits for every node it touches, so one stalled master (dead, paused,
 // failing over) must hold up only the calls for its own slots. Pipelines
-// still go through the client, whose routing follows MOVED and ASK.
+// still go through the client, whose routing follows MOVED and ASK (so
+// during a resharding or failover one batch may briefly reach two masters).
+// NewRedis uses it only with a *redis.Client (standalone or Sentinel: one
+// master) or a *redis.ClusterClient; a Ring's pipeline waits for every
+// shard, so a Ring gets one command per call.
 type pipeliner struct {
 	rdb     redis.UniversalClient
 	cluster *redis.ClusterClient // nil: one master, one batcher
 
-	one    batcher // standalone and Sentinel; Cluster when a key's master is unknown
-	mu     sync.Mutex
-	byNode map[string]*batcher // master address -> its batcher
+	one    batcher  // standalone and Sentinel; Cluster when a key's master is unknown
+	byNode sync.Map // master address -> *batcher; grows with the addresses seen
 }
 
 func newPipeliner(rdb redis.UniversalClient) *pipeliner {
@@ -61,23 +46,47 @@ func (p *pipeliner) batcherFor(ctx context.Context, key string) *batcher {
 		return &p.one
 	}
 	addr := node.Options().Addr
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	b := p.byNode[addr]
-	if b == nil {
-		if p.byNode == nil {
-			p.byNode = make(map[string]*batcher)
-		}
-		b = &batcher{rdb: p.rdb}
-		p.byNode[addr] = b
+	if b, ok := p.byNode.Load(addr); ok {
+		return b.(*batcher)
 	}
-	return b
+	b, _ := p.byNode.LoadOrStore(addr, &batcher{rdb: p.rdb})
+	return b.(*batcher)
 }
 
-// maxBatch bounds one pipeline: its callers hear back only once all of its
-// replies are read, so an unbounded one would make the first wait for the last.
-const maxBatch = 128
+// maxQueue bounds the calls waiting behind a master's pipeline in flight.
+// Past it a call fails at once with ErrUnavailable, as it would when the
+// client's connection pool is exhausted: a stalled master must not collect
+// an unbounded backlog of scripts (and their payloads).
+const maxQueue = 4096
 
+// errQueueFull is what a call gets past maxQueue.
+var errQueueFull = errors.New("too many calls waiting for this Redis master")
+
+// batcher sends the scripts of concurrent calls to one Redis master as one
+// pipeline (auto-pipelining). A call that finds no pipeline in flight
+// starts one at once with what is queued, usually only its own script, so
+// an idle store adds no latency; calls that arrive while a pipeline is in
+// flight queue up and all go together in the next one. Under load that
+// turns N round trips — N writes and N reads on each side, N wake-ups of
+// redis-server — into one, which is most of what a refresh costs besides
+// its signature.
+//
+// Each script runs atomically and answers its own caller: a pipeline is not
+// a transaction, and a script's error (NOSCRIPT, MOVED, a script error) is
+// its own. A network error fails every call of its pipeline. go-redis then
+// retries the whole pipeline (MaxRetries), re-running scripts whose replies
+// it had already read; every script copes with running twice for one
+// call: create recognises its own family, a refresh run twice is a replay
+// that returns the same new token, a revocation is idempotent.
+//
+// Contexts: a call whose context is already done is refused before it is
+// queued; a queued call whose context ends is answered with the context's
+// error at once and dropped from the queue, so its script does not run.
+// Once its pipeline is sent, a script may run whatever happens to the
+// caller, exactly as a command whose reply was abandoned may. The pipeline
+// itself runs without the callers' cancellation (one caller's deadline must
+// not fail the others), under the client's read and write timeouts — as
+// go-redis runs a single command unless ContextTimeoutEnabled.
 type batcher struct {
 	rdb redis.UniversalClient
 
@@ -87,36 +96,54 @@ type batcher struct {
 }
 
 type batchCall struct {
+	ctx  context.Context
 	s    *redis.Script
 	keys []string
 	args []any
 	cmd  *redis.Cmd
-	done chan struct{} // closed when cmd holds the reply
+	done chan struct{} // closed when cmd holds the answer
+}
+
+func failedCmd(ctx context.Context, err error) *redis.Cmd {
+	cmd := redis.NewCmd(ctx)
+	cmd.SetErr(err)
+	return cmd
 }
 
 func (b *batcher) run(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
-	c := &batchCall{s: s, keys: keys, args: args, done: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return failedCmd(ctx, err)
+	}
+	c := &batchCall{ctx: ctx, s: s, keys: keys, args: args, done: make(chan struct{})}
 	b.mu.Lock()
+	if len(b.queue) >= maxQueue {
+		b.mu.Unlock()
+		return failedCmd(ctx, errQueueFull)
+	}
 	b.queue = append(b.queue, c)
 	lead := !b.running
 	b.running = true
 	b.mu.Unlock()
 	if lead {
-		// This call's script is in the first pipeline; whoever queued
-		// behind it is sent by a goroutine, so this caller does not wait
-		// for them.
+		// This call's script is in the first pipeline, sent from this
+		// goroutine (no hand-off on an idle store); whoever queued
+		// behind it is sent by a new goroutine, so this caller does not
+		// wait for them.
 		if b.flush() {
 			go b.loop()
 		}
 	}
 	select {
 	case <-c.done:
-		return c.cmd
 	case <-ctx.Done():
-		cmd := redis.NewCmd(ctx)
-		cmd.SetErr(ctx.Err())
-		return cmd
+		// An answer that is already there wins over the context.
+		select {
+		case <-c.done:
+		default:
+			return failedCmd(ctx, ctx.Err())
+		}
 	}
+	return c.cmd
 }
 
 // loop flushes until the queue is empty.
@@ -126,18 +153,47 @@ func (b *batcher) loop() {
 }
 
 // flush sends what is queued as one pipeline and reports whether more
-// calls queued meanwhile; when none did, it ends the flush loop.
+// calls queued meanwhile; when none did, it ends the flush loop. Queued
+// calls whose context has ended are answered with its error, not sent.
 func (b *batcher) flush() (more bool) {
 	b.mu.Lock()
-	batch := b.queue
-	if len(batch) > maxBatch {
-		batch = batch[:maxBatch:maxBatch]
-		b.queue = append([]*batchCall(nil), b.queue[maxBatch:]...)
-	} else {
-		b.queue = nil
-	}
+	queued := b.queue
+	b.queue = nil
 	b.mu.Unlock()
-	b.exec(batch)
+	batch := queued[:0]
+	for _, c := range queued {
+		if err := c.ctx.Err(); err != nil {
+			c.cmd = failedCmd(c.ctx, err)
+			close(c.done)
+			continue
+		}
+		batch = append(batch, c)
+	}
+	defer func() {
+		// A panic (in a client hook, say) must not leave callers waiting,
+		// nor the batcher marked running with no loop to drain it.
+		if p := recover(); p != nil {
+			for _, c := range batch {
+				if c.cmd == nil {
+					c.cmd = failedCmd(c.ctx, fmt.Errorf("revocation: redis pipeline panicked: %v", p))
+					close(c.done)
+				}
+			}
+			if b.settle() {
+				go b.loop()
+			}
+			panic(p)
+		}
+	}()
+	if len(batch) > 0 {
+		b.exec(batch)
+	}
+	return b.settle()
+}
+
+// settle ends the flush loop if nothing is queued, and reports whether
+// something is.
+func (b *batcher) settle() (more bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.queue) == 0 {

@@ -3,9 +3,11 @@ package revocation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,9 +125,10 @@ func newFamilies(t *testing.T, s Store, n int) []RefreshToken {
 
 // behindOne holds the client's pipelines, refreshes lead (whose pipeline
 // is then sent and held), starts calls until every one is queued behind it,
-// releases the pipelines and waits for all; lead's refresh must succeed.
+// runs whileQueued, releases the pipelines and waits for all; lead's
+// refresh must succeed.
 // Pipelines recorded before are dropped first.
-func behindOne(t *testing.T, s *RedisStore, g *pipeGate, lead RefreshToken, calls []func()) {
+func behindOne(t *testing.T, s *RedisStore, g *pipeGate, lead RefreshToken, calls []func(), whileQueued ...func()) {
 	t.Helper()
 	g.take(t)
 	g.holdAll()
@@ -136,7 +139,10 @@ func behindOne(t *testing.T, s *RedisStore, g *pipeGate, lead RefreshToken, call
 	for _, c := range calls {
 		wg.Go(c)
 	}
-	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == len(calls) })
+	waitFor(t, 20*time.Second, func() bool { return s.batch.one.queued() == len(calls) })
+	for _, f := range whileQueued {
+		f()
+	}
 	g.release()
 	wg.Wait()
 	if err := <-first; err != nil {
@@ -212,21 +218,34 @@ func sizes(pipes [][]string) []int {
 	return out
 }
 
-// TestAutoPipelineBounded: a pipeline carries at most maxBatch scripts; the
-// rest go in the next one.
-func TestAutoPipelineBounded(t *testing.T) {
+// TestAutoPipelineQueueBound: at most maxQueue calls wait behind a
+// master's pipeline; the next fails at once with ErrUnavailable, and the
+// queued ones all complete once the pipeline in flight returns.
+func TestAutoPipelineQueueBound(t *testing.T) {
 	t.Parallel()
 	s, g, _ := newGatedStore(t)
-	toks := newFamilies(t, s, maxBatch+11)
-	calls, errs := refreshEach(s, toks[1:])
-	behindOne(t, s, g, toks[0], calls)
+	toks := newFamilies(t, s, 1)
+	ctx := context.Background()
+	errs := make([]error, maxQueue)
+	calls := make([]func(), maxQueue)
+	for i := range calls {
+		calls[i] = func() { errs[i] = s.RevokeToken(ctx, fmt.Sprintf("jti-%d", i)) }
+	}
+	if err := s.RevokeToken(ctx, "load-the-script"); err != nil {
+		t.Fatal(err)
+	}
+	refused := make(chan error, 1)
+	behindOne(t, s, g, toks[0], calls, func() { refused <- s.RevokeToken(ctx, "one-too-many") })
+	if err := <-refused; !errors.Is(err, ErrUnavailable) || !errors.Is(err, errQueueFull) {
+		t.Fatalf("call past the bound: %v, want ErrUnavailable (queue full)", err)
+	}
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("refresh %d: %v", i, err)
+			t.Fatalf("queued call %d: %v", i, err)
 		}
 	}
-	if got := sizes(g.take(t)); !slices.Equal(got, []int{1, maxBatch, 10}) {
-		t.Fatalf("pipelines by size: %v, want [1 %d 10]", got, maxBatch)
+	if got := sizes(g.take(t)); !slices.Equal(got, []int{1, maxQueue}) {
+		t.Fatalf("pipelines by size: %v, want [1 %d]", got, maxQueue)
 	}
 }
 
@@ -259,41 +278,153 @@ func TestAutoPipelineNoScript(t *testing.T) {
 
 // TestAutoPipelineCallerGivesUp: a caller whose context ends while its
 // script waits behind a pipeline gets ErrUnavailable at once, without
-// holding up the others. Its script may still run, as a command whose reply
-// was abandoned may: presenting the same token again within the grace
-// window is then a replay that returns the same new token.
+// holding up the others, and its script is dropped, not sent: the token it
+// presented is still the family's current one.
 func TestAutoPipelineCallerGivesUp(t *testing.T) {
 	t.Parallel()
 	s, g, _ := newGatedStore(t)
-	toks := newFamilies(t, s, 2)
-	g.take(t)
-	g.holdAll()
-	first := make(chan error, 1)
-	go func() { _, err := s.Refresh(context.Background(), toks[0].Reveal()); first <- err }()
-	waitFor(t, 10*time.Second, func() bool { return g.sent() == 1 })
-
+	toks := newFamilies(t, s, 3)
 	ctx, cancel := context.WithCancel(context.Background())
 	gaveUp := make(chan error, 1)
-	go func() { _, err := s.Refresh(ctx, toks[1].Reveal()); gaveUp <- err }()
-	waitFor(t, 10*time.Second, func() bool { return s.batch.one.queued() == 1 })
-	cancel()
-	err := <-gaveUp // the pipeline in flight is still held
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled caller: %v, want ErrUnavailable wrapping context.Canceled", err)
+	var other error
+	behindOne(t, s, g, toks[0], []func(){
+		func() { _, err := s.Refresh(ctx, toks[1].Reveal()); gaveUp <- err },
+		func() { _, other = s.Refresh(context.Background(), toks[2].Reveal()) },
+	}, func() {
+		cancel()
+		err := <-gaveUp // the pipeline in flight is still held
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled caller: %v, want ErrUnavailable wrapping context.Canceled", err)
+		}
+	})
+	if other != nil {
+		t.Fatalf("the other queued call: %v", other)
 	}
-	g.release()
-	if err := <-first; err != nil {
+	if got := sizes(g.take(t)); !slices.Equal(got, []int{1, 1}) {
+		t.Fatalf("pipelines by size: %v, want [1 1] (the abandoned script not sent)", got)
+	}
+	res, err := s.Refresh(context.Background(), toks[1].Reveal())
+	if err != nil || res.Replayed {
+		t.Fatalf("the abandoned token afterwards: %+v, %v; want a rotation (its script never ran)", res, err)
+	}
+}
+
+// TestAutoPipelineDoneContext: a call whose context is already done is
+// refused before it is queued, and writes nothing (as go-redis does for a
+// command).
+func TestAutoPipelineDoneContext(t *testing.T) {
+	t.Parallel()
+	s, g, _ := newGatedStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	g.take(t)
+	if err := s.RevokeSession(ctx, "sid-1"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("RevokeSession with a cancelled context: %v", err)
+	}
+	if n := g.sent(); n != 0 {
+		t.Fatalf("%d pipelines sent for a cancelled call", n)
+	}
+	if revoked, err := s.IsRevoked(context.Background(), Subject{SID: "sid-1"}); err != nil || revoked {
+		t.Fatalf("after a refused revocation: revoked %v, %v", revoked, err)
+	}
+}
+
+// panicOnce is a hook whose first pipeline panics.
+type panicOnce struct{ done atomic.Bool }
+
+func (h *panicOnce) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *panicOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *panicOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.done.CompareAndSwap(false, true) {
+			panic("hook panic")
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestAutoPipelineClients: auto-pipelining is on for a *redis.Client and a
+// *redis.ClusterClient, and off for a Ring, whose pipelines wait for every
+// shard (one stalled shard would hold up all calls).
+func TestAutoPipelineClients(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": srv.Addr()}})
+	defer ring.Close()
+	s, err := NewRedis(ring, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { return g.sent() == 2 })
-	res, err := s.Refresh(context.Background(), toks[1].Reveal())
-	if err != nil {
-		t.Fatalf("retry of the abandoned refresh: %v", err)
+	if s.batch != nil {
+		t.Error("a Ring got auto-pipelining")
 	}
-	// The abandoned script may have run before the retry (a replay) or
-	// not (a rotation); either way the holder has a working token.
-	if _, err := s.Refresh(context.Background(), res.Token.Reveal()); err != nil {
-		t.Fatalf("refresh after the retry: %v", err)
+	if s, _ := NewRedis(srv.Client(), nil); s.batch == nil || s.batch.cluster != nil {
+		t.Error("a *redis.Client did not get one batcher")
+	}
+}
+
+// TestAutoPipelineHookPanic: a panic while sending a pipeline reaches the
+// caller that sent it (net/http recovers a handler's), and the store keeps
+// working: the batcher is not left marked busy with nobody to drain it.
+func TestAutoPipelineHookPanic(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	client := srv.Client()
+	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.AddHook(&panicOnce{})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the hook's panic did not reach the caller")
+			}
+		}()
+		s.RevokeToken(context.Background(), "j1")
+	}()
+	done := make(chan error, 1)
+	go func() { done <- s.RevokeToken(context.Background(), "j2") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after the panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call after the panic was never sent")
+	}
+}
+
+// TestCreateScriptRunTwice: go-redis retries a pipeline whose connection
+// failed as a whole, replies already read included, so a create can run
+// twice for one call; the second run must still answer "created", and a
+// different create of the same session must not.
+func TestCreateScriptRunTwice(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix(), NoAutoPipeline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sid := newSID()
+	fid, _ := FamilyIDOf("u", sid)
+	create := func(secret [secretLen]byte) int64 {
+		h := hashSecret(secret)
+		n, err := s.run(ctx, createScript, []string{s.famKey(fid), s.idxKey("u")},
+			fid, sid, "u", "p", time.Now().UnixMilli(), time.Now().Add(time.Hour).UnixMilli(), 0, "ua", "ip",
+			h[:], keyMargin.Milliseconds()).Int64()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	mine, other := newSecret(), newSecret()
+	if create(mine) != 1 || create(mine) != 1 {
+		t.Fatal("the same create, run twice, did not answer created both times")
+	}
+	if create(other) != 0 {
+		t.Fatal("another create of the same session was answered created")
 	}
 }
 

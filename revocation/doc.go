@@ -119,9 +119,9 @@
 // concurrently, except that [Replica.Run] runs once at a time.
 //
 // A RedisStore auto-pipelines its state-changing scripts (create, refresh,
-// update, revoke): a call that finds none of its master's pipelines in
-// flight sends its script at once, alone; calls made meanwhile go together
-// in the next pipeline, one per master on a Cluster. Each script stays
+// update, revoke): a call that finds no pipeline to its master in flight
+// sends its script at once; calls made meanwhile go together in the next
+// pipeline, one pipeline in flight per master on a Cluster. Each script stays
 // atomic and answers its own caller. Under concurrent load this saves most
 // of the system calls and wake-ups of one round trip per call on both
 // sides (BenchmarkRedisRefresh: about 40 % more rotations per second on a

@@ -92,13 +92,15 @@ type RedisOptions struct {
 	// that is 2s or less.
 	WaitTimeout time.Duration
 	// NoAutoPipeline sends every state-changing script as its own command.
-	// By default, scripts of calls made while another is in flight go to
-	// Redis together, as one pipeline: under concurrency that saves most
-	// of the round trips' system calls on both sides, and an idle store
-	// sends each script at once, alone. Pipelines run under the client's
-	// timeouts, without a caller's context values, so a tracing hook sees
-	// one pipeline rather than each caller's command. (With WaitReplicas,
-	// each script and its WAIT are their own pipeline: no auto-pipelining.)
+	// By default (with a *redis.Client or a *redis.ClusterClient), scripts
+	// of calls made while one is in flight to the same master go to Redis
+	// together, as one pipeline: under concurrency that saves most of the
+	// round trips' system calls on both sides, and an idle store sends each
+	// script at once. Pipelines run under the client's timeouts, without a
+	// caller's context values, so a tracing hook sees one pipeline rather
+	// than each caller's command; at most 4096 calls wait per master, more
+	// fail with ErrUnavailable. (With WaitReplicas, each script and its WAIT
+	// are their own pipeline: no auto-pipelining.)
 	NoAutoPipeline bool
 }
 

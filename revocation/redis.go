@@ -119,8 +119,11 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 	}
 	r := &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
 		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}
-	if !o.NoAutoPipeline && o.WaitReplicas == 0 {
-		r.batch = newPipeliner(client)
+	switch client.(type) {
+	case *redis.Client, *redis.ClusterClient: // see pipeliner
+		if !o.NoAutoPipeline && o.WaitReplicas == 0 {
+			r.batch = newPipeliner(client)
+		}
 	}
 	return r, nil
 }

@@ -316,7 +316,7 @@ func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
 // for the whole cluster they would wait behind the stalled one.
 func stalledMaster(t *testing.T, c *redistest.Cluster) {
 	o := clusterOpts()
-	o.ReadTimeout, o.MaxRetries = 5*time.Second, -1 // the stalled call waits for the resume
+	o.ReadTimeout = 5 * time.Second // the stalled call waits for the resume, not for a timeout
 	s, err := NewRedis(c.ClusterClient(o), &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
