@@ -43,7 +43,7 @@ func newBackend(c *config, log *slog.Logger, hook redis.Hook) (*backend, error) 
 			client.AddHook(hook)
 		}
 		r, err := revocation.NewRedis(client, &revocation.RedisOptions{EntryTTL: entryTTL,
-			WaitReplicas: c.waitReplicas, WaitTimeout: c.waitTimeout})
+			WaitReplicas: c.waitReplicas, WaitTimeout: c.waitTimeout, NoAutoPipeline: c.noAutoPipeline})
 		if err != nil {
 			client.Close()
 			return nil, err

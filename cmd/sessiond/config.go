@@ -26,6 +26,7 @@ type config struct {
 	redisURL        string
 	waitReplicas    int
 	waitTimeout     time.Duration
+	noAutoPipeline  bool
 	keyset          string
 	masterKeyFile   string
 	usersFile       string
@@ -73,6 +74,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.redisURL, "redis", "", "Redis URL for revocation state: redis://[user:pass@]host:port/db, rediss://..., redis-sentinel://[user:pass@]h1:26379,h2/mastername, redis-cluster://[user:pass@]h1:7000,h2 (default: in memory, one process)")
 	fs.IntVar(&c.waitReplicas, "redis-wait-replicas", 0, "acknowledge a login, refresh or revocation only once this many replicas have it (Redis WAIT); 0: as soon as the master has it (a failover may lose the last writes)")
 	fs.DurationVar(&c.waitTimeout, "redis-wait-timeout", 0, "how long --redis-wait-replicas waits before answering 503; must be shorter than the Redis read timeout (default: 1s, or half the read timeout when that is 2s or less)")
+	fs.BoolVar(&c.noAutoPipeline, "redis-no-auto-pipeline", false, "send each login's, refresh's and revocation's script to Redis as its own command; by default scripts made while one is in flight to the same master go together as one pipeline (fewer system calls and round trips under load)")
 	fs.StringVar(&c.keyset, "keyset", defaultKeyset, "where the keyset is kept: file:PATH or redis://... (the same URL as --redis shares its client)")
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "file holding the base64 master key that seals the keyset (default: env SESAME_MASTER_KEY; for a file keyset, a development key file beside it)")
 	fs.StringVar(&c.usersFile, "users", "", "users file (see sessionctl users); default: one demo user with a generated password")
@@ -166,6 +168,8 @@ func (c *config) validate() error {
 		return errors.New("--redis-wait-replicas and --redis-wait-timeout cannot be negative")
 	case c.waitReplicas > 0 && c.redisURL == "":
 		return errors.New("--redis-wait-replicas needs --redis: the in-memory store has no replicas")
+	case c.noAutoPipeline && c.redisURL == "":
+		return errors.New("--redis-no-auto-pipeline needs --redis: the in-memory store has no pipelines")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {

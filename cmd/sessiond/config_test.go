@@ -104,6 +104,7 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--addr", "nope"}, env(), "--addr"},
 		{[]string{"extra"}, env(), "unexpected argument"},
 		{[]string{"--redis-wait-replicas", "1"}, env(), "needs --redis"},
+		{[]string{"--redis-no-auto-pipeline"}, env(), "needs --redis"},
 		{[]string{"--redis", "redis://r/0", "--redis-wait-replicas", "-1"}, env(), "cannot be negative"},
 		{nil, env("SESAME_ACCESS_TTL", "soon"), "SESAME_ACCESS_TTL"},
 		{nil, env("SESAME_INSECURE_COOKIES", "maybe"), "SESAME_INSECURE_COOKIES"},

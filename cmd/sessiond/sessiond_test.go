@@ -413,3 +413,39 @@ func TestStartErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisNoAutoPipeline: by default a login's script goes to Redis in a
+// pipeline (auto-pipelining); --redis-no-auto-pipeline sends it as a
+// command of its own, which the Redis metrics show as evalsha.
+func TestRedisNoAutoPipeline(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	for _, tc := range []struct {
+		name, flag string
+		evalsha    bool // the login's script was sent on its own
+	}{
+		{"default", "", false},
+		{"off", "true", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			usersFile := filepath.Join(dir, "users.json")
+			addUser(t, usersFile, "alice", "alice-pw")
+			env := []string{"SESAME_MASTER_KEY=" + testMasterKey, "SESAME_REDIS_URL=redis://" + srv.Addr() + "/0",
+				"SESAME_USERS=" + usersFile, "SESAME_REDIS_NO_AUTO_PIPELINE=" + tc.flag}
+			p := startSessiond(t, "sessiond", dir, env)
+			if r := p.do("POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, header...); r.status != 200 {
+				t.Fatalf("login: %d %s", r.status, r.body)
+			}
+			fams := scrape(t, p)
+			const m = "sesame_redis_command_duration_seconds"
+			// (Other reads use pipelines too, so only evalsha tells.)
+			if evalsha := value(fams, m, "command", "evalsha"); (evalsha > 0) != tc.evalsha {
+				t.Errorf("after a login: %v evalsha commands, want some: %v", evalsha, tc.evalsha)
+			}
+			if code := p.stop(syscall.SIGTERM); code != 0 {
+				t.Errorf("SIGTERM: exit code %d", code)
+			}
+		})
+	}
+}
