@@ -53,11 +53,13 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -89,7 +91,9 @@ type config struct {
 func run() error {
 	var cfg config
 	var clients, servers, routes, cpuprofile string
-	var noPipe bool
+	var noPipe, serveOnly bool
+	var tokensFile string
+	var sessions int
 	flag.StringVar(&cfg.redisAddr, "redis", os.Getenv("BENCH_REDIS_ADDR"), "redis-server address (loopback); empty starts one on a free port")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time per (server, route, clients)")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured time before each measurement")
@@ -97,6 +101,9 @@ func run() error {
 	flag.StringVar(&servers, "servers", "sesame,scs", "comma-separated servers to measure")
 	flag.StringVar(&routes, "routes", "protected,refresh", "comma-separated routes to measure")
 	flag.BoolVar(&noPipe, "no-auto-pipeline", false, "sesame's Redis store sends one command per call (revocation.RedisOptions.NoAutoPipeline), to measure what auto-pipelining gives")
+	flag.BoolVar(&serveOnly, "serve", false, "only serve: start the servers, print \"name URL\" for each, and wait for SIGINT or SIGTERM, for an external load generator (bench/wrk-refresh.lua)")
+	flag.StringVar(&tokensFile, "tokens", "", "with -serve: log in -sessions sessions on sesame and write their refresh tokens to this file, one a line")
+	flag.IntVar(&sessions, "sessions", 128, "with -serve -tokens: how many sessions")
 	flag.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the measurements (server and clients) to this file")
 	flag.IntVar(&cfg.maxRequests, "max-requests", 1_000_000, "cap on requests per client per measurement")
 	flag.Parse()
@@ -143,6 +150,11 @@ func run() error {
 		}
 		defer t.close()
 		targets = append(targets, t)
+	}
+	if serveOnly {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serveOnlyFor(ctx, os.Stdout, targets, tokensFile, sessions)
 	}
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
@@ -1208,4 +1220,32 @@ func skipNumber(b []byte, i int) (int, bool) {
 		i = j
 	}
 	return i, true
+}
+
+// serveOnlyFor prints each target's URL to out, writes the refresh tokens
+// of n new sesame sessions to tokensFile (when set), and waits for ctx.
+func serveOnlyFor(ctx context.Context, out io.Writer, targets []target, tokensFile string, n int) error {
+	for _, t := range targets {
+		fmt.Fprintln(out, t.name(), t.base())
+		s, ok := t.(*sesameTarget)
+		if !ok || tokensFile == "" {
+			continue
+		}
+		if n < 1 || n > 100_000 {
+			return errors.New("-sessions must be in [1, 100000]")
+		}
+		var b strings.Builder
+		for range n {
+			c, err := s.login(http.DefaultClient)
+			if err != nil {
+				return err
+			}
+			b.WriteString(c.(*sesameClient).refresh + "\n")
+		}
+		if err := os.WriteFile(tokensFile, []byte(b.String()), 0o600); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return nil
 }

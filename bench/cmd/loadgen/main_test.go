@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -436,4 +438,41 @@ func FuzzDecodeTokens(f *testing.F) {
 			t.Fatalf("%q: scanned %+v; json.Unmarshal %+v, %v", body, tp, want, werr)
 		}
 	})
+}
+
+// TestServeOnly: -serve prints the servers' URLs, writes -sessions refresh
+// tokens that each refresh once, and returns when its context ends.
+func TestServeOnly(t *testing.T) {
+	ses, sc := testServers(t)
+	file := filepath.Join(t.TempDir(), "tokens.txt")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- serveOnlyFor(ctx, &out, []target{ses, sc}, file, 3) }()
+	var toks []string
+	waitTokens := time.NewTicker(time.Millisecond)
+	defer waitTokens.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(toks) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no tokens file with 3 tokens: %q", toks)
+		}
+		<-waitTokens.C
+		if b, _ := os.ReadFile(file); bytes.Count(b, []byte("\n")) == 3 { // written whole
+			toks = strings.Fields(string(b))
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := "sesame " + ses.base() + "\nscs " + sc.base() + "\n"; out.String() != want {
+		t.Errorf("printed %q, want %q", out.String(), want)
+	}
+	for i, tok := range toks {
+		c := &sesameClient{url: ses.base()}
+		if err := c.post(http.DefaultClient, "/auth/refresh", `{"refresh_token":"`+tok+`"}`); err != nil {
+			t.Errorf("token %d: %v", i, err)
+		}
+	}
 }
