@@ -283,7 +283,7 @@ func (c Config[T]) withDefaults() Config[T] {
 		c.LoginLimit.Window = 5 * time.Minute
 	}
 	if c.DataCodec == nil {
-		c.DataCodec = jsonData[T]{}
+		c.DataCodec = token.JSONCodec[T]{}
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 10000

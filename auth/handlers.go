@@ -312,7 +312,7 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			m.event(ctx, Event{Kind: EventUserInactive, UserID: res.Family.UserID, SessionID: res.Family.SessionID,
-				IP: m.cfg.ClientIP(r), UserAgent: r.UserAgent(), Reason: CodeRevoked})
+				IP: ip, UserAgent: r.UserAgent(), Reason: CodeRevoked})
 			if !header {
 				m.clearCookies(w)
 			}

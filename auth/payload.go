@@ -2,7 +2,6 @@ package auth
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 
 	"github.com/sesame-go/sesame/token"
@@ -102,9 +101,3 @@ func readField(b []byte) (field, rest []byte, ok bool) {
 	}
 	return b[k : k+int(n)], b[k+int(n):], true
 }
-
-// jsonData is the default DataCodec.
-type jsonData[T any] struct{}
-
-func (jsonData[T]) Marshal(v T) ([]byte, error)    { return json.Marshal(v) }
-func (jsonData[T]) Unmarshal(b []byte, v *T) error { return json.Unmarshal(b, v) }

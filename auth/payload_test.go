@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sesame-go/sesame/token"
 )
 
 // rawData is a DataCodec that seals a byte string as it is, so the fuzz
@@ -24,7 +26,7 @@ type framed struct {
 }
 
 func TestPayloadFraming(t *testing.T) {
-	c := payloadCodec[framed]{jsonData[framed]{}}
+	c := payloadCodec[framed]{token.JSONCodec[framed]{}}
 	for _, tc := range []struct {
 		name string
 		in   payload[framed]
@@ -61,7 +63,7 @@ func TestPayloadFraming(t *testing.T) {
 
 // TestPayloadFramingStrict: anything Marshal would not produce is refused.
 func TestPayloadFramingStrict(t *testing.T) {
-	c := payloadCodec[framed]{jsonData[framed]{}}
+	c := payloadCodec[framed]{token.JSONCodec[framed]{}}
 	const data = `{"name":"A"}`
 	for _, tc := range []struct{ name, in string }{
 		{"empty", ""},
@@ -97,7 +99,7 @@ func TestPayloadFramingStrict(t *testing.T) {
 // fixed point.
 func FuzzPayload(f *testing.F) {
 	raw := payloadCodec[[]byte]{rawData{}}
-	js := payloadCodec[framed]{jsonData[framed]{}}
+	js := payloadCodec[framed]{token.JSONCodec[framed]{}}
 	for _, p := range []payload[framed]{
 		{Sub: "uid-alice", Data: framed{Name: "Alice", Roles: []string{"admin"}}},
 		{Sub: "uid-bob", Fam: "ab0123456789abcdefghijkl", Data: framed{}},
@@ -151,7 +153,7 @@ func FuzzPayload(f *testing.F) {
 
 func mustJSON(t *testing.T, v framed) []byte {
 	t.Helper()
-	b, err := jsonData[framed]{}.Marshal(v)
+	b, err := token.JSONCodec[framed]{}.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}

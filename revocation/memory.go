@@ -52,11 +52,11 @@ func NewMemory(opts *MemoryOptions) (*MemoryStore, error) {
 	}, nil
 }
 
-// RevokeSession implements [Store].
 // EntryTTL returns how long a denylist entry lives, so that a caller can
 // check its access tokens do not outlive it (auth.New does).
 func (m *MemoryStore) EntryTTL() time.Duration { return m.c.entryTTL }
 
+// RevokeSession implements [Store].
 func (m *MemoryStore) RevokeSession(ctx context.Context, sid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

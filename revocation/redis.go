@@ -91,14 +91,20 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 	if o.WaitReplicas < 0 {
 		return nil, errors.New("revocation: WaitReplicas is negative")
 	}
+	// WAIT and auto-pipelining need to know the client: one master
+	// (*redis.Client: standalone or Sentinel) or a Cluster.
+	var readTimeout time.Duration
+	known := true
+	switch c := client.(type) {
+	case *redis.Client:
+		readTimeout = c.Options().ReadTimeout
+	case *redis.ClusterClient:
+		readTimeout = c.Options().ReadTimeout
+	default:
+		known = false
+	}
 	if o.WaitReplicas > 0 {
-		var readTimeout time.Duration
-		switch c := client.(type) {
-		case *redis.Client:
-			readTimeout = c.Options().ReadTimeout
-		case *redis.ClusterClient:
-			readTimeout = c.Options().ReadTimeout
-		default:
+		if !known {
 			return nil, errors.New("revocation: WaitReplicas needs a *redis.Client or *redis.ClusterClient")
 		}
 		// The script and WAIT are one pipeline, read under ReadTimeout
@@ -119,11 +125,8 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 	}
 	r := &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
 		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}
-	switch client.(type) {
-	case *redis.Client, *redis.ClusterClient: // see pipeliner
-		if !o.NoAutoPipeline && o.WaitReplicas == 0 {
-			r.batch = newPipeliner(client)
-		}
+	if known && !o.NoAutoPipeline && o.WaitReplicas == 0 { // see pipeliner
+		r.batch = newPipeliner(client)
 	}
 	return r, nil
 }

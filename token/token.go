@@ -157,11 +157,11 @@ type PayloadCodec[T any] interface {
 	Unmarshal(b []byte, v *T) error
 }
 
-// jsonCodec is the default PayloadCodec.
-type jsonCodec[T any] struct{}
+// JSONCodec is the default PayloadCodec: encoding/json.
+type JSONCodec[T any] struct{}
 
-func (jsonCodec[T]) Marshal(v T) ([]byte, error)    { return json.Marshal(v) }
-func (jsonCodec[T]) Unmarshal(b []byte, v *T) error { return json.Unmarshal(b, v) }
+func (JSONCodec[T]) Marshal(v T) ([]byte, error)    { return json.Marshal(v) }
+func (JSONCodec[T]) Unmarshal(b []byte, v *T) error { return json.Unmarshal(b, v) }
 
 // Token is a verified access token: its clear claims and opened payload.
 type Token[T any] struct {
@@ -177,7 +177,7 @@ func New[T any](opts *Options) (*Codec[T], error) {
 	}
 	return &Codec[T]{
 		o:  o,
-		pc: jsonCodec[T]{},
+		pc: JSONCodec[T]{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithStrictDecoding(),
@@ -201,7 +201,7 @@ func (c *Codec[T]) WithPayloadCodec(pc PayloadCodec[T]) *Codec[T] {
 	d := *c
 	d.pc = pc
 	if pc == nil {
-		d.pc = jsonCodec[T]{}
+		d.pc = JSONCodec[T]{}
 	}
 	return &d
 }

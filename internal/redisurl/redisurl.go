@@ -300,25 +300,20 @@ const DialerRetries = 1
 // finish applies the defaults this package adds to go-redis'.
 func (o *Options) finish(skipVerify bool) {
 	var tc *tls.Config
+	var retries *int
 	switch o.Kind {
 	case Standalone:
-		tc = o.Standalone.TLSConfig
-		if o.Standalone.DialerRetries == 0 {
-			o.Standalone.DialerRetries = DialerRetries
-		}
+		tc, retries = o.Standalone.TLSConfig, &o.Standalone.DialerRetries
 	case Sentinel:
-		tc = o.Failover.TLSConfig
-		if o.Failover.DialerRetries == 0 {
-			o.Failover.DialerRetries = DialerRetries
-		}
+		tc, retries = o.Failover.TLSConfig, &o.Failover.DialerRetries
 	case Cluster:
-		tc = o.Cluster.TLSConfig
-		if o.Cluster.DialerRetries == 0 {
-			o.Cluster.DialerRetries = DialerRetries
-		}
+		tc, retries = o.Cluster.TLSConfig, &o.Cluster.DialerRetries
 		if o.Cluster.ClusterStateReloadInterval == 0 {
 			o.Cluster.ClusterStateReloadInterval = ClusterStateReloadInterval
 		}
+	}
+	if retries != nil && *retries == 0 {
+		*retries = DialerRetries
 	}
 	if tc != nil {
 		tc.MinVersion = tls.VersionTLS12
