@@ -116,19 +116,9 @@ func spareBitTwin(c byte) byte {
 
 // benchEnv is a manager behind chi with one protected route, in process.
 func benchEnv(b *testing.B, cacheSize int) (http.Handler, string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	store, _ := revocation.NewMemory(nil)
-	rep, _ := revocation.NewReplica(store, nil)
-	go rep.Run(ctx)
-	<-rep.Ready()
-	m, err := auth.New(auth.Config[Profile]{
-		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep,
+	m := benchManager(b, auth.Config[Profile]{
 		Authenticator: auth.AuthenticatorFunc[Profile](authenticate), CacheSize: cacheSize,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
 	r := chi.NewRouter()
 	r.Mount("/auth", m.Routes())
 	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
@@ -188,19 +178,26 @@ var referenceData = Profile{Name: "Alexandra Richardson", Cart: []string{
 // accepts any user (a user per session, as in production) with
 // referenceData, and no login rate limit.
 func referenceManager(b *testing.B, cacheSize int) *auth.Manager[Profile] {
+	return benchManager(b, auth.Config[Profile]{
+		CacheSize: cacheSize,
+		Authenticator: auth.AuthenticatorFunc[Profile](func(_ context.Context, u, _ string) (string, Profile, error) {
+			return u, referenceData, nil
+		}),
+		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+	})
+}
+
+// benchManager is auth.New(cfg) with the test keyset, a memory store and
+// its replica, running until b ends.
+func benchManager(b *testing.B, cfg auth.Config[Profile]) *auth.Manager[Profile] {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	store, _ := revocation.NewMemory(nil)
 	rep, _ := revocation.NewReplica(store, nil)
 	go rep.Run(ctx)
 	<-rep.Ready()
-	m, err := auth.New(auth.Config[Profile]{
-		Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep, CacheSize: cacheSize,
-		Authenticator: auth.AuthenticatorFunc[Profile](func(_ context.Context, u, _ string) (string, Profile, error) {
-			return u, referenceData, nil
-		}),
-		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
-	})
+	cfg.Keys, cfg.Store, cfg.Denylist = auth.StaticKeys(testKeys()), store, rep
+	m, err := auth.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
