@@ -18,22 +18,24 @@
 // keep-alive TCP connection to the server, dialled before the measurement
 // and closed after it, and on its own measuring goroutine (no other
 // goroutine per client, connection or request) writes each request as
-// pre-built bytes and reads the response with a bufio.Reader and a minimal
-// parser (a Content-Length or chunked body is read in full, so the
-// connection stays usable). The requests are byte for byte what net/http
-// sent (Host, User-Agent, Content-Length, Content-Type, the transport
-// header, Authorization or Cookie), and the responses are checked as
-// strictly: status, and for a refresh a new access and refresh token or a
-// new session cookie. A response with Connection: close, or a failed read or
-// write, counts as a failed request and the next request dials again. Why:
-// clients and servers share this machine's cores (two on the benchmark VM),
-// so CPU the clients burn is taken from the servers under test. A CPU
-// profile put net/http.Client at about 60 µs per request (a read and a
-// write goroutine per connection, map-encoded JSON bodies, decoders)
-// against about 130 µs for sesame's whole refresh, and under wrk the
-// servers ran about 30 % faster; the lean client costs about 19 µs per
-// refresh, most of it the write and read system calls. Logins are not
-// measured and still use net/http.Client.
+// pre-built bytes and reads the response with http.ReadResponse from a
+// bufio.Reader (the body is read in full, so the connection stays usable).
+// The requests are byte for byte what net/http sent (Host, User-Agent,
+// Content-Length, Content-Type, the transport header, Authorization or
+// Cookie), and the responses are checked as strictly: status, and for a
+// refresh a new access and refresh token or a new session cookie. A
+// response with Connection: close, or a failed read or write, counts as a
+// failed request and the next request dials again. Why: clients and servers
+// share this machine's cores (two on the benchmark VM), so CPU the clients
+// burn is taken from the servers under test. A CPU profile put
+// net/http.Client at about 60 µs per request (a read and a write goroutine
+// per connection, map-encoded JSON bodies, decoders) against about 130 µs
+// for sesame's whole refresh, and under wrk the servers ran about 30 %
+// faster; the lean client with a hand-written response parser and JSON
+// scanner cost about 19 µs per refresh, most of it the write and read
+// system calls (http.ReadResponse and json.Unmarshal, used since, cost
+// more: see the loadgen commits for the measured difference). Logins are
+// not measured and still use net/http.Client.
 //
 // Load generator and servers share this machine's cores, so figures are for
 // comparison within a run, not capacity planning. Every loop is bounded by
@@ -42,7 +44,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,7 +52,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -484,16 +484,16 @@ func (c *sesameClient) do(lc *leanConn, route string) error {
 			return err
 		}
 	}
-	resp, err := lc.roundTrip(c.req, "")
-	if resp.status == 0 {
+	resp, body, err := lc.roundTrip(c.req)
+	if resp == nil {
 		return err
 	}
 	if route == "refresh" {
-		if resp.status != http.StatusOK {
-			return fmt.Errorf("/auth/refresh: status %d", resp.status)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/auth/refresh: status %d", resp.StatusCode)
 		}
-		tp, err2 := decodeTokens(resp.body)
-		if err2 != nil {
+		var tp tokenPair
+		if err2 := json.Unmarshal(body, &tp); err2 != nil {
 			return fmt.Errorf("/auth/refresh: %w", err2)
 		}
 		if tp.AccessToken == "" || tp.RefreshToken == "" {
@@ -502,8 +502,8 @@ func (c *sesameClient) do(lc *leanConn, route string) error {
 		c.setTokens(tp.AccessToken, tp.RefreshToken)
 		return err // errServerClosed: the response counts, the request failed
 	}
-	if resp.status != http.StatusNoContent {
-		return fmt.Errorf("/app: status %d", resp.status)
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("/app: status %d", resp.StatusCode)
 	}
 	return err
 }
@@ -639,15 +639,17 @@ func (c *scsClient) do(lc *leanConn, route string) error {
 		path = "/refresh"
 	}
 	old := c.token
-	resp, err := lc.roundTrip(c.req, c.t.cookie)
-	if resp.status == 0 {
+	resp, _, err := lc.roundTrip(c.req)
+	if resp == nil {
 		return err
 	}
-	if resp.status != http.StatusNoContent {
-		return fmt.Errorf("%s: status %d", path, resp.status)
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("%s: status %d", path, resp.StatusCode)
 	}
-	if resp.cookie != "" {
-		c.setToken(resp.cookie)
+	for _, ck := range resp.Cookies() {
+		if ck.Name == c.t.cookie && ck.Value != "" {
+			c.setToken(ck.Value)
+		}
 	}
 	if c.token == "" {
 		return fmt.Errorf("%s: no session cookie", path)
@@ -669,22 +671,11 @@ type leanConn struct {
 	nc       net.Conn
 	br       *bufio.Reader
 	deadline time.Time // nc's read and write deadline
-	line     []byte    // a line longer than br's buffer
-	body     []byte    // the last response's body
-}
-
-// leanResponse is a response read by leanConn.roundTrip. body is valid until
-// the connection's next round trip.
-type leanResponse struct {
-	status int    // 0: no complete response
-	body   []byte // the whole body, chunked encoding removed
-	cookie string // the last non-empty value a Set-Cookie gave the cookie asked for
 }
 
 const (
 	requestTimeout = 10 * time.Second // as the net/http.Client of the logins
 	maxBody        = 1 << 20
-	maxLine        = 64 << 10
 )
 
 // errServerClosed: the server answered but closed the connection (or will):
@@ -716,15 +707,15 @@ func (c *leanConn) close() {
 	}
 }
 
-// roundTrip writes req (a complete HTTP/1.1 request) and reads the response.
-// cookieName, if not empty, is the cookie whose Set-Cookie value to return.
-// On a failure the connection is closed (the next round trip dials a new
-// one) and the response has status 0, except for errServerClosed, which
-// comes with the complete response the server sent before closing.
-func (c *leanConn) roundTrip(req []byte, cookieName string) (leanResponse, error) {
+// roundTrip writes req (a complete HTTP/1.1 request) and reads the response
+// and its whole body (at most maxBody bytes). On a failure the connection is
+// closed (the next round trip dials a new one) and resp is nil, except for
+// errServerClosed, which comes with the complete response the server sent
+// before closing.
+func (c *leanConn) roundTrip(req []byte) (resp *http.Response, body []byte, err error) {
 	if c.nc == nil {
 		if err := c.dial(); err != nil {
-			return leanResponse{}, err
+			return nil, nil, err
 		}
 	}
 	// Every request gets at least requestTimeout (at most a second more),
@@ -733,250 +724,34 @@ func (c *leanConn) roundTrip(req []byte, cookieName string) (leanResponse, error
 		c.deadline = now.Add(requestTimeout + time.Second)
 		if err := c.nc.SetDeadline(c.deadline); err != nil {
 			c.close()
-			return leanResponse{}, err
+			return nil, nil, err
 		}
 	}
 	if _, err := c.nc.Write(req); err != nil {
 		c.close()
-		return leanResponse{}, err
+		return nil, nil, err
 	}
-	resp, keep, err := c.readResponse(cookieName)
-	if err != nil {
-		c.close()
-		return leanResponse{}, err
-	}
-	if !keep {
-		c.close()
-		return resp, errServerClosed
-	}
-	return resp, nil
-}
-
-// readResponse reads one response, as http.ReadResponse and the body reader
-// of net/http's Transport do for what a Go server sends: interim 1xx
-// responses are skipped; 1xx, 204 and 304 have no body; a chunked body is
-// decoded and its trailer read; a Content-Length body is read in full; any
-// other body runs to the end of the connection. keep reports whether the
-// connection can carry another request (HTTP/1.1 without Connection: close,
-// or HTTP/1.0 with Connection: keep-alive). Anything malformed or
-// unsupported is an error.
-func (c *leanConn) readResponse(cookieName string) (resp leanResponse, keep bool, err error) {
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			return resp, false, err
-		}
-		status, http11, ok := parseStatusLine(line)
-		if !ok {
-			return resp, false, fmt.Errorf("malformed status line %q", line)
-		}
-		resp.status, resp.cookie = status, ""
-		length, chunked, closeTok, keepAliveTok := int64(-1), false, false, false
-		for {
-			line, err := c.readLine()
-			if err != nil {
-				return resp, false, err
-			}
-			if len(line) == 0 {
-				break
-			}
-			name, value, ok := bytes.Cut(line, []byte(":"))
-			if !ok || len(name) == 0 || line[0] == ' ' || line[0] == '\t' {
-				return resp, false, fmt.Errorf("malformed header line %q", line)
-			}
-			value = bytes.Trim(value, " \t")
-			switch {
-			case asciiEqualFold(name, "Content-Length"):
-				n, ok := parseLength(value)
-				if !ok || length >= 0 && n != length {
-					return resp, false, fmt.Errorf("bad Content-Length %q", value)
-				}
-				length = n
-			case asciiEqualFold(name, "Transfer-Encoding"):
-				if chunked || !asciiEqualFold(value, "chunked") {
-					return resp, false, fmt.Errorf("unsupported Transfer-Encoding %q", value)
-				}
-				chunked = true
-			case asciiEqualFold(name, "Connection"):
-				for tok := range bytes.SplitSeq(value, []byte(",")) {
-					tok = bytes.Trim(tok, " \t")
-					closeTok = closeTok || asciiEqualFold(tok, "close")
-					keepAliveTok = keepAliveTok || asciiEqualFold(tok, "keep-alive")
-				}
-			case cookieName != "" && asciiEqualFold(name, "Set-Cookie"):
-				if v, ok := setCookieValue(value, cookieName); ok && v != "" {
-					resp.cookie = v
-				}
-			}
-		}
-		keep = !closeTok && (http11 || keepAliveTok)
-		if status == http.StatusSwitchingProtocols {
-			return resp, false, nil // no longer HTTP: no body, no next request
-		}
-		if status < 200 {
-			continue // interim response: the final one follows
-		}
-		body := c.body[:0]
+	resp, err = http.ReadResponse(c.br, nil)
+	if err == nil {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		resp.Body.Close()
 		switch {
-		case status == http.StatusNoContent || status == http.StatusNotModified:
-		case chunked:
-			if body, err = readAll(httputil.NewChunkedReader(c.br), body); err != nil {
-				break
-			}
-			for { // the trailer, up to an empty line
-				if line, err = c.readLine(); err != nil || len(line) == 0 {
-					break
-				}
-			}
-		case length >= 0:
-			if length > maxBody {
-				return resp, false, fmt.Errorf("body of %d bytes", length)
-			}
-			body = slices.Grow(body, int(length))[:length]
-			_, err = io.ReadFull(c.br, body)
-		default:
-			body, err = readAll(c.br, body)
-			keep = false
+		case err != nil:
+		case len(body) > maxBody:
+			err = fmt.Errorf("body over %d bytes", maxBody)
+		case resp.StatusCode < 200: // the final response would follow
+			err = fmt.Errorf("interim response %q", resp.Status)
 		}
-		c.body, resp.body = body, body
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return resp, false, err
-		}
-		return resp, keep, nil
-	}
-}
-
-// readLine reads one line (up to maxLine bytes) without its \n or \r\n. It
-// is valid until the next read.
-func (c *leanConn) readLine() ([]byte, error) {
-	line, err := c.br.ReadSlice('\n')
-	if err == bufio.ErrBufferFull {
-		c.line = append(c.line[:0], line...)
-		for err == bufio.ErrBufferFull && len(c.line) <= maxLine {
-			line, err = c.br.ReadSlice('\n')
-			c.line = append(c.line, line...)
-		}
-		if err == bufio.ErrBufferFull {
-			err = errors.New("line too long")
-		}
-		line = c.line
 	}
 	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
+		c.close()
+		return nil, nil, err
 	}
-	line = line[:len(line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
+	if resp.Close {
+		c.close()
+		return resp, body, errServerClosed
 	}
-	return line, nil
-}
-
-// readAll appends r's bytes to buf up to io.EOF, at most maxBody of them.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if len(buf) >= maxBody {
-				return buf, fmt.Errorf("body over %d bytes", maxBody)
-			}
-			buf = slices.Grow(buf, 512)
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
-// parseLength parses a Content-Length value: decimal digits only, as
-// net/http accepts it (no sign, at most 18 digits here).
-func parseLength(v []byte) (int64, bool) {
-	if len(v) == 0 || len(v) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, b := range v {
-		if b < '0' || b > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(b-'0')
-	}
-	return n, true
-}
-
-// parseStatusLine parses "HTTP/1.x NNN reason" as http.ReadResponse does.
-func parseStatusLine(line []byte) (status int, http11, ok bool) {
-	proto, rest, ok := bytes.Cut(line, []byte(" "))
-	switch {
-	case !ok:
-		return 0, false, false
-	case string(proto) == "HTTP/1.1":
-		http11 = true
-	case string(proto) != "HTTP/1.0":
-		return 0, false, false
-	}
-	rest = bytes.TrimLeft(rest, " ")
-	code, _, _ := bytes.Cut(rest, []byte(" "))
-	if len(code) != 3 {
-		return 0, false, false
-	}
-	for _, b := range code {
-		if b < '0' || b > '9' {
-			return 0, false, false
-		}
-		status = status*10 + int(b-'0')
-	}
-	return status, http11, status >= 100
-}
-
-// asciiEqualFold reports whether b equals s (ASCII) ignoring case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-// setCookieValue reads a Set-Cookie header value as http.ParseSetCookie
-// reads its name and value (the attributes never make it refuse a cookie):
-// it reports the value if the cookie is named name and its value is valid,
-// with one pair of surrounding double quotes removed.
-func setCookieValue(line []byte, name string) (string, bool) {
-	first, _, _ := bytes.Cut(line, []byte(";"))
-	k, v, ok := bytes.Cut(bytes.Trim(first, " \t\r\n"), []byte("="))
-	if !ok || string(bytes.Trim(k, " \t\r\n")) != name {
-		return "", false
-	}
-	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-		v = v[1 : len(v)-1]
-	}
-	for _, b := range v {
-		if !validCookieValueByte(b) {
-			return "", false
-		}
-	}
-	return string(v), true
+	return resp, body, nil
 }
 
 // validCookieValueByte is net/http's test for a cookie value's bytes.
@@ -1065,161 +840,6 @@ func headerSafe(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// decodeTokens reads a refresh response body exactly as
-// json.Unmarshal(body, &tp) does (the fuzz test holds it to that): the flat
-// object of plain strings and numbers the server writes is scanned here in
-// one pass without reflection (json.Unmarshal took about 6 µs for it);
-// anything else (escapes, non-ASCII, nesting, a wanted key in another case
-// or with a value that is not a string, a syntax error) goes to
-// json.Unmarshal.
-func decodeTokens(body []byte) (tokenPair, error) {
-	if tp, ok := scanTokens(body); ok {
-		return tp, nil
-	}
-	var tp tokenPair
-	err := json.Unmarshal(body, &tp)
-	return tp, err
-}
-
-// scanTokens decodes body if it is a JSON object whose values are plain
-// strings (printable ASCII without escapes), numbers, true, false or null,
-// with the wanted keys exactly as tagged and holding strings. ok false: not
-// decided here.
-func scanTokens(b []byte) (tp tokenPair, ok bool) {
-	i := skipWS(b, 0)
-	if i == len(b) || b[i] != '{' {
-		return tp, false
-	}
-	if i = skipWS(b, i+1); i < len(b) && b[i] == '}' {
-		return tp, skipWS(b, i+1) == len(b)
-	}
-	for {
-		key, j, ok := scanString(b, i)
-		if !ok {
-			return tp, false
-		}
-		if i = skipWS(b, j); i == len(b) || b[i] != ':' {
-			return tp, false
-		}
-		i = skipWS(b, i+1)
-		var field *string
-		switch {
-		case string(key) == "access_token":
-			field = &tp.AccessToken
-		case string(key) == "refresh_token":
-			field = &tp.RefreshToken
-		case bytes.EqualFold(key, []byte("access_token")), bytes.EqualFold(key, []byte("refresh_token")):
-			return tp, false // json.Unmarshal matches keys case-insensitively
-		}
-		if field != nil {
-			v, j, ok := scanString(b, i)
-			if !ok {
-				return tp, false
-			}
-			*field, i = string(v), j
-		} else if i, ok = skipValue(b, i); !ok {
-			return tp, false
-		}
-		if i = skipWS(b, i); i == len(b) {
-			return tp, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return tp, skipWS(b, i+1) == len(b)
-		default:
-			return tp, false
-		}
-	}
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanString reads a JSON string at b[i] made of printable ASCII without
-// escapes, returning its contents and the index after it.
-func scanString(b []byte, i int) (s []byte, next int, ok bool) {
-	if i == len(b) || b[i] != '"' {
-		return nil, 0, false
-	}
-	end := bytes.IndexByte(b[i+1:], '"')
-	if end < 0 {
-		return nil, 0, false
-	}
-	s = b[i+1 : i+1+end]
-	for _, c := range s {
-		if c < 0x20 || c > 0x7e || c == '\\' {
-			return nil, 0, false
-		}
-	}
-	return s, i + 2 + end, true
-}
-
-// skipValue skips a plain string, a number, true, false or null at b[i].
-func skipValue(b []byte, i int) (next int, ok bool) {
-	if i == len(b) {
-		return 0, false
-	}
-	switch c := b[i]; {
-	case c == '"':
-		_, next, ok = scanString(b, i)
-		return next, ok
-	case c == '-' || '0' <= c && c <= '9':
-		return skipNumber(b, i)
-	}
-	for _, lit := range []string{"true", "false", "null"} {
-		if bytes.HasPrefix(b[i:], []byte(lit)) {
-			return i + len(lit), true
-		}
-	}
-	return 0, false
-}
-
-// skipNumber skips a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func skipNumber(b []byte, i int) (int, bool) {
-	digits := func(i int) int {
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		return i
-	}
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		i = digits(i)
-	default:
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return 0, false
-		}
-		i = j
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		j := digits(i)
-		if j == i {
-			return 0, false
-		}
-		i = j
-	}
-	return i, true
 }
 
 // serveOnlyFor prints each target's URL to out, writes the refresh tokens
