@@ -592,6 +592,14 @@ func (c *scsClient) send(hc *http.Client, method, path string, withCookie bool) 
 		return err
 	}
 	drain(resp)
+	return c.take(resp, path)
+}
+
+func (c *scsClient) setToken(v string) { c.token, c.reqFor = v, "" }
+
+// take checks an answer to path: 204, and the client holds a session
+// cookie afterwards (a Set-Cookie naming it replaces the one it had).
+func (c *scsClient) take(resp *http.Response, path string) error {
 	if resp.StatusCode != http.StatusNoContent {
 		return fmt.Errorf("%s: status %d", path, resp.StatusCode)
 	}
@@ -605,8 +613,6 @@ func (c *scsClient) send(hc *http.Client, method, path string, withCookie bool) 
 	}
 	return nil
 }
-
-func (c *scsClient) setToken(v string) { c.token, c.reqFor = v, "" }
 
 // build makes the request for route with the current session cookie: the
 // bytes net/http sent for it (see appendHead; a POST without a body carries
@@ -643,16 +649,8 @@ func (c *scsClient) do(lc *leanConn, route string) error {
 	if resp == nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("%s: status %d", path, resp.StatusCode)
-	}
-	for _, ck := range resp.Cookies() {
-		if ck.Name == c.t.cookie && ck.Value != "" {
-			c.setToken(ck.Value)
-		}
-	}
-	if c.token == "" {
-		return fmt.Errorf("%s: no session cookie", path)
+	if err := c.take(resp, path); err != nil {
+		return err
 	}
 	if route == "refresh" && c.token == old {
 		return errors.New("/refresh: token not renewed")
