@@ -379,7 +379,7 @@ func TestRefreshRaceSamePair(t *testing.T) {
 
 func TestLoginThrottle(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
-		c.LoginLimit = auth.LoginLimit{PerIP: 100, PerUser: 3, Window: time.Hour}
+		c.Limits = auth.Limits{LoginsPerAddress: 100, FailuresPerUser: 3, Window: time.Hour}
 	})
 	for i := range 3 {
 		if r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"bad"}`); r.status != 401 {
@@ -395,7 +395,7 @@ func TestLoginThrottle(t *testing.T) {
 		t.Fatalf("bob: %d", r.status)
 	}
 	ip := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
-		c.LoginLimit = auth.LoginLimit{PerIP: 2, PerUser: 100, Window: time.Hour}
+		c.Limits = auth.Limits{LoginsPerAddress: 2, FailuresPerUser: 100, Window: time.Hour}
 	})
 	ip.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
 	ip.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
@@ -560,7 +560,7 @@ func TestRevocationCountsAtOnceOnSameNode(t *testing.T) {
 
 func TestRefreshFailuresThrottled(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
-		c.LoginLimit = auth.LoginLimit{RefreshFailuresPerIP: 3, Window: time.Hour}
+		c.Limits = auth.Limits{RefreshFailuresPerAddress: 3, Window: time.Hour}
 	})
 	tk := e.loginHeader("alice")
 	for i := range 3 {

@@ -183,7 +183,7 @@ func referenceManager(b *testing.B, cacheSize int) *auth.Manager[Profile] {
 		Authenticator: auth.AuthenticatorFunc[Profile](func(_ context.Context, u, _ string) (string, Profile, error) {
 			return u, referenceData, nil
 		}),
-		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+		Limits: auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1},
 	})
 }
 
@@ -196,7 +196,7 @@ func benchManager(b *testing.B, cfg auth.Config[Profile]) *auth.Manager[Profile]
 	rep, _ := revocation.NewReplica(store, nil)
 	go rep.Run(ctx)
 	<-rep.Ready()
-	cfg.Keys, cfg.Store, cfg.Denylist = auth.StaticKeys(testKeys()), store, rep
+	cfg.Keys, cfg.Store, cfg.Denylist = testKeys(), store, rep
 	m, err := auth.New(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -14,19 +14,6 @@ import (
 	"github.com/sesame-go/sesame/token"
 )
 
-// KeySource gives the keyset in force now. keys' reloading holders
-// implement it; [StaticKeys] wraps a fixed keyset.
-type KeySource interface {
-	Current() *keys.Keyset
-}
-
-// StaticKeys is a KeySource that always returns the same keyset.
-func StaticKeys(ks *keys.Keyset) KeySource { return staticKeys{ks} }
-
-type staticKeys struct{ ks *keys.Keyset }
-
-func (s staticKeys) Current() *keys.Keyset { return s.ks }
-
 // Denylist is the request-path revocation check. It must answer from memory
 // (revocation's Replica does): it runs on every authenticated request. An
 // error wrapping revocation.ErrUnavailable (a stale replica under a
@@ -93,40 +80,88 @@ const (
 	EndAllSessions
 )
 
-// Config configures a [Manager]. Keys, Store, Denylist and Authenticator are
-// required; every other zero field means its default.
+// Config configures a [Manager]. Every zero field means its default, and
+// for durations a negative value means none (the feature is off); this holds
+// for every options struct of sesame ([keys.RotationPolicy],
+// [revocation.RedisOptions], [revocation.ReplicaOptions]).
+//
+// [NewLocal] and [Open] build Keys, Store and Denylist themselves and take
+// the Authenticator as an argument; [New] needs Keys, Store and
+// Authenticator.
+//
+// # Lifetimes
+//
+// Every lifetime follows from the fields below, so any sane combination
+// works and an impossible one is refused by the constructor, with an error
+// that names the fields:
+//
+//   - an access token lives AccessTTL, and is accepted up to Leeway past
+//     its exp;
+//   - a denylist entry must outlive every token it revokes: NewLocal and
+//     Open size the store's entries to AccessTTL + Leeway; New checks that a
+//     given store's entries are at least that long;
+//   - a signing key keeps verifying for at least AccessTTL + Leeway after
+//     it stops signing (Rotation's MaxTokenLifetime and Leeway are derived
+//     from them, and may only be raised);
+//   - a session ends after RefreshIdle without a refresh, and at the latest
+//     SessionLifetime (RememberLifetime with "remember me") after login.
 type Config[T any] struct {
-	// Keys gives the signing and verification keys.
-	Keys KeySource
-	// Store keeps refresh families and the denylist (Redis for a fleet,
-	// memory for one process).
+	// Keys gives the signing and verification keys: a *keys.Holder, or a
+	// *keys.Keyset for a fixed one. New requires it; NewLocal and Open run
+	// a keys.Holder over KeyStore.
+	Keys keys.Source
+	// Store keeps refresh families and the denylist. New requires it;
+	// NewLocal keeps them in memory, Open in Redis.
 	Store revocation.Store
-	// Denylist answers "is this token revoked" from memory on every request;
-	// normally a *revocation.Replica fed by Store.
+	// Denylist answers "is this token revoked" from memory on every request.
+	// Nil means a [revocation.Replica] of Store (which must then implement
+	// [revocation.Feed], as both of revocation's stores do), run by the
+	// Manager until Close; see Replica for its options.
 	Denylist Denylist
-	// Authenticator checks credentials at login.
+	// Authenticator checks credentials at login. New requires it; NewLocal
+	// and Open take it as an argument.
 	Authenticator Authenticator[T]
 
 	// Issuer and Audience are the iss and aud of minted tokens, required on
 	// parsed ones. Zero means "sesame".
 	Issuer, Audience string
-	// AccessTTL is the access-token lifetime. Zero means 10 minutes. It must
-	// be at most revocation's EntryTTL minus Leeway, so a denylist entry
-	// outlives every token it revokes: New refuses it otherwise, for any
-	// Store with an EntryTTL() method (revocation's both have one).
+	// AccessTTL is the access-token lifetime. Zero means 10 minutes; at
+	// least 1s.
 	AccessTTL time.Duration
 	// Leeway is the clock skew allowed on exp, nbf, iat. Zero means 30s; a
 	// negative value means none.
 	Leeway time.Duration
-	// RefreshIdle ends a session not refreshed for this long. Zero means 7 days.
+	// RefreshIdle ends a session not refreshed for this long. Zero means 7
+	// days; a negative value means no idle timeout (sessions end at their
+	// absolute lifetime only).
 	RefreshIdle time.Duration
 	// RememberLifetime is the absolute lifetime of a session that asked to
 	// be remembered ("remember": true). Zero means 30 days.
 	RememberLifetime time.Duration
 	// SessionLifetime is the absolute lifetime of a session that did not ask
 	// to be remembered; its cookies end with the browser session. Zero means
-	// 12 hours.
+	// 12 hours. It must not exceed RememberLifetime.
 	SessionLifetime time.Duration
+
+	// KeyStore is where NewLocal and Open keep the keyset; a missing keyset
+	// is created (by compare-and-swap, so nodes starting together agree on
+	// one). Nil means in memory for NewLocal (keys die with the process,
+	// as its sessions do) and Redis, sealed with the master key, for Open.
+	// New ignores it.
+	KeyStore keys.Store
+	// Rotation is the key lifecycle NewLocal and Open run (automatic
+	// rotation, publish delay). Its MaxTokenLifetime and Leeway are derived
+	// from AccessTTL and Leeway when zero; set higher, they are kept. New
+	// ignores it.
+	Rotation keys.RotationPolicy
+	// Replica configures the denylist replica the Manager runs when
+	// Denylist is nil: staleness bound and policy. Its Logger defaults to
+	// the Manager's; its clock stays its own (staleness is real time).
+	Replica revocation.ReplicaOptions
+	// Redis configures the store Open makes. Its EntryTTL is derived (see
+	// Lifetimes) when zero, and must cover AccessTTL + Leeway otherwise; its
+	// Now defaults to the Manager's.
+	Redis revocation.RedisOptions
 
 	// CookieName names the access-token cookie. Zero means "__Host-sesame"
 	// ("sesame" with Insecure).
@@ -155,22 +190,28 @@ type Config[T any] struct {
 	// OnTheft says what a refresh-token reuse ends. Zero means EndSession.
 	OnTheft TheftResponse
 
-	// LoginLimit throttles logins. The zero value means 20 attempts per IP
-	// and 10 failures per username per 5 minutes; see [LoginLimit].
-	LoginLimit LoginLimit
+	// Limits throttles logins and failing refreshes; see [Limits].
+	Limits Limits
 
-	// PayloadKey, 32 bytes, seals the session data kept with each refresh
-	// family, so the store (Redis) never holds it in clear. Nil stores it as
-	// plain JSON. Changing it makes existing sessions fail to refresh (they
-	// must log in again). sessiond derives it from the master key.
-	PayloadKey []byte
+	// DataKey, 32 bytes, seals the session data kept with each refresh
+	// family, so the store (Redis) never holds it in clear. Open derives it
+	// from the master key when nil. Changing it makes existing sessions fail
+	// to refresh (they must log in again).
+	//
+	// With a store that leaves the process (anything but revocation's
+	// memory store), a nil DataKey is refused unless PlaintextData is set.
+	DataKey []byte
+	// PlaintextData lets the session data sit in the store as plain JSON
+	// when DataKey is nil. Set it only if the store is as private as the
+	// process.
+	PlaintextData bool
 
-	// DataCodec encodes the session data sealed in access tokens. Nil means
-	// JSON. The data is base64 twice in a token (sealed, then part of the
-	// base64 claims), so each byte saved here is about 1.8 characters less
-	// in every request. A hand-written binary encoding drops JSON's names,
-	// quotes and brackets: 148 bytes instead of 208 for the benchmarks'
-	// reference session (see "Token size" in the README).
+	// DataEncoding encodes the session data sealed in access tokens. Nil
+	// means JSON. The data is base64 twice in a token (sealed, then part of
+	// the base64 claims), so each byte saved here is about 1.8 characters
+	// less in every request. A hand-written binary encoding drops JSON's
+	// names, quotes and brackets: 148 bytes instead of 208 for the
+	// benchmarks' reference session (see "Token size" in the README).
 	//
 	// Unmarshal must refuse what Marshal would not produce (truncation,
 	// trailing bytes) and never panic. A binary encoding has no field names,
@@ -180,9 +221,9 @@ type Config[T any] struct {
 	// (401 bad_payload) and the client's refresh mints a new one.
 	//
 	// Only access tokens use it: the copy of the data kept with the refresh
-	// family stays JSON, so changing DataCodec (or T, within what JSON
+	// family stays JSON, so changing DataEncoding (or T, within what JSON
 	// tolerates) never ends a session.
-	DataCodec token.PayloadCodec[T]
+	DataEncoding token.Encoding[T]
 
 	// CacheSize bounds the verified-token cache, in entries: about 1.7 KB
 	// each for a 200-byte session (token string, decoded session, cache
@@ -220,17 +261,22 @@ const (
 	HeaderTransport
 )
 
-// LoginLimit throttles POST /auth/login, and failing POST /auth/refresh,
-// per node. Zero fields mean defaults; a negative count disables that limit.
-type LoginLimit struct {
-	PerIP   int           // login attempts per client IP per Window; default 20
-	PerUser int           // failed login attempts per username per Window; default 10
-	Window  time.Duration // default 5 minutes
-	// RefreshFailuresPerIP caps refreshes refused as invalid per client IP
-	// per Window; default 60. A legitimate client almost never presents an
-	// invalid refresh token, while telling a stolen old token from a
-	// forgery costs the store up to ReuseLookback HMACs per attempt.
-	RefreshFailuresPerIP int
+// Limits throttles POST /auth/login, and failing POST /auth/refresh, per
+// node. Zero fields mean defaults; a negative count disables that limit.
+type Limits struct {
+	// LoginsPerAddress caps login attempts per client address per Window.
+	// Zero means 20.
+	LoginsPerAddress int
+	// FailuresPerUser caps failed logins per username per Window. Zero
+	// means 10.
+	FailuresPerUser int
+	// RefreshFailuresPerAddress caps refreshes refused as invalid per client
+	// address per Window. Zero means 60. A legitimate client almost never
+	// presents an invalid refresh token, while telling a stolen old token
+	// from a forgery costs the store up to ReuseLookback HMACs per attempt.
+	RefreshFailuresPerAddress int
+	// Window is the counting window. Zero means 5 minutes.
+	Window time.Duration
 }
 
 func (c Config[T]) withDefaults() Config[T] {
@@ -243,8 +289,17 @@ func (c Config[T]) withDefaults() Config[T] {
 	if c.AccessTTL == 0 {
 		c.AccessTTL = 10 * time.Minute
 	}
-	if c.RefreshIdle == 0 {
+	switch {
+	case c.Leeway == 0:
+		c.Leeway = defaultLeeway
+	case c.Leeway < 0:
+		c.Leeway = 0
+	}
+	switch {
+	case c.RefreshIdle == 0:
 		c.RefreshIdle = 7 * 24 * time.Hour
+	case c.RefreshIdle < 0:
+		c.RefreshIdle = 0 // none: the store's "no idle timeout"
 	}
 	if c.RememberLifetime == 0 {
 		c.RememberLifetime = 30 * 24 * time.Hour
@@ -270,20 +325,20 @@ func (c Config[T]) withDefaults() Config[T] {
 	if c.Transports == 0 {
 		c.Transports = CookieTransport | HeaderTransport
 	}
-	if c.LoginLimit.PerIP == 0 {
-		c.LoginLimit.PerIP = 20
+	if c.Limits.LoginsPerAddress == 0 {
+		c.Limits.LoginsPerAddress = 20
 	}
-	if c.LoginLimit.PerUser == 0 {
-		c.LoginLimit.PerUser = 10
+	if c.Limits.FailuresPerUser == 0 {
+		c.Limits.FailuresPerUser = 10
 	}
-	if c.LoginLimit.RefreshFailuresPerIP == 0 {
-		c.LoginLimit.RefreshFailuresPerIP = 60
+	if c.Limits.RefreshFailuresPerAddress == 0 {
+		c.Limits.RefreshFailuresPerAddress = 60
 	}
-	if c.LoginLimit.Window == 0 {
-		c.LoginLimit.Window = 5 * time.Minute
+	if c.Limits.Window == 0 {
+		c.Limits.Window = 5 * time.Minute
 	}
-	if c.DataCodec == nil {
-		c.DataCodec = token.JSONCodec[T]{}
+	if c.DataEncoding == nil {
+		c.DataEncoding = token.JSONEncoding[T]{}
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 10000
@@ -300,30 +355,67 @@ func (c Config[T]) withDefaults() Config[T] {
 	return c
 }
 
+// defaultLeeway is Config.Leeway's default.
+const defaultLeeway = 30 * time.Second
+
+// EntryTTL is how long a denylist entry must live under c: AccessTTL plus
+// Leeway, defaults filled in, so that an entry outlives every token it
+// revokes. NewLocal and Open size their stores with it; a program that
+// makes a store for Managers of these lifetimes (an admin tool) uses it too.
+func (c Config[T]) EntryTTL() time.Duration {
+	d := c.withDefaults()
+	return d.tokenLife()
+}
+
+// tokenLife is how long after it is minted an access token may still be
+// accepted: its lifetime plus the leeway on exp. Denylist entries and
+// verify-only keys must last at least this long.
+func (c *Config[T]) tokenLife() time.Duration { return c.AccessTTL + c.Leeway }
+
+// validate checks a Config with its defaults filled in. Errors name the
+// fields, so that an impossible combination says what to change.
 func (c *Config[T]) validate() error {
 	switch {
 	case c.Keys == nil:
 		return errors.New("auth: Config.Keys is required")
 	case c.Store == nil:
 		return errors.New("auth: Config.Store is required")
-	case c.Denylist == nil:
-		return errors.New("auth: Config.Denylist is required")
 	case c.Authenticator == nil:
 		return errors.New("auth: Config.Authenticator is required")
 	case c.AccessTTL < time.Second:
-		return fmt.Errorf("auth: AccessTTL %v is too short", c.AccessTTL)
+		return fmt.Errorf("auth: Config.AccessTTL %v is too short (at least 1s)", c.AccessTTL)
+	case c.SessionLifetime < 0 || c.RememberLifetime < 0:
+		return errors.New("auth: Config.SessionLifetime and RememberLifetime cannot be negative: a session needs an absolute lifetime")
 	case c.SessionLifetime > c.RememberLifetime:
-		return fmt.Errorf("auth: SessionLifetime %v exceeds RememberLifetime %v", c.SessionLifetime, c.RememberLifetime)
+		return fmt.Errorf("auth: Config.SessionLifetime %v exceeds Config.RememberLifetime %v", c.SessionLifetime, c.RememberLifetime)
 	case c.MaxSessionsPerUser < 0:
-		return errors.New("auth: MaxSessionsPerUser is negative")
+		return errors.New("auth: Config.MaxSessionsPerUser is negative")
 	case !c.Insecure && (len(c.CookieName) < 7 || c.CookieName[:7] != "__Host-"):
-		return fmt.Errorf("auth: CookieName %q must start with __Host- (or set Insecure for development)", c.CookieName)
-	case c.PayloadKey != nil && len(c.PayloadKey) != 32:
-		return fmt.Errorf("auth: PayloadKey must be 32 bytes, not %d", len(c.PayloadKey))
+		return fmt.Errorf("auth: Config.CookieName %q must start with __Host- (or set Insecure for development)", c.CookieName)
+	case c.DataKey != nil && len(c.DataKey) != 32:
+		return fmt.Errorf("auth: Config.DataKey must be 32 bytes, not %d", len(c.DataKey))
+	case c.DataKey == nil && !c.PlaintextData && !inProcess(c.Store):
+		return errors.New("auth: Config.DataKey is nil, so session data would sit in the store in clear: " +
+			"use Open (it derives the key from the master key), set DataKey (e.g. masterKey.Derive(auth.DataKeyLabel)), " +
+			"or set PlaintextData to accept it")
 	case c.Transports&^(CookieTransport|HeaderTransport) != 0:
-		return errors.New("auth: unknown Transports bits")
+		return errors.New("auth: unknown Config.Transports bits")
+	}
+	// A revoked token must stay refused until it expires: its denylist
+	// entry has to outlive it. Stores that say how long entries live are
+	// checked (revocation's all do).
+	if st, ok := c.Store.(interface{ EntryTTL() time.Duration }); ok && c.tokenLife() > st.EntryTTL() {
+		return fmt.Errorf("auth: Config.AccessTTL %v plus Config.Leeway %v outlives the store's denylist entries (EntryTTL %v): "+
+			"a revoked token would be accepted again once its entry expired; use NewLocal or Open, which size the store, or give the store an EntryTTL of at least %v",
+			c.AccessTTL, c.Leeway, st.EntryTTL(), c.tokenLife())
 	}
 	return nil
+}
+
+// inProcess reports whether a store keeps its data in this process only.
+func inProcess(st revocation.Store) bool {
+	_, ok := st.(*revocation.MemoryStore)
+	return ok
 }
 
 func remoteIP(r *http.Request) string {

@@ -1,20 +1,14 @@
 package auth_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/internal/redistest"
-	"github.com/sesame-go/sesame/revocation"
 )
 
-// profileCodec is a compact DataCodec for Profile: a version byte, then each
+// profileCodec is a compact DataEncoding for Profile: a version byte, then each
 // string as uvarint length + bytes, the cart preceded by its count.
 type profileCodec struct{}
 
@@ -70,14 +64,14 @@ func (profileCodec) Unmarshal(b []byte, p *Profile) error {
 	return nil
 }
 
-// TestDataCodec: a compact DataCodec makes smaller tokens; a node with
+// TestDataEncoding: a compact DataEncoding makes smaller tokens; a node with
 // another codec refuses a token (401 bad_payload) but not the session: the
 // data kept with the refresh family is JSON whatever the codec, so the
 // refresh token still works there and restores the data.
-func TestDataCodec(t *testing.T) {
+func TestDataEncoding(t *testing.T) {
 	store := newMemoryStore(t)
 	js := newEnv(t, store)
-	compact := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataCodec = profileCodec{} })
+	compact := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataEncoding = profileCodec{} })
 
 	a := js.loginHeader("alice")
 	b := compact.loginHeader("alice")
@@ -115,75 +109,5 @@ func TestDataCodec(t *testing.T) {
 	}
 	if r := js.do(nil, "POST", "/cart?item=pear", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "apple,pear" {
 		t.Fatalf("data after two refreshes: %d %q", r.status, r.body)
-	}
-}
-
-// TestFamilyMadeBeforeDerivedIDs: a refresh family whose id was drawn at
-// random (as before family ids were derived from session ids) keeps working
-// through refresh, Update, the session list and logout, which must end that
-// family and denylist its session. The family is made, then renamed in Redis
-// to such an id.
-func TestFamilyMadeBeforeDerivedIDs(t *testing.T) {
-	srv := redistest.Start(t, nil)
-	client := srv.Client()
-	store, err := revocation.NewRedis(client, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, store)
-	ctx := context.Background()
-	tk := e.loginHeader("alice")
-	fid, _ := revocation.FamilyID(tk.RefreshToken)
-	f, found, err := store.GetFamily(ctx, fid)
-	if err != nil || !found {
-		t.Fatalf("family %q: %v %v", fid, found, err)
-	}
-	tag := fid[:2]
-	legacy := tag + "AAAAAAAAAAAAAAAAAAAAAA" // same user tag, another 128-bit value
-	famKey := func(id string) string { return "sesame:{" + tag + "}:fam:" + id }
-	idxKey := "sesame:{" + tag + "}:user:" + f.UserID
-	score, err := client.ZScore(ctx, idxKey, fid).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Rename(ctx, famKey(fid), famKey(legacy)).Err(); err != nil {
-		t.Fatal(err)
-	}
-	client.ZRem(ctx, idxKey, fid)
-	client.ZAdd(ctx, idxKey, redis.Z{Score: score, Member: legacy})
-	rt := legacy + tk.RefreshToken[len(fid):]
-
-	r, tk2 := e.refreshHeader(rt)
-	if r.status != 200 {
-		t.Fatalf("refresh of the old family: %d %s", r.status, r.body)
-	}
-	if got, _ := revocation.FamilyID(tk2.RefreshToken); got != legacy {
-		t.Fatalf("refresh token names family %q, want %q", got, legacy)
-	}
-	if r := e.do(nil, "POST", "/cart?item=apple", "", bearer(tk2.AccessToken)...); r.status != 200 {
-		t.Fatalf("update: %d %s", r.status, r.body)
-	}
-	if got, _, _ := store.GetFamily(ctx, legacy); !strings.Contains(string(got.Payload), "apple") {
-		t.Fatalf("update did not reach the old family: %q", got.Payload)
-	}
-	var list []struct {
-		Current bool `json:"current"`
-	}
-	e.do(nil, "GET", "/auth/sessions", "", bearer(tk2.AccessToken)...).json(t, &list)
-	if len(list) != 1 || !list[0].Current {
-		t.Fatalf("session list %+v, want the one, current", list)
-	}
-	if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.status != 204 {
-		t.Fatalf("logout: %d %s", r.status, r.body)
-	}
-	if _, found, _ := store.GetFamily(ctx, legacy); found {
-		t.Fatal("logout left the old family alive")
-	}
-	if revoked, err := store.IsRevoked(ctx, revocation.Subject{SID: f.SessionID}); err != nil || !revoked {
-		t.Fatalf("session not denylisted after logout: %v %v", revoked, err)
-	}
-	waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).status == 401 })
-	if r, _ := e.refreshHeader(tk2.RefreshToken); r.status != 401 {
-		t.Fatalf("refresh after logout: %d", r.status)
 	}
 }

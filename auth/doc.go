@@ -2,19 +2,13 @@
 // chi middleware that authenticates requests from a signed and encrypted
 // access token, and accessors for the session in a handler.
 //
-// A complete chi mount:
+// One process (sessions in memory), in the whole of its wiring:
 //
-//	store, _ := revocation.NewRedis(redisClient, nil) // or revocation.NewMemory(nil)
-//	replica, _ := revocation.NewReplica(store, nil)
-//	go replica.Run(ctx)
-//
-//	m, err := auth.New(auth.Config[Session]{
-//		Keys:          keyHolder, // a *keys.Holder, or auth.StaticKeys(ks)
-//		Store:         store,
-//		Denylist:      replica,
-//		Authenticator: myUsers, // an auth.Authenticator[Session]
-//	})
-//
+//	m, err := auth.NewLocal(people, nil) // people: an auth.Authenticator[T], e.g. users.Open("users.json", nil)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer m.Close()
 //	r := chi.NewRouter()
 //	r.Mount("/auth", m.Routes())
 //	r.With(m.Require()).Get("/account", account)
@@ -24,6 +18,39 @@
 //		s, _ := auth.FromContext[Session](r.Context())
 //		fmt.Fprintf(w, "hello %s", s.Data.Name)
 //	}
+//
+// A fleet on one Redis swaps the constructor for [Open], which takes a
+// go-redis client (standalone, Sentinel or Cluster) and the master key:
+//
+//	mk, err := keys.LoadMasterKey("") // SESAME_MASTER_KEY
+//	m, err := auth.Open(ctx, redisClient, mk, people, nil)
+//
+// [NewLocal] and [Open] build and run every part (the keyset and its
+// rotation, the revocation store, the denylist replica), wait until the
+// Manager can serve, and stop it all on [Manager.Close]. [New] takes the
+// parts instead, for programs that build them their own way.
+//
+// # Configuration
+//
+// [Config] is optional: its zero value is the defaults. Every duration in
+// it, and in every options struct of sesame, follows one rule: zero means
+// the default, a negative value means none (the feature is off). Every
+// lifetime follows from the Config's own fields (see "Lifetimes" in
+// [Config]), so a combination either works or is refused by the
+// constructor with an error that names the fields.
+//
+// # Sessions started by the application
+//
+// An application that authenticates users its own way (an OAuth callback,
+// a magic link, WebAuthn) starts a session with [Manager.StartSession],
+// ends one with [Manager.EndSession] or all of a user's with
+// [Manager.EndAllSessions], and answers errors as the middleware does with
+// [Manager.WriteError].
+//
+// # Metrics
+//
+// [Manager.Stats] gives the counters; package authprom exports them to
+// Prometheus, so that programs without Prometheus do not link it.
 //
 // # The request path
 //
@@ -42,7 +69,7 @@
 //
 // The access token seals a version byte, the user id and the session data,
 // which is base64 twice in the token: each byte of data costs about 1.8
-// bytes in every request. [Config.DataCodec] replaces JSON with a compact
+// bytes in every request. [Config.DataEncoding] replaces JSON with a compact
 // encoding of T; the README's "Token size" works through the numbers.
 //
 // # Transports and CSRF

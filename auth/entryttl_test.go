@@ -29,8 +29,8 @@ func TestAccessTTLOutlivingDenylistRefused(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return auth.Config[Profile]{Keys: auth.StaticKeys(testKeys()), Store: store, Denylist: rep,
-					Authenticator: auth.AuthenticatorFunc[Profile](authenticate), AccessTTL: ttl}
+				return auth.Config[Profile]{Keys: testKeys(), Store: store, Denylist: rep,
+					Authenticator: auth.AuthenticatorFunc[Profile](authenticate), AccessTTL: ttl, DataKey: testDataKey}
 			}
 			def, err := newStore(0) // DefaultEntryTTL, 10m30s
 			if err != nil {

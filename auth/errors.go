@@ -2,8 +2,11 @@ package auth
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/sesame-go/sesame/revocation"
 )
 
 // Error is an error response: an HTTP status, a stable code and a human
@@ -57,8 +60,12 @@ func unauthorized(code string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: code, Message: "authentication required"}
 }
 
-// writeError is the default error writer.
-func writeError(w http.ResponseWriter, _ *http.Request, e *Error) {
+// JSONError writes e as sesame does by default (Config.ErrorHandler nil):
+// the JSON body {"error": code, "message": text}, WWW-Authenticate on a 401,
+// Retry-After when e has one, and Cache-Control: no-store and
+// X-Content-Type-Options: nosniff. An ErrorHandler that handles some errors
+// its own way (a redirect to a login page) can hand the rest to it.
+func JSONError(w http.ResponseWriter, _ *http.Request, e *Error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -71,6 +78,39 @@ func writeError(w http.ResponseWriter, _ *http.Request, e *Error) {
 	}
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(e)
+}
+
+// storeFailure is the answer to a store failure: 503 with Retry-After,
+// never a 401 that would log the user out. A failure other than the store
+// being unreachable is logged.
+func (m *Manager[T]) storeFailure(r *http.Request, err error) *Error {
+	if !errors.Is(err, revocation.ErrUnavailable) {
+		m.cfg.Logger.ErrorContext(r.Context(), "auth: session store error", "err", err)
+	}
+	return errUnavailable()
+}
+
+func (m *Manager[T]) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	m.fail(w, r, m.storeFailure(r, err))
+}
+
+// WriteError writes err as the middleware and the auth endpoints write
+// theirs (Config.ErrorHandler; by default the JSON body, with
+// WWW-Authenticate on a 401, Retry-After on a 503 and 429, no-store and
+// nosniff). An [*Error] is written as it is; an error from the store being
+// unreachable (revocation.ErrUnavailable) is a 503; anything else is a 500
+// that says nothing of its cause, which is logged.
+func (m *Manager[T]) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, revocation.ErrUnavailable):
+		e = errUnavailable()
+	default:
+		m.cfg.Logger.ErrorContext(r.Context(), "auth: request failed", "err", err)
+		e = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
+	}
+	m.fail(w, r, e)
 }
 
 func (m *Manager[T]) fail(w http.ResponseWriter, r *http.Request, e *Error) {

@@ -12,18 +12,23 @@ const (
 	EventLoginThrottled EventKind = "login_throttled"
 	EventLogout         EventKind = "logout"
 	EventLogoutAll      EventKind = "logout_all"
-	EventSessionEnded   EventKind = "session_ended" // a user ended one of their sessions
+	EventSessionEnded   EventKind = "session_ended" // a session was ended by its user or the application
 	EventSessionEvicted EventKind = "session_evicted"
 	EventRefreshReused  EventKind = "refresh_token_reused" // theft detected
 	// EventUserInactive: a refresh found that the user may no longer have
 	// sessions ([UserChecker]), and every session of the user was ended.
 	EventUserInactive EventKind = "user_inactive"
-	// EventStale is the name sessiond gives the moment its denylist replica
-	// passes the staleness bound; a Manager does not emit it itself (it
-	// answers each affected request with 503), since the replica belongs to
-	// the program that runs it.
+	// EventStale: the denylist stopped vouching for tokens (its replica
+	// went past the staleness bound, or has not loaded). Under fail-closed,
+	// protected routes answer 503 until EventStaleRecovered. Reason is
+	// "stale" or "not_loaded".
 	EventStale EventKind = "staleness_policy_tripped"
+	// EventStaleRecovered: the denylist vouches for tokens again.
+	EventStaleRecovered EventKind = "staleness_recovered"
 )
+
+var eventKinds = []EventKind{EventLoginSuccess, EventLoginFailure, EventLoginThrottled, EventLogout, EventLogoutAll,
+	EventSessionEnded, EventSessionEvicted, EventRefreshReused, EventUserInactive, EventStale, EventStaleRecovered}
 
 // Event is a security event. It carries ids, never tokens or passwords.
 type Event struct {

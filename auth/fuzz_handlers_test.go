@@ -54,11 +54,11 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	}
 	fs := &fuzzServer{known: map[string]bool{}}
 	m, err := auth.New(auth.Config[Profile]{
-		Keys:               auth.StaticKeys(testKeys()),
+		Keys:               testKeys(),
 		Store:              store,
 		Denylist:           rep,
 		Authenticator:      auth.AuthenticatorFunc[Profile](authenticate),
-		LoginLimit:         auth.LoginLimit{PerIP: -1, PerUser: -1, RefreshFailuresPerIP: -1},
+		Limits:             auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
 		MaxSessionsPerUser: 2, // bounded memory however many logins the fuzzer finds
 		Logger:             quietLogger(),
 	})
@@ -81,7 +81,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 // login makes a session with the header transport and records its tokens.
 func (fs *fuzzServer) login(tb testing.TB, user string) tokens {
 	tb.Helper()
-	w := fs.serve("POST", "/auth/login", `{"username":"`+user+`","password":"`+users[user]+`"}`,
+	w := fs.serve("POST", "/auth/login", `{"username":"`+user+`","password":"`+testUsers[user]+`"}`,
 		"Content-Type", "application/json", "X-Session-Transport", "header")
 	if w.Code != 200 {
 		tb.Fatalf("login: %d %s", w.Code, w.Body)
@@ -170,7 +170,7 @@ func FuzzLoginBody(f *testing.F) {
 		checkAnswer(t, w)
 		if w.Code == 200 {
 			var req struct{ Username, Password string }
-			if err := json.Unmarshal([]byte(body), &req); err != nil || users[req.Username] == "" || users[req.Username] != req.Password {
+			if err := json.Unmarshal([]byte(body), &req); err != nil || testUsers[req.Username] == "" || testUsers[req.Username] != req.Password {
 				t.Fatalf("login accepted %q", body)
 			}
 			if w.Header().Get("Cache-Control") != "no-store" {

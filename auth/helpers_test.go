@@ -28,10 +28,10 @@ type Profile struct {
 
 // users is a tiny credential store: unknown users and wrong passwords both
 // answer ErrInvalidCredentials.
-var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
+var testUsers = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 
 func authenticate(_ context.Context, u, p string) (string, Profile, error) {
-	if want, ok := users[u]; !ok || want != p {
+	if want, ok := testUsers[u]; !ok || want != p {
 		return "", Profile{}, auth.ErrInvalidCredentials
 	}
 	return "uid-" + u, Profile{Name: strings.ToUpper(u[:1]) + u[1:]}, nil
@@ -62,6 +62,9 @@ func newMemoryStore(t *testing.T) revocation.Store {
 	return s
 }
 
+// testDataKey seals the session data kept with refresh families.
+var testDataKey = []byte("0123456789abcdef0123456789abcdef")
+
 var testKeys = sync.OnceValue(func() *keys.Keyset {
 	ks, err := keys.Init(time.Now())
 	if err != nil {
@@ -73,22 +76,12 @@ var testKeys = sync.OnceValue(func() *keys.Keyset {
 func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 	t.Helper()
 	e := &env{t: t, store: store, hits: map[string]int{}}
-	rep, err := revocation.NewReplica(store.(revocation.Feed), &revocation.ReplicaOptions{StalenessBound: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.replica = rep
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, 5*time.Second, func() bool { return !rep.Status().Stale })
-
 	cfg := auth.Config[Profile]{
-		Keys:          auth.StaticKeys(testKeys()),
+		Keys:          testKeys(),
 		Store:         store,
-		Denylist:      rep,
 		Authenticator: auth.AuthenticatorFunc[Profile](authenticate),
+		DataKey:       testDataKey,
+		Replica:       revocation.ReplicaOptions{StalenessBound: 2 * time.Second},
 		OnEvent: func(_ context.Context, ev auth.Event) {
 			e.mu.Lock()
 			e.events = append(e.events, ev)
@@ -98,9 +91,14 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// The Manager runs the replica of store (Config.Denylist is nil).
 	m, err := auth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if e.replica = m.Parts().Replica; e.replica != nil {
+		waitFor(t, 5*time.Second, func() bool { return !e.replica.Status().Stale })
 	}
 	e.m = m
 	r := chi.NewRouter()
@@ -233,7 +231,7 @@ type tokens struct {
 // loginHeader logs in with the header transport and returns the tokens.
 func (e *env) loginHeader(user string) tokens {
 	e.t.Helper()
-	r := e.do(nil, "POST", "/auth/login", `{"username":"`+user+`","password":"`+users[user]+`"}`, "X-Session-Transport", "header")
+	r := e.do(nil, "POST", "/auth/login", `{"username":"`+user+`","password":"`+testUsers[user]+`"}`, "X-Session-Transport", "header")
 	if r.status != 200 {
 		e.t.Fatalf("login %s: %d %s", user, r.status, r.body)
 	}

@@ -115,8 +115,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	payloadKey := bytes.Repeat([]byte{0x5a}, 32)
 	e := newEnv(t, store, func(c *auth.Config[Profile]) {
 		c.Logger = logger
-		c.PayloadKey = payloadKey
-		c.LoginLimit = auth.LoginLimit{PerIP: 1000, PerUser: 3, Window: time.Hour}
+		c.DataKey = payloadKey
+		c.Limits = auth.Limits{LoginsPerAddress: 1000, FailuresPerUser: 3, Window: time.Hour}
 		c.OnEvent = func(_ context.Context, ev auth.Event) { fmt.Fprintf(&events, "%+v\n", ev) }
 		c.Authenticator = auth.AuthenticatorFunc[Profile](func(ctx context.Context, u, p string) (string, Profile, error) {
 			if u == "broken" {
@@ -127,7 +127,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	})
 
 	var sec secretSet
-	for u, pw := range users {
+	for u, pw := range testUsers {
 		sec.add("password of "+u, pw)
 	}
 	for _, pw := range []string{"wrong-password-1", "wrong-password-2", "broken-password-3"} {
@@ -263,7 +263,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	_, h0 := login("alice", "alice-pw")
 	other := newEnv(t, store, func(c *auth.Config[Profile]) {
 		c.Logger = logger
-		c.PayloadKey = bytes.Repeat([]byte{0xa5}, 32)
+		c.DataKey = bytes.Repeat([]byte{0xa5}, 32)
 	})
 	sec.addBytes("other payload key", bytes.Repeat([]byte{0xa5}, 32))
 	if r := other.do(nil, "POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, h0.RefreshToken), hdrT...); r.status < 400 {

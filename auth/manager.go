@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 	"github.com/sesame-go/sesame/token"
 )
@@ -15,6 +17,10 @@ import (
 // Manager is sesame's HTTP face for session data of type T: it mints and
 // verifies access tokens, rotates refresh tokens, and serves the auth
 // endpoints and middleware. All methods may be called concurrently.
+//
+// A Manager runs what it built ([NewLocal] and [Open]: the keyset holder, the
+// key rotator, the denylist replica; [New]: the replica when Config.Denylist
+// is nil) and a watch on the replica's staleness until [Manager.Close].
 type Manager[T any] struct {
 	cfg     Config[T]
 	codec   *token.Codec[payload[T]]
@@ -23,23 +29,46 @@ type Manager[T any] struct {
 	usLimit *limiter
 	rfLimit *limiter // failed refreshes per client IP
 	cache   *tokenCache[T]
-	sealer  *payloadSealer
-	metrics *metrics
+	sealer  *dataSealer
+	stats   *stats
 	local   *localRevocations
+	parts   Parts
+	stale   staleness
+
+	stop func()         // ends what the Manager runs
+	wg   sync.WaitGroup // what it runs
 }
 
-// New returns a Manager for cfg; see [Config] for what is required and the
-// defaults of the rest.
+// Parts are the components a Manager runs; see [Manager.Parts].
+type Parts struct {
+	// Keys is the keyset holder NewLocal and Open run (nil for New).
+	Keys *keys.Holder
+	// Store is the revocation store.
+	Store revocation.Store
+	// Replica is the denylist replica the Manager runs (nil when
+	// Config.Denylist was given).
+	Replica *revocation.Replica
+}
+
+// New returns a Manager for cfg, built from the parts cfg gives; see
+// [Config] for what is required and the defaults of the rest. Most programs
+// call [NewLocal] or [Open] instead, which build the parts. A Manager that
+// runs its own replica (Config.Denylist nil) answers 503 until the replica
+// has loaded, usually within milliseconds; call Close when done with it.
 func New[T any](cfg Config[T]) (*Manager[T], error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	leeway := cfg.Leeway
+	if leeway == 0 {
+		leeway = -1 // token's "none"
+	}
 	codec, err := token.New[payload[T]](&token.Options{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
 		TTL:      cfg.AccessTTL,
-		Leeway:   cfg.Leeway,
+		Leeway:   leeway,
 		Now:      cfg.Now,
 	})
 	if err != nil {
@@ -47,30 +76,19 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 	}
 	m := &Manager[T]{
 		cfg:     cfg,
-		codec:   codec.WithPayloadCodec(payloadCodec[T]{cfg.DataCodec}),
+		codec:   codec.WithEncoding(payloadEncoding[T]{cfg.DataEncoding}),
 		cop:     http.NewCrossOriginProtection(),
-		ipLimit: newLimiter(cfg.LoginLimit.PerIP, cfg.LoginLimit.Window),
-		usLimit: newLimiter(cfg.LoginLimit.PerUser, cfg.LoginLimit.Window),
-		rfLimit: newLimiter(cfg.LoginLimit.RefreshFailuresPerIP, cfg.LoginLimit.Window),
+		ipLimit: newLimiter(cfg.Limits.LoginsPerAddress, cfg.Limits.Window),
+		usLimit: newLimiter(cfg.Limits.FailuresPerUser, cfg.Limits.Window),
+		rfLimit: newLimiter(cfg.Limits.RefreshFailuresPerAddress, cfg.Limits.Window),
 		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
-		metrics: newMetrics(),
+		stats:   newStats(),
+		local:   newLocalRevocations(cfg.tokenLife()),
+		parts:   Parts{Store: cfg.Store},
+		stop:    func() {},
 	}
-	// A revoked token must stay refused until it expires: its denylist
-	// entry has to outlive it. Stores that say how long entries live are
-	// checked (revocation's both do).
-	if st, ok := cfg.Store.(interface{ EntryTTL() time.Duration }); ok {
-		if life := cfg.AccessTTL + max(m.leeway(), 0); life > st.EntryTTL() {
-			return nil, fmt.Errorf("auth: AccessTTL %v plus Leeway %v outlives the store's denylist entries (EntryTTL %v): "+
-				"a revoked token would be accepted again once its entry expired; set the store's EntryTTL to at least %v",
-				cfg.AccessTTL, m.leeway(), st.EntryTTL(), life)
-		}
-	}
-	m.local = newLocalRevocations(cfg.AccessTTL + m.leeway())
-	if m.sealer, err = newPayloadSealer(cfg.PayloadKey); err != nil {
+	if m.sealer, err = newDataSealer(cfg.DataKey); err != nil {
 		return nil, err
-	}
-	if cfg.Insecure {
-		cfg.Logger.Warn("auth: Insecure is set: cookies lack Secure and the __Host-/__Secure- prefixes; use only for plain-HTTP development on localhost")
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := m.cop.AddTrustedOrigin(o); err != nil {
@@ -81,12 +99,55 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		m.fail(w, r, &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "cross-origin request refused"})
 	}))
 	if m.cfg.ErrorHandler == nil {
-		m.cfg.ErrorHandler = writeError
+		m.cfg.ErrorHandler = JSONError
+	}
+	if cfg.Denylist == nil {
+		feed, ok := cfg.Store.(revocation.Feed)
+		if !ok {
+			return nil, fmt.Errorf("auth: Config.Denylist is nil and the store (%T) has no change feed to replicate: give a Denylist", cfg.Store)
+		}
+		ro := cfg.Replica
+		if ro.Logger == nil {
+			ro.Logger = cfg.Logger
+		}
+		rep, err := revocation.NewReplica(feed, &ro)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		m.cfg.Denylist, m.parts.Replica = rep, rep
+		m.run(rep.Run)
+	}
+	m.stale.init(m.cfg.Denylist)
+	if m.stale.status != nil {
+		m.run(m.watchStale)
+	}
+	if cfg.Insecure {
+		cfg.Logger.Warn("auth: Insecure is set: cookies lack Secure and the __Host-/__Secure- prefixes; use only for plain-HTTP development on localhost")
 	}
 	return m, nil
 }
 
-func (m *Manager[T]) leeway() time.Duration { return m.codec.Options().Leeway }
+// run runs f until Close.
+func (m *Manager[T]) run(f func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	prev := m.stop
+	m.stop = func() { cancel(); prev() }
+	m.wg.Go(func() { f(ctx) })
+}
+
+// Close stops what the Manager runs (see [Manager]) and waits for it to
+// return. Requests served after Close are answered as the parts left them:
+// a replica that stopped following the store goes stale, and past its
+// staleness bound its policy applies. Close always returns nil.
+func (m *Manager[T]) Close() error {
+	m.stop()
+	m.wg.Wait()
+	return nil
+}
+
+// Parts returns the components the Manager works with, for programs that
+// report on them (readiness, metrics) or act on them (reload the keyset).
+func (m *Manager[T]) Parts() Parts { return m.parts }
 
 // Verify authenticates r: it takes the access token from the request's
 // transport, verifies it, and checks the local denylist. The returned error
@@ -102,7 +163,7 @@ func (m *Manager[T]) Verify(r *http.Request) (*Session[T], error) {
 
 func (m *Manager[T]) verify(r *http.Request) (*Session[T], *Error) {
 	s, e := m.verifyToken(r)
-	m.metrics.verified(e)
+	m.stats.verified(e)
 	return s, e
 }
 
@@ -117,9 +178,9 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		return nil, e
 	}
 	if s != nil {
-		m.metrics.cacheHit.Inc()
+		m.stats.cacheHits.Add(1)
 	} else {
-		m.metrics.cacheMiss.Inc()
+		m.stats.cacheMisses.Add(1)
 		if !validToken(raw) {
 			return nil, unauthorized(token.Reason(token.ErrMalformed))
 		}
@@ -127,14 +188,11 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		if err != nil {
 			return nil, unauthorized(token.Reason(err))
 		}
-		fam := tok.Payload.Fam
-		if fam == "" {
-			var ok bool
-			if fam, ok = revocation.FamilyIDOf(tok.Payload.Sub, tok.Claims.SessionID); !ok {
-				// mint never seals a payload without a family for such a
-				// sid, so no logout could name this session's family.
-				return nil, unauthorized(token.Reason(token.ErrDecrypt))
-			}
+		fam, ok := revocation.FamilyIDOf(tok.Payload.Sub, tok.Claims.SessionID)
+		if !ok {
+			// mint never seals a payload for such a sid, so no logout
+			// could name this session's family.
+			return nil, unauthorized(token.Reason(token.ErrDecrypt))
 		}
 		s = &Session[T]{
 			Claims:   tok.Claims,
@@ -153,7 +211,11 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		// A stale replica under fail-closed: we cannot vouch for the token,
 		// but it is not known to be bad either. 503 makes clients retry
 		// instead of logging the user out.
+		m.stale.refused(m, err)
 		return nil, errUnavailable()
+	}
+	if m.stale.status == nil {
+		m.stale.vouched(m)
 	}
 	if revoked {
 		return nil, unauthorized(CodeRevoked)
@@ -178,15 +240,9 @@ func (m *Manager[T]) verifyStrict(r *http.Request) (*Session[T], *Error) {
 	return s, nil
 }
 
-// mint makes an access token for a session of family fam. The token names
-// the family only when its id does not derive from uid and sid: a family
-// created before ids were derived (see revocation.FamilyIDOf).
-func (m *Manager[T]) mint(sid, uid, fam string, data T) (string, token.Claims, error) {
-	p := payload[T]{Sub: uid, Data: data}
-	if derived, ok := revocation.FamilyIDOf(uid, sid); !ok || derived != fam {
-		p.Fam = fam
-	}
-	return m.codec.Mint(m.cfg.Keys.Current(), sid, p)
+// mint makes an access token for session sid of user uid.
+func (m *Manager[T]) mint(sid, uid string, data T) (string, token.Claims, error) {
+	return m.codec.Mint(m.cfg.Keys.Current(), sid, payload[T]{Sub: uid, Data: data})
 }
 
 // Update replaces the session data of the request's session: it stores data
@@ -206,7 +262,7 @@ func (m *Manager[T]) Update(w http.ResponseWriter, r *http.Request, data T) (str
 	}
 	// Mint first: a payload too large for a token must fail before the
 	// family is changed, so nothing partial is written.
-	raw, claims, err := m.mint(s.Claims.SessionID, s.UserID, s.familyID, data)
+	raw, claims, err := m.mint(s.Claims.SessionID, s.UserID, data)
 	if err != nil {
 		return "", fmt.Errorf("auth: %w", err)
 	}
@@ -231,13 +287,7 @@ func (m *Manager[T]) remembered(f revocation.Family) bool {
 }
 
 func (m *Manager[T]) event(ctx context.Context, e Event) {
-	m.metrics.events.WithLabelValues(string(e.Kind)).Inc()
-	switch e.Kind {
-	case EventLogout, EventLogoutAll, EventSessionEnded, EventSessionEvicted, EventUserInactive:
-		m.metrics.revokes.WithLabelValues(string(e.Kind)).Inc()
-	case EventRefreshReused:
-		m.metrics.revokes.WithLabelValues("theft").Inc()
-	}
+	m.stats.event(e.Kind)
 	if m.cfg.OnEvent == nil {
 		return
 	}
@@ -295,3 +345,6 @@ func (m *Manager[T]) endFamily(ctx context.Context, f revocation.Family) error {
 	m.local.session(f.SessionID, m.cfg.Now())
 	return nil
 }
+
+// leeway is the clock skew allowed on exp (zero: none).
+func (m *Manager[T]) leeway() time.Duration { return m.cfg.Leeway }

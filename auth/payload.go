@@ -8,12 +8,10 @@ import (
 )
 
 // payload is what an access token seals: the user id and the application's
-// data. The refresh family is named by revocation.FamilyIDOf(Sub, sid), so
-// it is not carried, except for a family made before family ids were
-// derived from session ids (Fam), until such families have ended.
+// data. The refresh family's id derives from the user and session ids
+// (revocation.FamilyIDOf), so it is not carried.
 type payload[T any] struct {
 	Sub  string
-	Fam  string // "" when the family id derives from Sub and the sid
 	Data T
 }
 
@@ -22,25 +20,20 @@ type payload[T any] struct {
 // the token (the payload is base64 inside the base64 claims):
 //
 //	0x01 uvarint(len(sub)) sub data
-//	0x02 uvarint(len(sub)) sub uvarint(len(fam)) fam data
 //
-// where data, the rest, is Config.DataCodec's encoding of the session data.
-// Version 2 carries a family id that does not derive from the user and
-// session ids. Decoding is strict: an unknown version, a length that is not
-// minimally encoded or runs past the end, an empty user or family id, or data
-// the DataCodec refuses (JSON refuses trailing bytes) is an error, which
+// where data, the rest, is Config.DataEncoding's encoding of the session
+// data. Decoding is strict: an unknown version, a length that is not
+// minimally encoded or runs past the end, an empty user id, or data the
+// DataEncoding refuses (JSON refuses trailing bytes) is an error, which
 // token.Parse reports as token.ErrDecrypt (reason bad_payload).
-const (
-	payloadV1 = 0x01
-	payloadV2 = 0x02
-)
+const payloadV1 = 0x01
 
 var errPayloadFraming = errors.New("auth: malformed token payload")
 
-// payloadCodec is the token.PayloadCodec of auth's access tokens.
-type payloadCodec[T any] struct{ data token.PayloadCodec[T] }
+// payloadEncoding is the token.Encoding of auth's access tokens.
+type payloadEncoding[T any] struct{ data token.Encoding[T] }
 
-func (c payloadCodec[T]) Marshal(p payload[T]) ([]byte, error) {
+func (c payloadEncoding[T]) Marshal(p payload[T]) ([]byte, error) {
 	if p.Sub == "" {
 		return nil, errors.New("auth: empty user id")
 	}
@@ -48,47 +41,27 @@ func (c payloadCodec[T]) Marshal(p payload[T]) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := 1 + binary.MaxVarintLen64 + len(p.Sub) + len(data)
-	v := byte(payloadV1)
-	if p.Fam != "" {
-		v = payloadV2
-		n += binary.MaxVarintLen64 + len(p.Fam)
-	}
-	b := make([]byte, 0, n)
-	b = append(b, v)
-	b = appendField(b, p.Sub)
-	if v == payloadV2 {
-		b = appendField(b, p.Fam)
-	}
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(p.Sub)+len(data))
+	b = append(b, payloadV1)
+	b = binary.AppendUvarint(b, uint64(len(p.Sub)))
+	b = append(b, p.Sub...)
 	return append(b, data...), nil
 }
 
-func (c payloadCodec[T]) Unmarshal(b []byte, p *payload[T]) error {
-	if len(b) == 0 || b[0] != payloadV1 && b[0] != payloadV2 {
+func (c payloadEncoding[T]) Unmarshal(b []byte, p *payload[T]) error {
+	if len(b) == 0 || b[0] != payloadV1 {
 		return errPayloadFraming
 	}
-	v := b[0]
 	sub, b, ok := readField(b[1:])
 	if !ok {
 		return errPayloadFraming
-	}
-	var fam []byte
-	if v == payloadV2 {
-		if fam, b, ok = readField(b); !ok {
-			return errPayloadFraming
-		}
 	}
 	var data T
 	if err := c.data.Unmarshal(b, &data); err != nil {
 		return err
 	}
-	*p = payload[T]{Sub: string(sub), Fam: string(fam), Data: data}
+	*p = payload[T]{Sub: string(sub), Data: data}
 	return nil
-}
-
-func appendField(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
 }
 
 // readField reads a non-empty length-prefixed field. The length must be

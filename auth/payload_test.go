@@ -10,7 +10,7 @@ import (
 	"github.com/sesame-go/sesame/token"
 )
 
-// rawData is a DataCodec that seals a byte string as it is, so the fuzz
+// rawData is a DataEncoding that seals a byte string as it is, so the fuzz
 // target can check that framing round-trips byte for byte.
 type rawData struct{}
 
@@ -26,7 +26,7 @@ type framed struct {
 }
 
 func TestPayloadFraming(t *testing.T) {
-	c := payloadCodec[framed]{token.JSONCodec[framed]{}}
+	c := payloadEncoding[framed]{token.JSONEncoding[framed]{}}
 	for _, tc := range []struct {
 		name string
 		in   payload[framed]
@@ -34,8 +34,6 @@ func TestPayloadFraming(t *testing.T) {
 	}{
 		{"derived family", payload[framed]{Sub: "u1", Data: framed{Name: "A"}},
 			"\x01\x02u1" + `{"name":"A"}`},
-		{"explicit family", payload[framed]{Sub: "u1", Fam: "F", Data: framed{Name: "A"}},
-			"\x02\x02u1\x01F" + `{"name":"A"}`},
 		{"long user id", payload[framed]{Sub: strings.Repeat("u", 200), Data: framed{Roles: []string{"r"}}},
 			"\x01\xc8\x01" + strings.Repeat("u", 200) + `{"name":"","roles":["r"]}`},
 	} {
@@ -63,7 +61,7 @@ func TestPayloadFraming(t *testing.T) {
 
 // TestPayloadFramingStrict: anything Marshal would not produce is refused.
 func TestPayloadFramingStrict(t *testing.T) {
-	c := payloadCodec[framed]{token.JSONCodec[framed]{}}
+	c := payloadEncoding[framed]{token.JSONEncoding[framed]{}}
 	const data = `{"name":"A"}`
 	for _, tc := range []struct{ name, in string }{
 		{"empty", ""},
@@ -81,6 +79,7 @@ func TestPayloadFramingStrict(t *testing.T) {
 		{"trailing garbage", "\x01\x02u1" + data + "x"},
 		{"second object", "\x01\x02u1" + data + data},
 		{"truncated data", "\x01\x02u1" + data[:len(data)-1]},
+		{"version 2 (a family id: no longer made)", "\x02\x02u1\x01F" + data},
 		{"v2 without family", "\x02\x02u1"},
 		{"v2 empty family", "\x02\x02u1\x00" + data},
 		{"v2 family past the end", "\x02\x02u1\x05F"},
@@ -94,15 +93,15 @@ func TestPayloadFramingStrict(t *testing.T) {
 }
 
 // FuzzPayload checks the framing on arbitrary bytes: it never panics; with a
-// raw DataCodec, what decodes re-encodes to the same bytes (one payload, one
+// raw DataEncoding, what decodes re-encodes to the same bytes (one payload, one
 // encoding); with JSON, what decodes re-encodes with the same framing, to a
 // fixed point.
 func FuzzPayload(f *testing.F) {
-	raw := payloadCodec[[]byte]{rawData{}}
-	js := payloadCodec[framed]{token.JSONCodec[framed]{}}
+	raw := payloadEncoding[[]byte]{rawData{}}
+	js := payloadEncoding[framed]{token.JSONEncoding[framed]{}}
 	for _, p := range []payload[framed]{
 		{Sub: "uid-alice", Data: framed{Name: "Alice", Roles: []string{"admin"}}},
-		{Sub: "uid-bob", Fam: "ab0123456789abcdefghijkl", Data: framed{}},
+		{Sub: "uid-bob", Data: framed{}},
 		{Sub: strings.Repeat("x", 300), Data: framed{Name: "y"}},
 	} {
 		b, err := js.Marshal(p)
@@ -119,7 +118,7 @@ func FuzzPayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p payload[[]byte]
 		if err := raw.Unmarshal(b, &p); err == nil {
-			if p.Sub == "" || (b[0] == payloadV2) != (p.Fam != "") {
+			if p.Sub == "" || b[0] != payloadV1 {
 				t.Fatalf("decoded %q as %+v", b, p)
 			}
 			again, err := raw.Marshal(p)
@@ -139,7 +138,7 @@ func FuzzPayload(f *testing.F) {
 		// omitempty), so the check is that one round trip reaches a fixed
 		// point: decoding the re-encoding and encoding again changes nothing.
 		var q2 payload[framed]
-		if err := js.Unmarshal(again, &q2); err != nil || q2.Sub != q.Sub || q2.Fam != q.Fam {
+		if err := js.Unmarshal(again, &q2); err != nil || q2.Sub != q.Sub {
 			t.Fatalf("%q decoded as %+v, re-encoded as %q, decoded as %+v (%v)", b, q, again, q2, err)
 		}
 		if third, err := js.Marshal(q2); err != nil || !bytes.Equal(third, again) {
@@ -153,7 +152,7 @@ func FuzzPayload(f *testing.F) {
 
 func mustJSON(t *testing.T, v framed) []byte {
 	t.Helper()
-	b, err := token.JSONCodec[framed]{}.Marshal(v)
+	b, err := token.JSONEncoding[framed]{}.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/sesame-go/sesame/revocation"
 )
 
-// TestPayloadSealedAtRest: with a PayloadKey, nothing of the session data
+// TestPayloadSealedAtRest: with a DataKey, nothing of the session data
 // reaches Redis in clear, and refresh still restores it.
 func TestPayloadSealedAtRest(t *testing.T) {
 	srv := redistest.Start(t, nil)
@@ -24,7 +24,7 @@ func TestPayloadSealedAtRest(t *testing.T) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	e := newEnv(t, store, func(c *auth.Config[Profile]) { c.PayloadKey = key })
+	e := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = key })
 	b := e.browser()
 	if r := e.do(b, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.status != 200 {
 		t.Fatalf("login: %d", r.status)
@@ -52,11 +52,11 @@ func TestPayloadSealedAtRest(t *testing.T) {
 	// 500, never silently with empty data.
 	other := make([]byte, 32)
 	rand.Read(other)
-	e2 := newEnv(t, store, func(c *auth.Config[Profile]) { c.PayloadKey = other })
+	e2 := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = other })
 	tk := e2.loginHeader("bob")
-	e3 := newEnv(t, store, func(c *auth.Config[Profile]) { c.PayloadKey = key })
+	e3 := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = key })
 	if r, _ := e3.refreshHeader(tk.RefreshToken); r.status != 500 {
-		t.Fatalf("refresh with the wrong PayloadKey: %d %s", r.status, r.body)
+		t.Fatalf("refresh with the wrong DataKey: %d %s", r.status, r.body)
 	}
 }
 

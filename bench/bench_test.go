@@ -117,8 +117,8 @@ func loginServer(tb testing.TB, salt []byte) (http.Handler, func()) {
 	}
 	data := deps.Ref
 	m, err := auth.New(auth.Config[ref.Session]{
-		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
-		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+		Keys: ks, Store: store, Denylist: rep,
+		Limits: auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1},
 		Authenticator: auth.AuthenticatorFunc[ref.Session](func(_ context.Context, u, p string) (string, ref.Session, error) {
 			got := argon2Hash(p, salt)
 			if u != "bench" || string(got) != string(want) {

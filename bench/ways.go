@@ -162,9 +162,9 @@ func chiAlone(d Deps) (*Way, error) {
 var sesameKeys = sync.OnceValues(func() (*keys.Keyset, error) { return keys.Init(time.Now()) })
 
 // sesameWay is auth's Require with a memory store and its replica. dataCodec
-// is auth.Config.DataCodec: nil means JSON, the default; the -compact ways
+// is auth.Config.DataEncoding: nil means JSON, the default; the -compact ways
 // use ref.Codec, a hand-written binary encoding of the reference session.
-func sesameWay(name string, d Deps, cacheSize int, cookie bool, dataCodec token.PayloadCodec[ref.Session]) (*Way, error) {
+func sesameWay(name string, d Deps, cacheSize int, cookie bool, dataCodec token.Encoding[ref.Session]) (*Way, error) {
 	ks, err := sesameKeys()
 	if err != nil {
 		return nil, err
@@ -188,7 +188,7 @@ func sesameWay(name string, d Deps, cacheSize int, cookie bool, dataCodec token.
 	}
 	data := d.Ref
 	m, err := auth.New(auth.Config[ref.Session]{
-		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep, CacheSize: cacheSize, DataCodec: dataCodec,
+		Keys: ks, Store: store, Denylist: rep, CacheSize: cacheSize, DataEncoding: dataCodec,
 		Authenticator: auth.AuthenticatorFunc[ref.Session](func(_ context.Context, u, p string) (string, ref.Session, error) {
 			if u != "bench" || p != "bench-pw" {
 				return "", ref.Session{}, auth.ErrInvalidCredentials

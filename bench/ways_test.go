@@ -102,7 +102,7 @@ func tampered(t *testing.T, tmpl *http.Request) *http.Request {
 }
 
 // TestSesameTokenSize logs where the bytes of sesame's access token for the
-// reference session go, with the default JSON DataCodec and with ref.Codec
+// reference session go, with the default JSON DataEncoding and with ref.Codec
 // (go test -run TokenSize -v), and holds them to the figures in
 // BENCHMARKS.md, so that a token that grows is noticed.
 func TestSesameTokenSize(t *testing.T) {

@@ -122,3 +122,7 @@ func marshalPublicView(k *Key) ([]byte, error) {
 	}
 	return json.Marshal(v)
 }
+
+// Current returns s itself: a Keyset is a [Source] that never changes, for
+// programs and tests with a fixed keyset.
+func (s *Keyset) Current() *Keyset { return s }

@@ -3,6 +3,8 @@ package keys
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,7 +25,10 @@ const MasterKeyEnv = "SESAME_MASTER_KEY"
 
 // MasterKey seals keyset secrets at rest with XChaCha20-Poly1305. It never
 // prints its value. A MasterKey is safe for concurrent use.
-type MasterKey struct{ aead cipher.AEAD }
+type MasterKey struct {
+	aead cipher.AEAD
+	raw  []byte // for Derive; never printed
+}
 
 // NewMasterKey returns the master key made of the 32 bytes b.
 func NewMasterKey(b []byte) (*MasterKey, error) {
@@ -34,7 +39,21 @@ func NewMasterKey(b []byte) (*MasterKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: master key: %v", err)
 	}
-	return &MasterKey{aead: aead}, nil
+	return &MasterKey{aead: aead, raw: bytes.Clone(b)}, nil
+}
+
+// Derive returns a 32-byte key for another use of the master key, such as
+// sealing session data at rest, derived with HKDF-SHA256 (no salt) under
+// label. Keys derived under different labels are independent: knowing one
+// tells nothing about the master key or the others, so the master key never
+// has to be used directly for two purposes. Labels should name the purpose
+// and a version ("sesame/v1 auth.Config.DataKey").
+func (m *MasterKey) Derive(label string) []byte {
+	k, err := hkdf.Key(sha256.New, m.raw, nil, label, 32)
+	if err != nil { // only for lengths above 255*32 bytes
+		panic("keys: internal error: " + err.Error())
+	}
+	return k
 }
 
 // ParseMasterKey decodes a base64 master key. Surrounding white space is

@@ -46,7 +46,7 @@ import (
 //   - the one thing a known family id buys is a forged refresh for which the
 //     store walks up to ReuseLookback HMACs before answering ErrInvalidToken
 //     (an unknown id costs a lookup). auth throttles failed refreshes per
-//     client address (LoginLimit.RefreshFailuresPerIP), as it did for holders
+//     client address (auth's Limits.RefreshFailuresPerAddress), as it did for holders
 //     of an old refresh token, which always carried the family id.
 //
 // Deriving also means one session can have only one family: CreateFamily

@@ -8,7 +8,7 @@ import (
 	"github.com/sesame-go/sesame/token"
 )
 
-// rawString is a PayloadCodec that seals a string's bytes as they are,
+// rawString is a Encoding that seals a string's bytes as they are,
 // refusing one byte value so that decoding can fail.
 type rawString struct{}
 
@@ -24,9 +24,9 @@ func (rawString) Unmarshal(b []byte, s *string) error {
 func TestPayloadCodec(t *testing.T) {
 	f := newFixture(t)
 	jsonCodec := mustCodec[string](t, &token.Options{Now: f.clk.Now})
-	raw := jsonCodec.WithPayloadCodec(rawString{})
-	if jsonCodec.WithPayloadCodec(nil) == jsonCodec {
-		t.Fatal("WithPayloadCodec returned its receiver, not a copy")
+	raw := jsonCodec.WithEncoding(rawString{})
+	if jsonCodec.WithEncoding(nil) == jsonCodec {
+		t.Fatal("WithEncoding returned its receiver, not a copy")
 	}
 
 	tok, _, err := raw.Mint(f.ks, token.NewSessionID(), "hello")
@@ -42,10 +42,10 @@ func TestPayloadCodec(t *testing.T) {
 		t.Fatalf("JSON codec on a raw payload: got %v, want ErrDecrypt", err)
 	}
 	// nil means JSON again.
-	if _, err := jsonCodec.WithPayloadCodec(nil).Parse(f.ks, tok); !errors.Is(err, token.ErrDecrypt) {
+	if _, err := jsonCodec.WithEncoding(nil).Parse(f.ks, tok); !errors.Is(err, token.ErrDecrypt) {
 		t.Fatalf("nil codec on a raw payload: got %v, want ErrDecrypt", err)
 	}
-	jtok, _, err := jsonCodec.WithPayloadCodec(nil).Mint(f.ks, token.NewSessionID(), "hello")
+	jtok, _, err := jsonCodec.WithEncoding(nil).Mint(f.ks, token.NewSessionID(), "hello")
 	if err != nil {
 		t.Fatal(err)
 	}

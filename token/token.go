@@ -14,8 +14,8 @@
 // Header, exactly: {"alg":"EdDSA","kid":"<key id>","typ":"at+jwt"}.
 // Clear claims: iss, aud, iat, nbf, exp (integer seconds), jti (token id),
 // sid (session id), and enc: base64url(nonce || XChaCha20-Poly1305(payload)),
-// where payload is the caller's value as JSON (or as its [PayloadCodec]
-// encodes it, see [Codec.WithPayloadCodec]), the nonce is 24 random bytes,
+// where payload is the caller's value as JSON (or as its [Encoding]
+// encodes it, see [Codec.WithEncoding]), the nonce is 24 random bytes,
 // and the additional data binds the ciphertext to kid, jti and sid. Anyone
 // with the published JWKS can verify the signature and read the clear
 // claims; only holders of the keyset can read the payload. Put nothing
@@ -135,15 +135,15 @@ func (o *Options) validate() error {
 }
 
 // Codec mints and parses tokens carrying a payload of type T, encoded as
-// JSON unless [Codec.WithPayloadCodec] says otherwise. A Codec is immutable
+// JSON unless [Codec.WithEncoding] says otherwise. A Codec is immutable
 // and safe for concurrent use.
 type Codec[T any] struct {
 	o      Options
 	parser *jwt.Parser
-	pc     PayloadCodec[T]
+	pc     Encoding[T]
 }
 
-// PayloadCodec turns a payload into the bytes that are sealed into enc, and
+// Encoding turns a payload into the bytes that are sealed into enc, and
 // back. The default is encoding/json.
 //
 // Unmarshal sees only bytes that Marshal made under one of the keyset's keys
@@ -152,16 +152,16 @@ type Codec[T any] struct {
 // rather than guess, never panic, and not keep b after it returns. An error
 // makes Parse fail with [ErrDecrypt]. Both methods may be called
 // concurrently.
-type PayloadCodec[T any] interface {
+type Encoding[T any] interface {
 	Marshal(v T) ([]byte, error)
 	Unmarshal(b []byte, v *T) error
 }
 
-// JSONCodec is the default PayloadCodec: encoding/json.
-type JSONCodec[T any] struct{}
+// JSONEncoding is the default Encoding: encoding/json.
+type JSONEncoding[T any] struct{}
 
-func (JSONCodec[T]) Marshal(v T) ([]byte, error)    { return json.Marshal(v) }
-func (JSONCodec[T]) Unmarshal(b []byte, v *T) error { return json.Unmarshal(b, v) }
+func (JSONEncoding[T]) Marshal(v T) ([]byte, error)    { return json.Marshal(v) }
+func (JSONEncoding[T]) Unmarshal(b []byte, v *T) error { return json.Unmarshal(b, v) }
 
 // Token is a verified access token: its clear claims and opened payload.
 type Token[T any] struct {
@@ -177,7 +177,7 @@ func New[T any](opts *Options) (*Codec[T], error) {
 	}
 	return &Codec[T]{
 		o:  o,
-		pc: JSONCodec[T]{},
+		pc: JSONEncoding[T]{},
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 			jwt.WithStrictDecoding(),
@@ -194,14 +194,14 @@ func New[T any](opts *Options) (*Codec[T], error) {
 // Options returns the codec's options with defaults filled in.
 func (c *Codec[T]) Options() Options { return c.o }
 
-// WithPayloadCodec returns a copy of c that encodes payloads with pc (nil
+// WithEncoding returns a copy of c that encodes payloads with pc (nil
 // means JSON, the default). Tokens minted with one payload codec do not
 // parse with another: they fail with [ErrDecrypt].
-func (c *Codec[T]) WithPayloadCodec(pc PayloadCodec[T]) *Codec[T] {
+func (c *Codec[T]) WithEncoding(pc Encoding[T]) *Codec[T] {
 	d := *c
 	d.pc = pc
 	if pc == nil {
-		d.pc = JSONCodec[T]{}
+		d.pc = JSONEncoding[T]{}
 	}
 	return &d
 }

@@ -32,13 +32,14 @@ A key is pending (published, not yet signing), then active (the one key that
 signs), then verify-only (until every token it signed has expired), then
 pruned. A revoked key stops verifying at once.
 
-The policy flags must match the ones sessiond uses; zero means the default,
-a negative duration means none.`,
+The policy flags must match the ones sessiond uses. Every duration is
+explicit: 0 means none (no publish delay, no leeway), never "the default".`,
+		PersistentPreRunE: func(*cobra.Command, []string) error { return o.resolvePolicy() },
 	}
 	f := cmd.PersistentFlags()
-	f.DurationVar(&o.policy.PublishDelay, "publish-delay", 0, "how long a pending key is published before it may sign (default 10m)")
-	f.DurationVar(&o.policy.MaxTokenLifetime, "max-token-lifetime", 0, "longest access-token lifetime (default 1h)")
-	f.DurationVar(&o.policy.Leeway, "leeway", 0, "clock skew allowed on token expiry (default 1m)")
+	f.DurationVar(&o.policy.PublishDelay, "publish-delay", keys.DefaultPublishDelay, "how long a pending key is published before it may sign; 0: none")
+	f.DurationVar(&o.policy.MaxTokenLifetime, "max-token-lifetime", keys.DefaultMaxTokenLifetime, "longest access-token lifetime")
+	f.DurationVar(&o.policy.Leeway, "leeway", keys.DefaultLeeway, "clock skew allowed on token expiry; 0: none")
 	cmd.AddCommand(
 		newKeysInitCmd(o),
 		newKeysListCmd(o),
@@ -48,6 +49,25 @@ a negative duration means none.`,
 		newKeysJWKSCmd(o),
 	)
 	return cmd
+}
+
+// resolvePolicy turns the flags into a keys.RotationPolicy: on the command
+// line 0 means none, which the library spells as a negative duration.
+func (o *keysOptions) resolvePolicy() error {
+	p := &o.policy
+	switch {
+	case p.PublishDelay < 0 || p.Leeway < 0:
+		return errors.New("--publish-delay and --leeway cannot be negative (0: none)")
+	case p.MaxTokenLifetime <= 0:
+		return errors.New("--max-token-lifetime must be positive")
+	}
+	if p.PublishDelay == 0 {
+		p.PublishDelay = -1
+	}
+	if p.Leeway == 0 {
+		p.Leeway = -1
+	}
+	return p.Validate()
 }
 
 // update opens the store and applies change with compare-and-swap.

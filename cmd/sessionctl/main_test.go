@@ -171,7 +171,7 @@ func lifecycle(t *testing.T, c *cli, ks string) {
 	c.fails("not published long enough", "keys", "rotate", "--keyset", ks)
 	first := l.byState("active")[0]
 	pending := l.byState("pending")[0]
-	out = c.ok("keys", "rotate", "--keyset", ks, "--publish-delay=-1s", "--max-token-lifetime=1ns", "--leeway=-1s")
+	out = c.ok("keys", "rotate", "--keyset", ks, "--publish-delay=0", "--max-token-lifetime=1ns", "--leeway=0")
 	if !strings.Contains(out, pending+" is active") {
 		t.Errorf("rotate printed %q", out)
 	}
@@ -206,7 +206,7 @@ func lifecycle(t *testing.T, c *cli, ks string) {
 	}
 
 	// The first key stopped signing with a 1ns lifetime recorded: prunable.
-	out = c.ok("keys", "prune", "--keyset", ks, "--max-token-lifetime=1ns", "--leeway=-1s")
+	out = c.ok("keys", "prune", "--keyset", ks, "--max-token-lifetime=1ns", "--leeway=0")
 	if !strings.Contains(out, "pruned 2 keys") {
 		t.Errorf("prune printed %q", out)
 	}
@@ -241,7 +241,7 @@ func TestKeysFile(t *testing.T) {
 		before := fileBytes(t, path)
 		wrong := []string{"SESAME_MASTER_KEY=" + otherKey}
 		const msg = "cannot open keyset: wrong master key or corrupted data\n"
-		for _, args := range [][]string{{"rotate", "--publish-delay=-1s"}, {"prune"}, {"revoke", "x"}, {"jwks"}} {
+		for _, args := range [][]string{{"rotate", "--publish-delay=0"}, {"prune"}, {"revoke", "x"}, {"jwks"}} {
 			r := c.runEnv(wrong, append(append([]string{"keys"}, args...), "--keyset", ks)...)
 			if r.code != 1 || r.stderr != msg {
 				t.Errorf("%v: exit %d stderr %q, want exit 1 and exactly %q", args, r.code, r.stderr, msg)
@@ -293,7 +293,10 @@ func TestKeysUsageErrors(t *testing.T) {
 	c.fails("no keyset", "keys", "list")
 	c.fails("no keyset stored", "keys", "list", "--keyset", "file:"+filepath.Join(c.dir, "missing.json"))
 	c.fails("want file:PATH or redis://", "keys", "list", "--keyset", "ftp://x")
-	c.fails("invalid rotation policy", "keys", "rotate", "--keyset", "file:x", "--publish-delay=1h", "--max-token-lifetime=-1s")
+	c.fails("--max-token-lifetime must be positive", "keys", "rotate", "--keyset", "file:x", "--publish-delay=1h", "--max-token-lifetime=-1s")
+	c.fails("--max-token-lifetime must be positive", "keys", "rotate", "--keyset", "file:x", "--max-token-lifetime=0")
+	c.fails("cannot be negative (0: none)", "keys", "rotate", "--keyset", "file:x", "--publish-delay=-1s")
+	c.fails("cannot be negative (0: none)", "keys", "prune", "--keyset", "file:x", "--leeway=-1m")
 	c.fails("reading keyset from redis", "keys", "list", "--keyset", "redis://127.0.0.1:1/0")
 	if _, err := os.Stat(filepath.Join(c.dir, "missing.json")); err == nil {
 		t.Error("list created a keyset file")
@@ -339,7 +342,7 @@ func TestConcurrentRotateProcesses(t *testing.T) {
 			var wg sync.WaitGroup
 			res := make([]result, procs)
 			for i := range procs {
-				wg.Go(func() { res[i] = c.run("keys", "rotate", "--publish-delay=-1s", "--keyset", ks) })
+				wg.Go(func() { res[i] = c.run("keys", "rotate", "--publish-delay=0", "--keyset", ks) })
 			}
 			wg.Wait()
 			for i, r := range res {
@@ -369,4 +372,25 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestPublishDelayZeroRotatesAtOnce: on the command line 0 means none.
+// "--publish-delay 0" once meant the 10-minute default, so a rotation right
+// after init was refused as too early.
+func TestPublishDelayZeroRotatesAtOnce(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	ks := "file:" + filepath.Join(c.dir, "keyset.json")
+	c.ok("keys", "init", "--keyset", ks)
+	before := c.ok("keys", "list", "--keyset", ks, "--json")
+	c.ok("keys", "rotate", "--keyset", ks, "--publish-delay", "0")
+	after := c.ok("keys", "list", "--keyset", ks, "--json")
+	if before == after {
+		t.Fatalf("rotate --publish-delay 0 changed nothing: %s", after)
+	}
+	// A second rotation at once, too: the key the first one published
+	// signs without waiting.
+	c.ok("keys", "rotate", "--keyset", ks, "--publish-delay", "0")
+	// The default (10m) still holds back a key published a moment ago.
+	c.fails("pending key not published long enough", "keys", "rotate", "--keyset", ks)
 }

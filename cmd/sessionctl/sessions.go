@@ -15,22 +15,22 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redisurl"
-	"github.com/sesame-go/sesame/internal/users"
 	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/users"
 )
 
 // sessionsOptions are the flags of `sessionctl sessions`.
 type sessionsOptions struct {
 	redisURL  string
 	accessTTL time.Duration
-	auditLog  string
-	asJSON    bool
+	// accessTTLSet tells --access-ttl 0 (refused) from no flag (the
+	// environment, else the default).
+	accessTTLSet bool
+	auditLog     string
+	asJSON       bool
 }
-
-// authLeeway is auth's default clock-skew leeway; with --access-ttl it
-// sizes denylist entries exactly as sessiond does.
-const authLeeway = 30 * time.Second
 
 // eventSessionRevokedByAdmin is the audit event of a revocation from
 // sessionctl. Nodes see the revocation (through their denylist replica),
@@ -63,6 +63,7 @@ without it.`,
 	f.DurationVar(&o.accessTTL, "access-ttl", 0, "sessiond's access-token lifetime (default: env SESAME_ACCESS_TTL, else 10m)")
 	f.StringVar(&o.auditLog, "audit-log", "", "file to append the audit record of each revocation to (default: env SESAME_AUDIT_LOG, else stderr)")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON")
+	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) { o.accessTTLSet = cmd.Flags().Changed("access-ttl") }
 	cmd.AddCommand(newSessionsListCmd(o), newSessionsRevokeCmd(o))
 	return cmd
 }
@@ -78,6 +79,9 @@ func (o *sessionsOptions) open() (revocation.Store, func(), error) {
 		return nil, nil, errors.New("no revocation store: give --redis redis://HOST:PORT/DB (or set SESAME_REDIS_URL)")
 	}
 	ttl := o.accessTTL
+	if o.accessTTLSet && ttl <= 0 {
+		return nil, nil, errors.New("--access-ttl must be positive")
+	}
 	if ttl == 0 {
 		if v := os.Getenv("SESAME_ACCESS_TTL"); v != "" {
 			d, err := time.ParseDuration(v)
@@ -97,7 +101,7 @@ func (o *sessionsOptions) open() (revocation.Store, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--redis: %w", err)
 	}
-	st, err := revocation.NewRedis(client, &revocation.RedisOptions{EntryTTL: ttl + authLeeway})
+	st, err := revocation.NewRedis(client, &revocation.RedisOptions{EntryTTL: auth.Config[any]{AccessTTL: ttl}.EntryTTL()})
 	if err != nil {
 		client.Close()
 		return nil, nil, err

@@ -36,44 +36,32 @@ type node struct {
 func startNode(t *testing.T, srv *redistest.Server) *node {
 	t.Helper()
 	client := srv.Client()
-	store, err := revocation.NewRedis(client, &revocation.RedisOptions{EntryTTL: 10*time.Minute + authLeeway})
+	mk, err := keys.NewMasterKey(make([]byte, keys.MasterKeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: staleBound})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	ks, err := keys.Init(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := auth.New(auth.Config[string]{
-		Keys:     auth.StaticKeys(ks),
-		Store:    store,
-		Denylist: rep,
-		Authenticator: auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
-			if p != u+"-pw" {
-				return "", "", auth.ErrInvalidCredentials
-			}
-			return u, u, nil
-		}),
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := auth.Open(ctx, client, mk, auth.Authenticator[string](auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
+		if p != u+"-pw" {
+			return "", "", auth.ErrInvalidCredentials
+		}
+		return u, u, nil
+	})), &auth.Config[string]{
 		Insecure: true,
+		Replica:  revocation.ReplicaOptions{StalenessBound: staleBound},
 		Logger:   slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	r := chi.NewRouter()
 	r.Mount("/auth", m.Routes())
 	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	n := &node{t: t, srv: httptest.NewServer(r)}
 	t.Cleanup(n.srv.Close)
-	waitUntil(t, 10*time.Second, "the replica's first snapshot", func() bool { return rep.Status().Ready })
+	waitUntil(t, 10*time.Second, "the replica's first snapshot", func() bool { return m.Parts().Replica.Status().Ready })
 	return n
 }
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/users"
 )
 
 // runUsers runs the sessionctl binary with stdin and a clean environment.

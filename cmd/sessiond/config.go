@@ -73,14 +73,14 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.Var(&c.insecureCookies, "insecure-cookies", "drop Secure and the __Host-/__Secure- cookie prefixes, for plain-HTTP development (default: on only without TLS on a loopback address)")
 	fs.StringVar(&c.redisURL, "redis", "", "Redis URL for revocation state: redis://[user:pass@]host:port/db, rediss://..., redis-sentinel://[user:pass@]h1:26379,h2/mastername, redis-cluster://[user:pass@]h1:7000,h2 (default: in memory, one process)")
 	fs.IntVar(&c.waitReplicas, "redis-wait-replicas", 0, "acknowledge a login, refresh or revocation only once this many replicas have it (Redis WAIT); 0: as soon as the master has it (a failover may lose the last writes)")
-	fs.DurationVar(&c.waitTimeout, "redis-wait-timeout", 0, "how long --redis-wait-replicas waits before answering 503; must be shorter than the Redis read timeout (default: 1s, or half the read timeout when that is 2s or less)")
+	fs.DurationVar(&c.waitTimeout, "redis-wait-timeout", time.Second, "how long --redis-wait-replicas waits before answering 503; must be shorter than the Redis read timeout")
 	fs.BoolVar(&c.noAutoPipeline, "redis-no-auto-pipeline", false, "send each login's, refresh's and revocation's script to Redis as its own command; by default scripts made while one is in flight to the same master go together as one pipeline (fewer system calls and round trips under load)")
 	fs.StringVar(&c.keyset, "keyset", defaultKeyset, "where the keyset is kept: file:PATH or redis://... (the same URL as --redis shares its client)")
 	fs.StringVar(&c.masterKeyFile, "master-key-file", "", "file holding the base64 master key that seals the keyset (default: env SESAME_MASTER_KEY; for a file keyset, a development key file beside it)")
 	fs.StringVar(&c.usersFile, "users", "", "users file (see sessionctl users); default: one demo user with a generated password")
 
 	fs.DurationVar(&c.accessTTL, "access-ttl", 10*time.Minute, "access-token lifetime")
-	fs.DurationVar(&c.refreshIdle, "refresh-idle", 7*24*time.Hour, "a session not refreshed for this long ends")
+	fs.DurationVar(&c.refreshIdle, "refresh-idle", 7*24*time.Hour, "a session not refreshed for this long ends; 0: no idle timeout")
 	fs.DurationVar(&c.sessionLifetime, "session-lifetime", 12*time.Hour, "absolute lifetime of a session without \"remember\"")
 	fs.DurationVar(&c.rememberLifetime, "remember-lifetime", 30*24*time.Hour, "absolute lifetime of a remembered session")
 	fs.StringVar(&c.issuer, "issuer", "sesame", "iss of minted tokens, required on verified ones")
@@ -164,8 +164,16 @@ func (c *config) validate() error {
 		return fmt.Errorf("--log-format %q: want json or text", c.logFormat)
 	case c.shutdownTimeout <= 0:
 		return errors.New("--shutdown-timeout must be positive")
-	case c.waitReplicas < 0 || c.waitTimeout < 0:
-		return errors.New("--redis-wait-replicas and --redis-wait-timeout cannot be negative")
+	case c.refreshIdle < 0:
+		return errors.New("--refresh-idle cannot be negative (0: no idle timeout)")
+	case c.sessionLifetime <= 0 || c.rememberLifetime <= 0:
+		return errors.New("--session-lifetime and --remember-lifetime must be positive: a session needs an absolute lifetime")
+	case c.rotateEvery < 0:
+		return errors.New("--rotate-every cannot be negative (0: no automatic rotation)")
+	case c.waitReplicas < 0:
+		return errors.New("--redis-wait-replicas cannot be negative")
+	case c.waitTimeout <= 0:
+		return errors.New("--redis-wait-timeout must be positive")
 	case c.waitReplicas > 0 && c.redisURL == "":
 		return errors.New("--redis-wait-replicas needs --redis: the in-memory store has no replicas")
 	case c.noAutoPipeline && c.redisURL == "":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -164,3 +165,51 @@ func TestParsePrefixes(t *testing.T) {
 		t.Error("a bad entry was accepted")
 	}
 }
+
+// TestDurationFlagsZero: on the command line every duration is explicit (its
+// default is shown in --help), so 0 never silently means "the default":
+// each duration flag either turns its feature off at 0 or refuses 0. The
+// table must name every duration flag sessiond has.
+func TestDurationFlagsZero(t *testing.T) {
+	cases := map[string]struct {
+		off   func(*config) bool // nil: 0 is refused
+		error string
+	}{
+		"access-ttl":         {error: "--access-ttl"},
+		"refresh-idle":       {off: func(c *config) bool { return offIfZero(c.refreshIdle) < 0 }},
+		"session-lifetime":   {error: "must be positive"},
+		"remember-lifetime":  {error: "must be positive"},
+		"rotate-every":       {off: func(c *config) bool { return offIfZero(c.rotateEvery) < 0 }},
+		"staleness-bound":    {error: "--staleness-bound"},
+		"shutdown-timeout":   {error: "--shutdown-timeout"},
+		"redis-wait-timeout": {error: "--redis-wait-timeout"},
+	}
+	seen := map[string]bool{}
+	newFlagSet(&config{}, io.Discard).VisitAll(func(f *flag.Flag) {
+		if g, ok := f.Value.(flag.Getter); ok && isDuration(g.Get()) {
+			seen[f.Name] = true
+			if _, ok := cases[f.Name]; !ok {
+				t.Errorf("duration flag --%s is not in the table: decide what 0 means for it", f.Name)
+			}
+		}
+	})
+	for name, tc := range cases {
+		if !seen[name] {
+			t.Errorf("--%s is in the table but is no duration flag", name)
+			continue
+		}
+		c, err := parseConfig([]string{"--" + name + "=0"}, env(), io.Discard)
+		switch {
+		case tc.off == nil && err == nil:
+			t.Errorf("--%s=0 accepted; want it refused", name)
+		case tc.off == nil && !strings.Contains(err.Error(), tc.error):
+			t.Errorf("--%s=0: %v; want an error naming %q", name, err, tc.error)
+		case tc.off != nil && err != nil:
+			t.Errorf("--%s=0: %v; want it accepted as off", name, err)
+		case tc.off != nil && !tc.off(c):
+			t.Errorf("--%s=0 does not turn the feature off", name)
+		}
+	}
+}
+
+func isDuration(v any) bool { _, ok := v.(time.Duration); return ok }

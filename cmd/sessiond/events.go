@@ -3,27 +3,22 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/internal/users"
 	"github.com/sesame-go/sesame/keys"
-	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/users"
 )
 
 // Security events that sessiond detects itself, besides auth's
 // (auth.EventKind). The names are stable: alerting rules match on them.
 const (
-	eventKeyRotated       = "key_rotated"
-	eventKeyRevoked       = "key_revoked"
-	eventStaleTripped     = string(auth.EventStale) // "staleness_policy_tripped"
-	eventStaleRecovered   = "staleness_recovered"
-	securityEventMessage  = "security event"
-	keyWatchInterval      = time.Second
-	maxStaleWatchInterval = 250 * time.Millisecond
+	eventKeyRotated      = "key_rotated"
+	eventKeyRevoked      = "key_revoked"
+	securityEventMessage = "security event"
+	keyWatchInterval     = time.Second
 )
 
 // logEvent logs auth's security events, one line each with a stable
@@ -34,8 +29,14 @@ const (
 // existing user: people sometimes type their password into the name field,
 // and such a "name" must not reach the logs. A name that is not a user's is
 // logged as username_known=false.
-func logEvent(log *slog.Logger, known *knownUsers) func(context.Context, auth.Event) {
+//
+// The staleness trips auth reports (auth.EventStale) are counted in
+// sesame_replica_staleness_trips_total.
+func logEvent(log *slog.Logger, known *knownUsers, trips prometheus.Counter) func(context.Context, auth.Event) {
 	return func(ctx context.Context, e auth.Event) {
+		if e.Kind == auth.EventStale {
+			trips.Inc()
+		}
 		level := slog.LevelInfo
 		switch e.Kind {
 		case auth.EventLoginFailure, auth.EventLoginThrottled, auth.EventRefreshReused, auth.EventStale:
@@ -116,79 +117,4 @@ func keysetEvents(prev, cur *keys.Keyset, log *slog.Logger, events *prometheus.C
 	log.LogAttrs(context.Background(), slog.LevelInfo, securityEventMessage,
 		slog.String("event", eventKeyRotated), slog.String("active", after.ID()),
 		slog.String("previous", before.ID()), slog.Uint64("version", cur.Version()))
-}
-
-// staleWatch notices when the denylist replica goes past its staleness
-// bound (a "trip" of the staleness policy): it counts the trip, logs
-// staleness_policy_tripped at WARN, and staleness_recovered at INFO when
-// the replica is current again.
-//
-// Two paths notice a trip: a poll of the replica's status (every half
-// bound, at most 250ms), and, under fail-closed, the first request the
-// replica refuses as stale, so a trip that serves 503s is always counted.
-// Start-up, before the first snapshot, is not a trip.
-type staleWatch struct {
-	replica  *revocation.Replica
-	log      *slog.Logger
-	trips    prometheus.Counter
-	refusals prometheus.Counter
-
-	ready   atomic.Bool
-	tripped atomic.Bool
-	since   atomic.Int64 // unix ns of the current trip
-}
-
-// Check implements auth.Denylist: the replica's answer, noticing refusals.
-func (w *staleWatch) Check(s revocation.Subject) (bool, error) {
-	revoked, err := w.replica.Check(s)
-	if err != nil {
-		w.refusals.Inc()
-		if w.ready.Load() && !w.tripped.Load() {
-			w.trip(w.replica.Status())
-		}
-	}
-	return revoked, err
-}
-
-func (w *staleWatch) run(ctx context.Context) {
-	st := w.replica.Status()
-	interval := min(max(st.StalenessBound/2, 10*time.Millisecond), maxStaleWatchInterval)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		st := w.replica.Status()
-		if st.Ready {
-			w.ready.Store(true)
-		}
-		switch {
-		case st.Ready && st.Stale:
-			w.trip(st)
-		case !st.Stale && w.tripped.CompareAndSwap(true, false):
-			d := time.Duration(time.Now().UnixNano() - w.since.Load())
-			w.log.LogAttrs(context.Background(), slog.LevelInfo, securityEventMessage,
-				slog.String("event", eventStaleRecovered), slog.String("policy", st.Policy.String()),
-				slog.Float64("stale_seconds", d.Seconds()))
-		}
-	}
-}
-
-func (w *staleWatch) trip(st revocation.ReplicaStatus) {
-	if !w.tripped.CompareAndSwap(false, true) {
-		return
-	}
-	w.since.Store(time.Now().UnixNano())
-	w.trips.Inc()
-	attrs := []slog.Attr{
-		slog.String("event", eventStaleTripped), slog.String("policy", st.Policy.String()),
-		slog.Float64("lag_seconds", st.Lag.Seconds()), slog.Float64("bound_seconds", st.StalenessBound.Seconds()),
-	}
-	if st.LastError != "" {
-		attrs = append(attrs, slog.String("feed_error", st.LastError))
-	}
-	w.log.LogAttrs(context.Background(), slog.LevelWarn, securityEventMessage, attrs...)
 }

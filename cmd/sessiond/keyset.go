@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -14,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -25,21 +21,17 @@ import (
 // keyset when no master key is configured.
 const devMasterKeyName = "sesame-master.key"
 
-// payloadKeyInfo labels the HKDF derivation of auth's PayloadKey from the
-// master key, so the two keys are independent: knowing one reveals nothing
-// about the other.
-const payloadKeyInfo = "sesame/v1 auth.Config.PayloadKey"
-
-// keyset is the opened keyset and what came with it.
+// keyset is the keyset store and what came with it.
 type keyset struct {
-	store      keys.Store
-	payloadKey []byte // for auth.Config.PayloadKey
-	close      func() // releases a Redis client opened only for the keyset
+	store     keys.Store
+	masterKey *keys.MasterKey
+	close     func() // releases a Redis client opened only for the keyset
 }
 
-// openKeyset finds the master key, opens the keyset store named by
-// c.keyset, and creates the keyset if there is none yet.
-func openKeyset(ctx context.Context, c *config, getenv func(string) string, revRedis redis.UniversalClient, hook redis.Hook, log *slog.Logger) (*keyset, error) {
+// openKeyset finds the master key and opens the keyset store named by
+// c.keyset: a file, or Redis (the store's client when the URL is the same).
+// auth creates the keyset if there is none yet.
+func openKeyset(c *config, getenv func(string) string, revRedis redis.UniversalClient, hook redis.Hook, log *slog.Logger) (*keyset, error) {
 	spec := c.keyset
 	isFile := strings.HasPrefix(spec, "file:")
 	isRedis := false
@@ -63,55 +55,23 @@ func openKeyset(ctx context.Context, c *config, getenv func(string) string, revR
 	if err != nil {
 		return nil, err
 	}
-	pk, err := hkdf.Key(sha256.New, raw, nil, payloadKeyInfo, 32)
-	if err != nil {
-		return nil, err
-	}
-	ks := &keyset{payloadKey: pk, close: func() {}}
-
+	ks := &keyset{masterKey: mk, close: func() {}}
 	if isFile {
 		ks.store = keys.NewFileStore(path, mk)
-	} else {
-		client := revRedis
-		if spec != c.redisURL || client == nil {
-			if client, err = newRedisClient(spec); err != nil {
-				return nil, fmt.Errorf("--keyset: %w", err)
-			}
-			if hook != nil {
-				client.AddHook(hook)
-			}
-			ks.close = func() { client.Close() }
+		return ks, nil
+	}
+	client := revRedis
+	if spec != c.redisURL || client == nil {
+		if client, err = newRedisClient(spec); err != nil {
+			return nil, fmt.Errorf("--keyset: %w", err)
 		}
-		ks.store = keys.NewRedisStore(client, mk, nil)
+		if hook != nil {
+			client.AddHook(hook)
+		}
+		ks.close = func() { client.Close() }
 	}
-
-	_, err = ks.store.Load(ctx)
-	if errors.Is(err, keys.ErrNotFound) {
-		err = createKeyset(ctx, ks.store, log)
-	}
-	if err != nil {
-		ks.close()
-		return nil, fmt.Errorf("keyset %s: %w", redactURL(spec), err)
-	}
+	ks.store = keys.NewRedisStore(client, mk, nil)
 	return ks, nil
-}
-
-// createKeyset stores a new keyset (version 1). Two nodes starting at once
-// race safely: compare-and-swap lets one write, and the other uses it.
-func createKeyset(ctx context.Context, st keys.Store, log *slog.Logger) error {
-	ks, err := keys.Init(time.Now())
-	if err != nil {
-		return err
-	}
-	err = st.CompareAndSwap(ctx, 0, ks)
-	switch {
-	case errors.Is(err, keys.ErrConflict):
-		return nil // another node created it first
-	case err != nil:
-		return err
-	}
-	log.Warn("no keyset found: created a new one", "store", fmt.Sprint(st), "version", ks.Version())
-	return nil
 }
 
 // masterKey returns the 32 master key bytes: from --master-key-file, else

@@ -15,10 +15,9 @@ import (
 // nodeMetrics are the series sessiond adds to auth's. Every label value
 // comes from a fixed set: event names, policy names, Redis command names.
 type nodeMetrics struct {
-	staleTrips    prometheus.Counter
-	staleRefusals prometheus.Counter
-	keyEvents     *prometheus.CounterVec
-	redis         *redisMetrics // nil in memory mode
+	staleTrips prometheus.Counter
+	keyEvents  *prometheus.CounterVec
+	redis      *redisMetrics // nil in memory mode
 }
 
 func newNodeMetrics(withRedis bool) *nodeMetrics {
@@ -26,10 +25,6 @@ func newNodeMetrics(withRedis bool) *nodeMetrics {
 		staleTrips: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sesame_replica_staleness_trips_total",
 			Help: "Times the denylist replica went past its staleness bound, so that the staleness policy applied.",
-		}),
-		staleRefusals: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "sesame_replica_stale_refusals_total",
-			Help: "Denylist checks refused because the replica was stale under fail-closed (each a 503).",
 		}),
 		keyEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sesame_keyset_events_total",
@@ -67,21 +62,24 @@ func (nm *nodeMetrics) redisHook() redis.Hook {
 func (n *node) metrics() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		n.m.Collector(),
+		n.prom,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		n.nm.staleTrips,
-		n.nm.staleRefusals,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sesame_replica_stale_refusals_total",
+			Help: "Denylist checks refused because the replica was stale under fail-closed (each a 503).",
+		}, func() float64 { return float64(n.m.Stats().Unavailable) }),
 		n.nm.keyEvents,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_replica_lag_seconds",
 			Help: "Time since the denylist replica last confirmed it was current.",
-		}, func() float64 { return n.backend.replica.Lag().Seconds() }),
+		}, func() float64 { return n.replica.Lag().Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_replica_stale",
 			Help: "1 while the denylist replica is past its staleness bound.",
 		}, func() float64 {
-			if n.backend.replica.Status().Stale {
+			if n.replica.Status().Stale {
 				return 1
 			}
 			return 0
@@ -89,16 +87,16 @@ func (n *node) metrics() http.Handler {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_replica_staleness_bound_seconds",
 			Help: "The staleness bound (--staleness-bound).",
-		}, func() float64 { return n.backend.replica.Status().StalenessBound.Seconds() }),
+		}, func() float64 { return n.replica.Status().StalenessBound.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "sesame_replica_policy",
 			Help:        "The staleness policy in force (--stale-policy): always 1; the policy label is fail-closed or fail-open.",
-			ConstLabels: prometheus.Labels{"policy": n.backend.replica.Status().Policy.String()},
+			ConstLabels: prometheus.Labels{"policy": n.replica.Status().Policy.String()},
 		}, func() float64 { return 1 }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_replica_entries",
 			Help: "Denylist entries held in memory.",
-		}, func() float64 { return float64(n.backend.replica.Status().Entries) }),
+		}, func() float64 { return float64(n.replica.Status().Entries) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_keyset_version",
 			Help: "Version of the keyset in use.",

@@ -22,17 +22,24 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/internal/users"
 	"github.com/sesame-go/sesame/keys"
+	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/users"
 )
 
-// authLeeway is auth's clock-skew leeway (its default), used to size the
-// denylist entries.
-const authLeeway = 30 * time.Second
-
-// readyWait bounds how long start-up waits for the first denylist snapshot
-// before listening anyway (readyz then says 503 until it arrives).
+// readyWait bounds how long start-up waits for the keyset and the first
+// denylist snapshot.
 const readyWait = 10 * time.Second
+
+// offIfZero turns a duration flag's 0 into the library's "none" (a negative
+// duration): on the command line every duration is explicit, its default
+// shown in --help, so 0 means zero, not "the default".
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
 
 // run is sessiond: it parses the configuration, wires the library, serves
 // until SIGINT or SIGTERM and shuts down gracefully. stdout receives only
@@ -57,34 +64,21 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	defer signal.Stop(hup)
 
 	nm := newNodeMetrics(c.redisURL != "" || !strings.HasPrefix(c.keyset, "file:"))
-	be, err := newBackend(c, log, nm.redisHook())
-	if err != nil {
-		return err
+	var client redis.UniversalClient // the store's
+	if c.redisURL != "" {
+		if client, err = newRedisClient(c.redisURL); err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		if h := nm.redisHook(); h != nil {
+			client.AddHook(h)
+		}
+		defer client.Close()
 	}
-	defer be.close()
-
-	ks, err := openKeyset(ctx, c, getenv, be.redis, nm.redisHook(), log)
+	ks, err := openKeyset(c, getenv, client, nm.redisHook(), log)
 	if err != nil {
 		return err
 	}
 	defer ks.close()
-	holder, err := keys.NewHolder(ctx, ks.store, &keys.HolderOptions{Logger: log})
-	if err != nil {
-		return fmt.Errorf("loading the keyset: %w", err)
-	}
-	policy := keys.RotationPolicy{MaxTokenLifetime: max(keys.DefaultMaxTokenLifetime, c.accessTTL), RotateEvery: c.rotateEvery}
-	if c.rotateEvery <= 0 {
-		policy.RotateEvery = -1
-	}
-	if err := policy.Validate(); err != nil {
-		return fmt.Errorf("--rotate-every: %w", err)
-	}
-	var rotator *keys.Rotator
-	if policy.RotateEvery > 0 {
-		if rotator, err = keys.NewRotator(ks.store, policy, &keys.RotatorOptions{Logger: log}); err != nil {
-			return err
-		}
-	}
 
 	authn, err := openUsers(c, stdout, log)
 	if err != nil {
@@ -116,45 +110,52 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if len(proxies) > 0 {
 		clientIP = auth.TrustedProxies(proxies...)
 	}
-	stale := &staleWatch{replica: be.replica, log: log, trips: nm.staleTrips, refusals: nm.staleRefusals}
-	m, err := auth.New(auth.Config[users.Profile]{
-		Keys:             holder,
-		Store:            be.store,
-		Denylist:         stale,
-		Authenticator:    authn,
+	policy := keys.RotationPolicy{RotateEvery: offIfZero(c.rotateEvery)}
+	stalePolicy := revocation.FailClosed
+	if c.stalePolicy == "fail-open" {
+		stalePolicy = revocation.FailOpen
+	}
+	cfg := &auth.Config[users.Profile]{
 		Issuer:           c.issuer,
 		Audience:         c.audience,
 		AccessTTL:        c.accessTTL,
-		RefreshIdle:      c.refreshIdle,
+		RefreshIdle:      offIfZero(c.refreshIdle),
 		SessionLifetime:  c.sessionLifetime,
 		RememberLifetime: c.rememberLifetime,
+		KeyStore:         ks.store,
+		Rotation:         policy,
+		Replica:          revocation.ReplicaOptions{StalenessBound: c.stalenessBound, Policy: stalePolicy, Logger: log},
+		Redis:            revocation.RedisOptions{WaitReplicas: c.waitReplicas, WaitTimeout: c.waitTimeout, NoAutoPipeline: c.noAutoPipeline},
 		Insecure:         insecure,
 		TrustedOrigins:   origins,
 		ClientIP:         clientIP,
-		PayloadKey:       ks.payloadKey,
-		OnEvent:          logEvent(log, &knownUsers{a: authn}),
+		OnEvent:          logEvent(log, &knownUsers{a: authn}, nm.staleTrips),
 		Logger:           log,
-	})
+	}
+	// Start-up waits this long for the keyset and the first denylist
+	// snapshot; without them there is nothing to serve.
+	var m *auth.Manager[users.Profile]
+	if client != nil {
+		octx, cancel := context.WithTimeout(ctx, readyWait)
+		m, err = auth.Open(octx, client, ks.masterKey, authn, cfg)
+		cancel()
+	} else {
+		m, err = auth.NewLocal(authn, cfg)
+	}
 	if err != nil {
 		return err
 	}
-	n := &node{m: m, backend: be, holder: holder, users: authn, policy: policy, log: log, nm: nm}
+	defer m.Close()
+	n := newNode(m, client, authn, policy, log, nm)
 
 	// Background work runs until bg ends, after the server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer stopBG()
-	wg.Go(func() { be.replica.Run(bg) })
-	wg.Go(func() { holder.Run(bg) })
 	wg.Go(func() { authn.Run(bg) })
-	if rotator != nil {
-		wg.Go(func() { rotator.Run(bg) })
-	}
-	wg.Go(func() { reloadOnHUP(bg, hup, holder, authn, log) })
-	wg.Go(func() { stale.run(bg) })
-	wg.Go(func() { watchKeys(bg, holder, log, nm.keyEvents) })
-	waitReplica(ctx, n)
+	wg.Go(func() { reloadOnHUP(bg, hup, n.holder, authn, log) })
+	wg.Go(func() { watchKeys(bg, n.holder, log, nm.keyEvents) })
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
@@ -178,7 +179,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		go func() { served <- srv.Serve(ln) }()
 	}
 	revBackend := "memory"
-	if be.redis != nil {
+	if client != nil {
 		revBackend = "redis"
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
@@ -201,19 +202,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// waitReplica gives the denylist replica a moment to load its first
-// snapshot, so the first requests do not get 503.
-func waitReplica(ctx context.Context, n *node) {
-	t := time.NewTimer(readyWait)
-	defer t.Stop()
-	select {
-	case <-n.backend.replica.Ready():
-	case <-ctx.Done():
-	case <-t.C:
-		n.log.Warn("the denylist replica has not loaded yet; serving anyway (readyz says 503 until it does)")
-	}
 }
 
 // reloadOnHUP reloads the keyset and the users file on SIGHUP.

@@ -1,33 +1,56 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/auth/authprom"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/users"
 )
 
 // node is one running sessiond: what the handlers need.
 type node struct {
 	m       *auth.Manager[users.Profile]
-	backend *backend
+	prom    *authprom.Collector
+	store   revocation.Store
+	replica *revocation.Replica
 	holder  *keys.Holder
+	redis   redis.UniversalClient // the store's; nil in memory mode
 	users   *users.Authenticator
 	policy  keys.RotationPolicy
 	log     *slog.Logger
 	nm      *nodeMetrics
 }
 
+// newNode is the node of a running Manager.
+func newNode(m *auth.Manager[users.Profile], client redis.UniversalClient, authn *users.Authenticator, policy keys.RotationPolicy, log *slog.Logger, nm *nodeMetrics) *node {
+	p := m.Parts()
+	return &node{m: m, prom: authprom.NewCollector(m), store: p.Store, replica: p.Replica, holder: p.Keys, redis: client,
+		users: authn, policy: policy, log: log, nm: nm}
+}
+
+// ping checks that the store answers: PING for Redis, always for memory.
+func (n *node) ping(ctx context.Context) error {
+	if n.redis == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return n.redis.Ping(ctx).Err()
+}
+
 func (n *node) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, n.accessLog, n.m.Instrument)
+	r.Use(requestID, n.accessLog, n.prom.Instrument)
 	r.Mount("/auth", n.m.Routes())
 	r.Method(http.MethodGet, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Method(http.MethodHead, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
@@ -99,16 +122,16 @@ func (n *node) readyz(w http.ResponseWriter, r *http.Request) {
 	var rd readiness
 
 	rd.Store.Backend = "memory"
-	if n.backend.redis != nil {
+	if n.redis != nil {
 		rd.Store.Backend = "redis"
 	}
-	if err := n.backend.ping(r.Context()); err != nil {
+	if err := n.ping(r.Context()); err != nil {
 		rd.Store.Error = err.Error()
 	} else {
 		rd.Store.OK = true
 	}
 
-	st := n.backend.replica.Status()
+	st := n.replica.Status()
 	rd.Replica = replicaCheck{
 		Loaded: st.Ready, Stale: st.Stale, Policy: st.Policy.String(),
 		LagSeconds: st.Lag.Seconds(), BoundSeconds: st.StalenessBound.Seconds(),

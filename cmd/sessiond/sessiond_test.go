@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/internal/redistest"
-	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/users"
 )
 
 const testMasterKey = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="

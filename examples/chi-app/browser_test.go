@@ -39,7 +39,7 @@ import (
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
-	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/users"
 )
 
 const (
@@ -73,12 +73,11 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appCtx, stopApp := context.WithCancel(context.Background())
-	t.Cleanup(stopApp)
-	h, err := newShop(appCtx, shopOptions{users: []users.User{u}, log: log, accessTTL: browserTTL, leeway: -1})
+	h, closeShop, err := newShop(shopOptions{users: []users.User{u}, log: log, accessTTL: browserTTL, leeway: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { closeShop() })
 	rec := &recorder{next: h, answered: make(chan struct{})}
 	shopSrv := startTLS(t, "127.0.0.1:0", rec, cert)
 	base := shopSrv.URL // https://127.0.0.1:PORT

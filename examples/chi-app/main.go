@@ -23,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/users"
 )
 
 func main() {
@@ -75,10 +75,11 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	h, err := newShop(ctx, shopOptions{users: []users.User{u}, insecure: insecure, log: log, accessTTL: *accessTTL, leeway: *leeway})
+	h, closeShop, err := newShop(shopOptions{users: []users.User{u}, insecure: insecure, log: log, accessTTL: *accessTTL, leeway: *leeway})
 	if err != nil {
 		return err
 	}
+	defer closeShop()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -1,25 +1,20 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/internal/users"
-	"github.com/sesame-go/sesame/keys"
-	"github.com/sesame-go/sesame/revocation"
+	"github.com/sesame-go/sesame/users"
 )
 
 // Session is the shop's session data: sealed in the access token, and kept
@@ -72,31 +67,15 @@ type shop struct {
 	m *auth.Manager[Session]
 }
 
-// newShop wires sesame in memory: one keyset generated at start (sessions
-// end when the process does), an in-memory revocation store and its
-// replica, which run until ctx ends.
-func newShop(ctx context.Context, o shopOptions) (http.Handler, error) {
-	ks, err := keys.Init(time.Now())
-	if err != nil {
-		return nil, err
-	}
-	// A denylist entry must outlive the tokens it revokes (auth.New checks).
-	ttl, leeway := cmp.Or(o.accessTTL, 10*time.Minute), cmp.Or(o.leeway, 30*time.Second)
-	store, err := revocation.NewMemory(&revocation.MemoryOptions{EntryTTL: ttl + max(leeway, 0)})
-	if err != nil {
-		return nil, err
-	}
-	replica, err := revocation.NewReplica(store, nil)
-	if err != nil {
-		return nil, err
-	}
-	go replica.Run(ctx)
-
+// newShop wires sesame for one process (auth.NewLocal: keys, sessions and
+// revocations in memory, so sessions end when the process does) and
+// returns the shop's handler and the Manager's Close.
+func newShop(o shopOptions) (http.Handler, func() error, error) {
 	// The users package's authenticator answers users.Profile; the shop
 	// starts each session with the user's name and an empty cart.
 	people, err := users.Static(o.users, &users.Options{Logger: o.log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	authn := auth.AuthenticatorFunc[Session](func(ctx context.Context, name, pw string) (string, Session, error) {
 		uid, p, err := people.Authenticate(ctx, name, pw)
@@ -104,22 +83,18 @@ func newShop(ctx context.Context, o shopOptions) (http.Handler, error) {
 	})
 
 	s := &shop{}
-	s.m, err = auth.New(auth.Config[Session]{
-		Keys:          auth.StaticKeys(ks),
-		Store:         store,
-		Denylist:      replica,
-		Authenticator: authn,
-		Insecure:      o.insecure,
-		AccessTTL:     o.accessTTL,
-		Leeway:        o.leeway,
-		Logger:        o.log,
-		ErrorHandler:  pageErrors,
+	s.m, err = auth.NewLocal(authn, &auth.Config[Session]{
+		Insecure:     o.insecure,
+		AccessTTL:    o.accessTTL,
+		Leeway:       o.leeway,
+		Logger:       o.log,
+		ErrorHandler: pageErrors,
 		OnEvent: func(ctx context.Context, e auth.Event) {
 			o.log.InfoContext(ctx, "security event", "event", string(e.Kind), "user_id", e.UserID, "sid", e.SessionID, "reason", e.Reason)
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	r := chi.NewRouter()
@@ -134,25 +109,19 @@ func newShop(ctx context.Context, o shopOptions) (http.Handler, error) {
 	// Checkout spends money: Strict asks the store itself whether the
 	// session was revoked, instead of trusting the replica's last second.
 	r.With(s.m.Strict()).Post("/checkout", s.checkout)
-	return r, nil
+	return r, s.m.Close, nil
 }
 
 // pageErrors sends a browser that asks for a page without a valid session
 // to the login page (which first tries a silent refresh); everything else
-// gets sesame's JSON error body.
+// gets sesame's own error answer (auth.JSONError: the JSON body and its
+// headers).
 func pageErrors(w http.ResponseWriter, r *http.Request, e *auth.Error) {
 	if e.Status == http.StatusUnauthorized && r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
-	}
-	w.WriteHeader(e.Status)
-	json.NewEncoder(w).Encode(e)
+	auth.JSONError(w, r, e)
 }
 
 func (s *shop) home(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/users"
 )
 
 type client struct {
@@ -80,12 +79,11 @@ func newTestShop(t *testing.T) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	h, err := newShop(ctx, shopOptions{users: []users.User{u}, log: slog.New(slog.DiscardHandler)})
+	h, closeShop, err := newShop(shopOptions{users: []users.User{u}, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { closeShop() })
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	c := srv.Client()

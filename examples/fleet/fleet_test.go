@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/internal/redistest"
-	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/users"
 )
 
 func freeAddr(t *testing.T) string {

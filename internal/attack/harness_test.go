@@ -151,6 +151,7 @@ func newEnv(t *testing.T, o options) *env {
 		Store:         e.store,
 		Denylist:      e.rep,
 		Authenticator: e.authn,
+		DataKey:       []byte("attack-harness-data-key-32-bytes"),
 		Now:           e.clk.Now,
 		Logger:        slog.New(slog.DiscardHandler),
 		OnEvent: func(_ context.Context, ev auth.Event) {

@@ -216,7 +216,7 @@ func TestGETNeverChangesState(t *testing.T) {
 func TestLogin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{cfg: func(c *auth.Config[Profile]) {
-		c.LoginLimit = auth.LoginLimit{PerIP: 8, PerUser: 3, Window: time.Minute}
+		c.Limits = auth.Limits{LoginsPerAddress: 8, FailuresPerUser: 3, Window: time.Minute}
 	}})
 	t.Run("fixation-planted-cookies", func(t *testing.T) {
 		planted := e.loginHeader("mallory")

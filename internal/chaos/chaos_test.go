@@ -48,28 +48,23 @@ func newNode(t *testing.T, name string, rs *redistest.Server, ks *keys.Keyset) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: bound})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 	m, err := auth.New(auth.Config[string]{
-		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
+		Keys: ks, Store: store, DataKey: []byte("chaos-test-data-key-32-bytes!!!!"),
+		Replica: revocation.ReplicaOptions{StalenessBound: bound},
 		Authenticator: auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
 			if p != "pw" {
 				return "", "", auth.ErrInvalidCredentials
 			}
 			return "uid-" + u, u, nil
 		}),
-		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1, RefreshFailuresPerIP: -1},
-		Logger:     slog.New(slog.DiscardHandler),
+		Limits: auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
+	rep := m.Parts().Replica
 	r := chi.NewRouter()
 	r.Mount("/auth", m.Routes())
 	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })

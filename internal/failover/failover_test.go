@@ -67,29 +67,28 @@ func authenticate(_ context.Context, u, _ string) (string, profile, error) {
 	return "uid-" + u, profile{}, nil
 }
 
-// node starts one sesame node (store, replica, manager, HTTP server).
+// nodeDataKey seals the session data the nodes keep in Redis.
+var nodeDataKey = []byte("failover-test-data-key-32-bytes!")
+
+// node starts one sesame node (store, manager running its replica, HTTP
+// server). The keyset is fixed: the tests move Redis, not keys.
 func node(t *testing.T, client redis.UniversalClient, ks *keys.Keyset, waitReplicas int) string {
 	store, err := revocation.NewRedis(client, &revocation.RedisOptions{WaitReplicas: waitReplicas, WaitTimeout: 400 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
 	m, err := auth.New(auth.Config[profile]{
-		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
+		Keys:          ks,
+		Store:         store,
 		Authenticator: auth.AuthenticatorFunc[profile](authenticate),
-		LoginLimit:    auth.LoginLimit{PerIP: -1, PerUser: -1, RefreshFailuresPerIP: -1},
-		Logger:        nil,
+		DataKey:       nodeDataKey,
+		Replica:       revocation.ReplicaOptions{StalenessBound: 30 * time.Second},
+		Limits:        auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	r := chi.NewRouter()
 	r.Mount("/auth", m.Routes())
 	srv := httptest.NewServer(r)

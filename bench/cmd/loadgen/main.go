@@ -377,8 +377,10 @@ func newSesame(redisAddr string, data ref.Session, opts *revocation.RedisOptions
 		return nil, err
 	}
 	m, err := auth.New(auth.Config[ref.Session]{
-		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
-		LoginLimit: auth.LoginLimit{PerIP: -1, PerUser: -1},
+		Keys: ks, Store: store, Denylist: rep,
+		// Sealed as sessiond seals it (Open derives the key).
+		DataKey: []byte("loadgen-data-key-0123456789abcde"),
+		Limits:  auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1},
 		// Login cost (argon2id) is measured by BenchmarkLogin; here it
 		// only sets up sessions, so the check is a plain comparison.
 		Authenticator: auth.AuthenticatorFunc[ref.Session](func(_ context.Context, u, p string) (string, ref.Session, error) {

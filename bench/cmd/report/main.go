@@ -131,7 +131,7 @@ func main() {
 		target("token for the reference session ≤ 620 bytes", fmt.Sprintf("%.0f bytes", cred), cred <= 620)
 	}
 	if cred, ok := get("sesame-hit-compact", "cred-bytes"); ok {
-		target("the same with a hand-written binary DataCodec (ref.Codec)", fmt.Sprintf("%.0f bytes", cred), cred <= 620)
+		target("the same with a hand-written binary DataEncoding (ref.Codec)", fmt.Sprintf("%.0f bytes", cred), cred <= 620)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 )
 
 // Codec is a hand-written binary encoding of [Session], for sesame's
-// auth.Config.DataCodec: a version byte, then uid, email, name, the count of
+// auth.Config.DataEncoding: a version byte, then uid, email, name, the count of
 // roles and each role, tid and loc, every string as a uvarint length and its
 // bytes. The reference session takes 148 bytes, against 208 as JSON.
 //

@@ -1,4 +1,5 @@
-// Package users keeps the users of sessiond: a JSON users file of names and
+// Package users is a password Authenticator for auth, and the users file it
+// reads (sessiond's, managed with sessionctl): a JSON file of names and
 // argon2id password hashes, the tools to edit it safely, and an
 // [auth.Authenticator] that checks logins against it and follows changes.
 //
@@ -25,7 +26,9 @@
 // after the same work (a dummy hash is verified for unknown users), so the
 // answer and its timing do not reveal which names exist.
 //
-// Removing a user from the file refuses their next login; it does not end
-// sessions they already have (refresh does not consult the users file). End
-// those with the revocation store ("log out everywhere").
+// The Authenticator is also an [auth.UserChecker]: at every refresh, the
+// Manager asks whether the session's user is still in the file (as it was
+// last loaded). Removing a user refuses their next login and ends all their
+// sessions at their next refresh; their access tokens still in flight are
+// refused once that refresh has ended the sessions, or when they expire.
 package users

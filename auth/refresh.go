@@ -1,0 +1,134 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/sesame-go/sesame/revocation"
+)
+
+func (m *Manager[T]) refresh(w http.ResponseWriter, r *http.Request) {
+	rec := &outcomeWriter{ResponseWriter: w}
+	defer func() { m.stats.refreshes.add(rec.refreshOutcome()) }()
+	m.doRefresh(rec, r)
+}
+
+func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
+	header, e := m.responseTransport(r)
+	if e != nil {
+		m.fail(w, r, e)
+		return
+	}
+	var rt string
+	if header {
+		var req struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if e := decodeJSON(w, r, &req); e != nil {
+			m.fail(w, r, e)
+			return
+		}
+		rt = req.RefreshToken
+	} else {
+		v, e := singleCookie(r, m.cfg.RefreshCookieName)
+		if e != nil {
+			m.fail(w, r, e)
+			return
+		}
+		rt = v
+	}
+	ip, now := m.cfg.ClientIP(r), m.cfg.Now()
+	if wait, blocked := m.rfLimit.blocked(ip, now); blocked {
+		m.fail(w, r, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: "too many failed refreshes, retry later", RetryAfter: max(1, int((wait+time.Second-1)/time.Second))})
+		return
+	}
+	if rt == "" || len(rt) > 512 {
+		m.rfLimit.add(ip, now)
+		m.fail(w, r, unauthorized(CodeInvalidRefresh))
+		return
+	}
+	ctx := r.Context()
+	res, err := m.cfg.Store.Refresh(ctx, rt)
+	if err != nil {
+		m.refreshError(w, r, header, err)
+		return
+	}
+	if ow, ok := w.(*outcomeWriter); ok {
+		ow.replayed = res.Replayed
+	}
+	if uc, ok := m.cfg.Authenticator.(UserChecker); ok {
+		active, err := uc.UserActive(ctx, res.Family.UserID)
+		if err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "auth: cannot check the session's user", "err", err)
+			m.fail(w, r, errUnavailable())
+			return
+		}
+		if !active {
+			if err := m.endAllSessions(ctx, res.Family.UserID); err != nil {
+				m.storeError(w, r, err)
+				return
+			}
+			m.event(ctx, Event{Kind: EventUserInactive, UserID: res.Family.UserID, SessionID: res.Family.SessionID,
+				IP: ip, UserAgent: r.UserAgent(), Reason: CodeRevoked})
+			if !header {
+				m.clearCookies(w)
+			}
+			m.fail(w, r, unauthorized(CodeRevoked))
+			return
+		}
+	}
+	var data T
+	if len(res.Family.Payload) > 0 {
+		pj, err := m.sealer.open(res.Family.Payload, res.Family.SessionID)
+		if err == nil {
+			err = json.Unmarshal(pj, &data)
+		}
+		if err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "auth: stored session data does not decode", "err", err)
+			m.fail(w, r, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "cannot decode session data"})
+			return
+		}
+	}
+	f := res.Family
+	access, claims, err := m.mint(f.SessionID, f.UserID, data)
+	if err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "auth: cannot mint access token", "err", err)
+		m.fail(w, r, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "cannot issue session"})
+		return
+	}
+	m.respondTokens(w, header, issued{access, claims.ExpiresAt, res.Token.Reveal(), f}, f.UserID, m.remembered(f))
+}
+
+func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header bool, err error) {
+	ctx := r.Context()
+	var reuse *revocation.ReuseError
+	switch {
+	case errors.As(err, &reuse):
+		// Theft: the store already ended the family and denylisted its sid.
+		m.local.session(reuse.SessionID, m.cfg.Now())
+		if m.cfg.OnTheft == EndAllSessions {
+			if err := m.endAllSessions(ctx, reuse.UserID); err != nil {
+				m.cfg.Logger.ErrorContext(ctx, "auth: ending all sessions after theft failed", "err", err)
+			}
+		}
+		m.event(ctx, Event{Kind: EventRefreshReused, UserID: reuse.UserID, SessionID: reuse.SessionID,
+			IP: m.cfg.ClientIP(r), UserAgent: r.UserAgent(), Reason: CodeRefreshReused})
+		if !header {
+			m.clearCookies(w)
+		}
+		m.fail(w, r, unauthorized(CodeRefreshReused))
+	case errors.Is(err, revocation.ErrExpired):
+		if !header {
+			m.clearCookies(w)
+		}
+		m.fail(w, r, unauthorized(CodeRefreshExpired))
+	case errors.Is(err, revocation.ErrInvalidToken):
+		m.rfLimit.add(m.cfg.ClientIP(r), m.cfg.Now())
+		m.fail(w, r, unauthorized(CodeInvalidRefresh))
+	default:
+		m.storeError(w, r, err)
+	}
+}

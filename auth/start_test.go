@@ -1,0 +1,164 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// sessionOpsEnv is an app that authenticates users its own way: /sso/{user}
+// stands for an OAuth callback, and the app ends sessions itself.
+func sessionOpsEnv(t *testing.T) *env {
+	m, err := auth.NewLocal[Profile](auth.AuthenticatorFunc[Profile](authenticate), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica, hits: map[string]int{}}
+	r := chi.NewRouter()
+	r.Mount("/auth", m.Routes())
+	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := auth.FromContext[Profile](r.Context())
+		fmt.Fprintf(w, "hello %s", s.Data.Name)
+	})
+	r.Get("/sso/{user}", func(w http.ResponseWriter, r *http.Request) {
+		user := chi.URLParam(r, "user")
+		tk, err := m.StartSession(w, r, "uid-"+user, Profile{Name: "SSO " + user}, r.URL.Query().Has("remember"))
+		if err != nil {
+			m.WriteError(w, r, err)
+			return
+		}
+		if strings.Contains(fmt.Sprint(tk), tk.AccessToken) || strings.Contains(fmt.Sprint(tk), tk.RefreshToken) {
+			t.Errorf("Tokens print a token: %v", tk)
+		}
+		if r.Header.Get(auth.TransportHeader) == "header" {
+			fmt.Fprintf(w, "%s %s %s", tk.SessionID, tk.AccessToken, tk.RefreshToken)
+			return
+		}
+		http.Redirect(w, r, "/app", http.StatusSeeOther)
+	})
+	r.Post("/admin/end/{user}/{sid}", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.EndSession(r.Context(), chi.URLParam(r, "user"), chi.URLParam(r, "sid")); err != nil {
+			m.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	r.Post("/admin/end-all/{user}", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.EndAllSessions(r.Context(), chi.URLParam(r, "user")); err != nil {
+			m.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	e.srv = httptest.NewTLSServer(r)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func TestStartSessionCookies(t *testing.T) {
+	e := sessionOpsEnv(t)
+	b := e.browser()
+	r := e.do(b, "GET", "/sso/carol", "")
+	if r.status != 200 || r.body != "hello SSO carol" {
+		t.Fatalf("after the SSO callback's redirect: %d %q", r.status, r.body)
+	}
+	// The refresh cookie works as a login's does.
+	if r := e.do(b, "POST", "/auth/refresh", "", "Origin", e.srv.URL); r.status != 200 {
+		t.Fatalf("refresh of a started session: %d %s", r.status, r.body)
+	}
+}
+
+func TestEndSessionAndEndAllSessions(t *testing.T) {
+	e := sessionOpsEnv(t)
+	header := []string{auth.TransportHeader, "header"}
+	start := func() (sid, access, refresh string) {
+		r := e.do(nil, "GET", "/sso/dan", "", header...)
+		f := strings.Fields(r.body)
+		if r.status != 200 || len(f) != 3 {
+			t.Fatalf("start: %d %q", r.status, r.body)
+		}
+		return f[0], f[1], f[2]
+	}
+	sid1, a1, r1 := start()
+	_, a2, _ := start()
+	for _, a := range []string{a1, a2} {
+		if r := e.do(nil, "GET", "/app", "", bearer(a)...); r.status != 200 {
+			t.Fatalf("started session: %d %s", r.status, r.body)
+		}
+	}
+	if r := e.do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.status != 204 {
+		t.Fatalf("EndSession: %d %s", r.status, r.body)
+	}
+	if r := e.do(nil, "GET", "/app", "", bearer(a1)...); r.status != 401 || r.code(t) != "revoked" {
+		t.Errorf("ended session's token: %d %s", r.status, r.body)
+	}
+	if r, _ := e.refreshHeader(r1); r.status != 401 {
+		t.Errorf("ended session's refresh: %d %s", r.status, r.body)
+	}
+	if r := e.do(nil, "GET", "/app", "", bearer(a2)...); r.status != 200 {
+		t.Errorf("the other session after EndSession: %d", r.status)
+	}
+	if r := e.do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.status != 204 {
+		t.Errorf("ending an ended session again: %d %s", r.status, r.body)
+	}
+	if r := e.do(nil, "POST", "/admin/end/uid-dan/not-a-session-id", ""); r.status != 500 {
+		t.Errorf("EndSession of a malformed id: %d, want the WriteError 500", r.status)
+	}
+
+	if r := e.do(nil, "POST", "/admin/end-all/uid-dan", ""); r.status != 204 {
+		t.Fatalf("EndAllSessions: %d %s", r.status, r.body)
+	}
+	if r := e.do(nil, "GET", "/app", "", bearer(a2)...); r.status != 401 || r.code(t) != "revoked" {
+		t.Errorf("token after EndAllSessions: %d %s", r.status, r.body)
+	}
+	_, a3, _ := start() // a session started afterwards is not affected
+	if r := e.do(nil, "GET", "/app", "", bearer(a3)...); r.status != 200 {
+		t.Errorf("session started after EndAllSessions: %d %s", r.status, r.body)
+	}
+	fams, err := e.store.ListFamilies(context.Background(), "uid-dan")
+	if err != nil || len(fams) != 1 {
+		t.Errorf("families after EndAllSessions and one new login: %d (%v)", len(fams), err)
+	}
+}
+
+// WriteError answers as the middleware does: the same body and headers.
+func TestWriteError(t *testing.T) {
+	e := sessionOpsEnv(t)
+	m := e.m
+	mw := e.do(nil, "GET", "/app", "", bearer("x.y.z")...) // the middleware's 401
+	for _, tc := range []struct {
+		err                error
+		status             int
+		code, retry, authn string
+	}{
+		{&auth.Error{Status: 401, Code: "malformed", Message: "authentication required"}, 401, "malformed", "", mw.header.Get("WWW-Authenticate")},
+		{fmt.Errorf("saving: %w", revocation.ErrUnavailable), 503, auth.CodeUnavailable, "2", ""},
+		{errors.New("disk on fire"), 500, auth.CodeInternal, "", ""},
+	} {
+		w := httptest.NewRecorder()
+		m.WriteError(w, httptest.NewRequest("GET", "/", nil), tc.err)
+		var body struct{ Error, Message string }
+		resp{status: w.Code, body: w.Body.String()}.json(t, &body)
+		h := w.Header()
+		if w.Code != tc.status || body.Error != tc.code || h.Get("Retry-After") != tc.retry || h.Get("WWW-Authenticate") != tc.authn ||
+			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%v: %d %s %v", tc.err, w.Code, w.Body, h)
+		}
+		if strings.Contains(w.Body.String(), "fire") {
+			t.Errorf("a 500 tells its cause: %s", w.Body)
+		}
+	}
+	if mw.status != 401 || mw.header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("middleware 401: %d %v", mw.status, mw.header)
+	}
+}
