@@ -46,6 +46,8 @@ type config struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+
+	version bool // --version: print the version and exit
 }
 
 // envPrefix starts every environment twin.
@@ -95,6 +97,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
+	fs.BoolVar(&c.version, "version", false, "print the module version and VCS revision, and exit")
 
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: sessiond [flags]
@@ -114,6 +117,10 @@ Flags:
 			if f.DefValue != "" && f.DefValue != "false" {
 				def = " (default " + f.DefValue + ")"
 			}
+			if f.Name == "version" {
+				fmt.Fprintf(fs.Output(), "  --%s\n    \t%s\n", f.Name, f.Usage)
+				return
+			}
 			fmt.Fprintf(fs.Output(), "  --%s  [%s]\n    \t%s%s\n", f.Name, envName(f.Name), f.Usage, def)
 		})
 	}
@@ -131,11 +138,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if c.version {
+		return c, nil // nothing else is read or checked: --version always answers
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
+		if set[f.Name] || f.Name == "version" { // --version has no environment twin
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {

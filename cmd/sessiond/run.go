@@ -23,6 +23,7 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/users"
+	"github.com/sesame-go/sesame/internal/version"
 	"github.com/sesame-go/sesame/keys"
 )
 
@@ -43,6 +44,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return nil
 	}
 	if err != nil {
+		return err
+	}
+	if c.version {
+		_, err := fmt.Fprintln(stdout, version.String("sessiond"))
 		return err
 	}
 	log := newLogger(c, stderr)
