@@ -25,7 +25,20 @@
 // after the same work (a dummy hash is verified for unknown users), so the
 // answer and its timing do not reveal which names exist.
 //
-// Removing a user from the file refuses their next login; it does not end
-// sessions they already have (refresh does not consult the users file). End
-// those with the revocation store ("log out everywhere").
+// # Removing a user
+//
+// An [Authenticator] also implements [auth.UserChecker]: at every refresh,
+// auth asks [Authenticator.UserActive] whether the session's user is still
+// in the users in use. Once a user is removed from the file and the file is
+// reloaded (within PollInterval, 1s by default, or at once on
+// [Authenticator.Reload]; sessiond reloads on SIGHUP), their next login is
+// refused, and the first refresh of any of their sessions ends every session
+// they have: all their refresh families, and their access tokens through the
+// denylist. That refresh is answered 401 "revoked" and auth emits a
+// user_inactive event. Until one of their sessions refreshes, access tokens
+// already issued stay valid until they expire (the access-token lifetime,
+// 10 minutes by default); to end them at once, revoke the user's sessions in
+// the revocation store ("log out everywhere", `sessionctl sessions revoke
+// --user NAME`). A users file that fails to load changes nothing: the last
+// good users stay in use, so a broken file never ends sessions.
 package users
