@@ -14,7 +14,8 @@ import (
 
 // config is sessiond's configuration: every flag has an environment twin
 // named SESAME_ plus the flag name in upper case with - as _ (--access-ttl:
-// SESAME_ACCESS_TTL), except --redis: SESAME_REDIS_URL. A flag on the command line wins over its variable.
+// SESAME_ACCESS_TTL), except --redis: SESAME_REDIS_URL, and --version, which
+// has none. A flag on the command line wins over its variable.
 //
 // The master key has no flag: a value in argv is visible to every user of
 // the machine (ps, /proc) and lands in shell history. It comes from
@@ -106,7 +107,8 @@ sessiond serves sesame sessions: /auth/* (login, refresh, logout, sessions),
 /.well-known/jwks.json, /healthz, /readyz, /metrics and the demo route
 /api/whoami.
 
-Every flag can also be set by its environment variable, shown in brackets.
+Every flag but --version can also be set by its environment variable, shown
+in brackets.
 The master key that seals the keyset is read from SESAME_MASTER_KEY (base64
 of 32 bytes) or --master-key-file, never from a flag value.
 
