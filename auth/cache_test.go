@@ -169,7 +169,8 @@ func BenchmarkRequireCacheHit(b *testing.B) { benchmarkRequire(b, 0) }
 // request verifies the signature and opens the payload.
 func BenchmarkRequireCacheMiss(b *testing.B) { benchmarkRequire(b, -1) }
 
-// referenceData has the strings of shared/bench/reference-session.json.
+// referenceData has the strings of the benchmarks' reference session
+// (bench/internal/ref/reference-session.json).
 var referenceData = Profile{Name: "Alexandra Richardson", Cart: []string{
 	"usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K", "a.richardson@example-corp.com", "admin", "billing:read",
 	"billing:write", "support", "tnt_7f3a9c2e41b8", "en-GB"}}
@@ -205,7 +206,7 @@ func benchManager(b *testing.B, cfg auth.Config[Profile]) *auth.Manager[Profile]
 }
 
 // BenchmarkCacheMemory measures the heap one verified-token cache entry
-// holds, for session data close to shared/bench/reference-session.json
+// holds, for session data close to bench/internal/ref/reference-session.json
 // (the same strings, in this package's Profile: 181 bytes as JSON against
 // the reference's 208, whose field names are longer): N sessions log in, each
 // token is verified once through Require (filling the cache), and the live

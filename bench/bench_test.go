@@ -60,7 +60,7 @@ func BenchmarkEd25519Verify(b *testing.B) {
 	}
 }
 
-// Argon2Params are the argon2id costs of internal/users.DefaultParams (what
+// Argon2Params are the argon2id costs of users.DefaultParams (what
 // sessiond and sessionctl hash new passwords with): t=1 pass, m=64 MiB,
 // p=2 lanes, 16-byte salt, 32-byte key. The bench module cannot import the
 // main module's internal packages, so they are repeated here.

@@ -1,7 +1,7 @@
 // Package bench puts sesame side by side with other Go session libraries:
 // each "way" is one chi router with one protected route, GET /app, that
 // authenticates the request and hands the handler the reference session
-// (shared/bench/reference-session.json) decoded into [ref.Session].
+// (bench/internal/ref/reference-session.json) decoded into [ref.Session].
 //
 // This is a separate module so that the peers (scs, gorilla/sessions,
 // jwtauth, redigo) never become dependencies of the library. Run everything

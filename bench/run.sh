@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh — sesame vs. its peers, issue 7: every in-process benchmark in
+# run.sh — sesame vs. its peers: every in-process benchmark in
 # interleaved rounds, the HTTP load test, and the tables.
 #
 #   bench/run.sh                      # default: 10 rounds × 1s, 5s load steps

@@ -42,7 +42,7 @@ type Session struct {
 	Locale string   `json:"loc"`
 }
 
-// refSession matches ../shared/bench/reference-session.json (about 200 bytes
+// refSession matches bench/internal/ref/reference-session.json (208 bytes
 // of JSON), so token sizes here are comparable with the benchmarks.
 var refSession = Session{
 	UserID: "usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K",

@@ -23,16 +23,30 @@
 //
 // # Parsing guarantees
 //
-// [Codec.Parse] checks, in order and before doing any work the previous step
-// has not earned: the size bound (before any base64 or JSON decoding); the
-// segment count and strict base64 (no padding, no spare bits); the algorithm,
-// pinned to EdDSA and never taken from the token; a header byte-for-byte equal
-// to the one sesame mints (so no extra, duplicate or case-variant fields: no
-// jwk, jku, x5u, crit, b64 or zip); a kid naming a key that may verify; the
-// Ed25519 signature; exp, nbf and iat present and valid within the leeway;
-// iss and aud equal to the configured ones; a lifetime (exp − iat) no longer
-// than allowed; jti and sid present. Only then is enc opened, after its length
-// is checked. Every failure wraps one reason error (see [Reason]).
+// [Codec.Parse] checks, in this order:
+//
+//  1. the size bound, before any base64 or JSON decoding;
+//  2. the shape, as golang-jwt reads it: exactly three segments; the header
+//     and then the claims decoded from strict base64url (no padding, no
+//     spare bits) and from JSON; the header's alg naming an algorithm
+//     golang-jwt knows; the signature segment decoded from strict base64url;
+//  3. the algorithm, pinned to EdDSA and never taken from the token;
+//  4. the header, byte for byte equal to the one sesame mints (so no extra,
+//     duplicate or case-variant fields: no jwk, jku, x5u, crit, b64 or zip);
+//  5. the kid, naming a key of the keyset that may verify;
+//  6. the Ed25519 signature over header and claims;
+//  7. exp, nbf and iat present and valid within the leeway; iss and aud
+//     equal to the configured ones; jti and sid present; exp after iat, and
+//     a lifetime (exp − iat) no longer than allowed;
+//  8. only then is enc opened, after its length is checked, and the payload
+//     decoded.
+//
+// So header and claims are decoded before the signature is checked: that
+// work is bounded by the size bound, and nothing decoded is trusted until
+// step 6 passes (the alg, the header and the kid are only compared and
+// looked up; no claim is acted on). The sealed payload is never opened for
+// a token whose signature or claims fail. Every failure wraps one reason
+// error (see [Reason]).
 package token
 
 import (

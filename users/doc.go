@@ -26,9 +26,20 @@
 // after the same work (a dummy hash is verified for unknown users), so the
 // answer and its timing do not reveal which names exist.
 //
-// The Authenticator is also an [auth.UserChecker]: at every refresh, the
-// Manager asks whether the session's user is still in the file (as it was
-// last loaded). Removing a user refuses their next login and ends all their
-// sessions at their next refresh; their access tokens still in flight are
-// refused once that refresh has ended the sessions, or when they expire.
+// # Removing a user
+//
+// An [Authenticator] also implements [auth.UserChecker]: at every refresh,
+// auth asks [Authenticator.UserActive] whether the session's user is still
+// in the users in use. Once a user is removed from the file and the file is
+// reloaded (within PollInterval, 1s by default, or at once on
+// [Authenticator.Reload]; sessiond reloads on SIGHUP), their next login is
+// refused, and the first refresh of any of their sessions ends every session
+// they have: all their refresh families, and their access tokens through the
+// denylist. That refresh is answered 401 "revoked" and auth emits a
+// user_inactive event. Until one of their sessions refreshes, access tokens
+// already issued stay valid until they expire (the access-token lifetime,
+// 10 minutes by default); to end them at once, revoke the user's sessions in
+// the revocation store ("log out everywhere", `sessionctl sessions revoke
+// --user NAME`). A users file that fails to load changes nothing: the last
+// good users stay in use, so a broken file never ends sessions.
 package users

@@ -31,8 +31,10 @@ func newUsersCmd() *cobra.Command {
 
 The file holds argon2id password hashes (no plaintext) and is written
 atomically with mode 0600. A running sessiond picks up changes within a
-second, without a restart. Removing a user refuses their next login; it
-does not end the sessions they already have.`,
+second, without a restart. Removing a user refuses their next login, and
+the first refresh of any of their sessions then ends all of them; access
+tokens already issued last until they expire unless you also run
+sessionctl sessions revoke --user NAME.`,
 	}
 	cmd.PersistentFlags().StringVar(&o.file, "users", os.Getenv("SESAME_USERS"), "the users file (env SESAME_USERS)")
 	cmd.AddCommand(newUsersAddCmd(o), newUsersRemoveCmd(o), newUsersListCmd(o))

@@ -14,7 +14,8 @@ import (
 
 // config is sessiond's configuration: every flag has an environment twin
 // named SESAME_ plus the flag name in upper case with - as _ (--access-ttl:
-// SESAME_ACCESS_TTL), except --redis: SESAME_REDIS_URL. A flag on the command line wins over its variable.
+// SESAME_ACCESS_TTL), except --redis: SESAME_REDIS_URL, and --version, which
+// has none. A flag on the command line wins over its variable.
 //
 // The master key has no flag: a value in argv is visible to every user of
 // the machine (ps, /proc) and lands in shell history. It comes from
@@ -46,6 +47,8 @@ type config struct {
 	logFormat       string
 	logLevel        string
 	shutdownTimeout time.Duration
+
+	version bool // --version: print the version and exit
 }
 
 // envPrefix starts every environment twin.
@@ -95,6 +98,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
+	fs.BoolVar(&c.version, "version", false, "print the module version and VCS revision, and exit")
 
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: sessiond [flags]
@@ -103,7 +107,8 @@ sessiond serves sesame sessions: /auth/* (login, refresh, logout, sessions),
 /.well-known/jwks.json, /healthz, /readyz, /metrics and the demo route
 /api/whoami.
 
-Every flag can also be set by its environment variable, shown in brackets.
+Every flag but --version can also be set by its environment variable, shown
+in brackets.
 The master key that seals the keyset is read from SESAME_MASTER_KEY (base64
 of 32 bytes) or --master-key-file, never from a flag value.
 
@@ -113,6 +118,10 @@ Flags:
 			def := ""
 			if f.DefValue != "" && f.DefValue != "false" {
 				def = " (default " + f.DefValue + ")"
+			}
+			if f.Name == "version" {
+				fmt.Fprintf(fs.Output(), "  --%s\n    \t%s\n", f.Name, f.Usage)
+				return
 			}
 			fmt.Fprintf(fs.Output(), "  --%s  [%s]\n    \t%s%s\n", f.Name, envName(f.Name), f.Usage, def)
 		})
@@ -131,11 +140,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if c.version {
+		return c, nil // nothing else is read or checked: --version always answers
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
+		if set[f.Name] || f.Name == "version" { // --version has no environment twin
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {

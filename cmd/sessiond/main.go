@@ -13,6 +13,7 @@
 //	SESAME_MASTER_KEY=... sessiond --redis redis://10.0.0.5:6379/0 --keyset redis://10.0.0.5:6379/0 --users /etc/sesame/users.json
 //
 // Every flag has an environment twin (--addr: SESAME_ADDR); see -h.
+// --version prints the module version and VCS revision and exits.
 // SIGTERM or SIGINT drains in-flight requests and exits 0; SIGHUP reloads
 // the keyset and the users file.
 //

@@ -13,7 +13,7 @@ import (
 	"github.com/sesame-go/sesame/token"
 )
 
-// TestRedisMemoryPerKey measures, for CAPACITY.md, Redis memory per refresh
+// TestRedisMemoryPerKey measures, for docs/capacity.md, Redis memory per refresh
 // family (with its user index entry) and per denylist entry (with its
 // stream event). SESAME_FAILOVER=1 runs it.
 func TestRedisMemoryPerKey(t *testing.T) {

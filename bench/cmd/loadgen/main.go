@@ -1,4 +1,4 @@
-// Command loadgen is the HTTP load test of issue 7: a fixed number of
+// Command loadgen is the HTTP load test of BENCHMARKS.md: a fixed number of
 // clients, each with its own session, send requests back to back for a
 // fixed time to a server on a loopback port, and it reports requests per
 // second and p50/p99 latency.

@@ -1,6 +1,6 @@
 // Command report reads `go test -bench` output of the bench module (several
 // rounds in one file) and prints, per way, the median time and allocations,
-// the credential size, the ratio to sesame's cache hit, and the issue-7
+// the credential size, the ratio to sesame's cache hit, and the design
 // targets that these benchmarks decide, each MET or MISSED.
 //
 //	go run ./cmd/report results.txt
@@ -105,7 +105,7 @@ func main() {
 		fmt.Printf("\n%s: %.2f %s/op (median of %d), %.0f allocs/op, %.0f B/op", strings.TrimPrefix(extra, "Benchmark"),
 			ns/div, unit, len(s["ns/op"]), median(s["allocs/op"]), median(s["B/op"]))
 	}
-	fmt.Print("\n\nTargets decided by these benchmarks (issue 7):\n\n")
+	fmt.Print("\n\nTargets decided by these benchmarks:\n\n")
 	target := func(desc string, measured string, ok bool) {
 		fmt.Printf("- %s: %s → %s\n", desc, measured, met(ok))
 	}

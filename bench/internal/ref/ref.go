@@ -1,10 +1,9 @@
 // Package ref loads the reference session every benchmarked way carries.
 //
-// The source of truth is shared/bench/reference-session.json, beside the
-// repository (../../shared/bench/ from bench/). When that file is not there
-// (a checkout without shared/), the copy embedded from this directory is
-// used; TestCopyMatchesShared keeps the copy byte-for-byte equal to the
-// shared file whenever the shared file exists, so the two cannot drift.
+// The reference session is reference-session.json in this directory,
+// embedded in the binary: a user id, an e-mail address, a name, four roles,
+// a tenant and a locale, 208 bytes as JSON. It is the only copy; change it
+// and the token sizes held by the bench module's tests change with it.
 package ref
 
 import (
@@ -13,10 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
 )
 
 // Session is the reference session data: the fields of
@@ -33,65 +28,14 @@ type Session struct {
 //go:embed reference-session.json
 var embedded []byte
 
-// Embedded is the checked-in copy of the reference session file.
+// Embedded returns the bytes of reference-session.json.
 func Embedded() []byte { return bytes.Clone(embedded) }
 
-const modulePath = "github.com/sesame-go/sesame/bench"
+// Source names where [Load] reads the reference session from.
+const Source = "bench/internal/ref/reference-session.json (embedded)"
 
-// SharedPath returns where the shared reference file should be: two levels
-// above the bench module's root. It finds the module root from this source
-// file's location, or else by walking up from the working directory to the
-// go.mod of the bench module.
-func SharedPath() (string, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, "..", "..", "shared", "bench", "reference-session.json"), nil
-}
-
-func moduleRoot() (string, error) {
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		if isBenchModule(root) {
-			return root, nil
-		}
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isBenchModule(dir) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("ref: bench module root not found")
-		}
-		dir = parent
-	}
-}
-
-func isBenchModule(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return false
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSpace(first) == "module "+modulePath
-}
-
-// Raw returns the reference file's bytes and where they came from: the
-// shared file's path, or "embedded copy".
-func Raw() ([]byte, string) {
-	if p, err := SharedPath(); err == nil {
-		if b, err := os.ReadFile(p); err == nil {
-			return b, p
-		}
-	}
-	return Embedded(), "embedded copy"
-}
+// Raw returns the reference file's bytes and where they came from.
+func Raw() ([]byte, string) { return Embedded(), Source }
 
 // Load decodes the reference session strictly.
 func Load() (Session, string, error) {
@@ -104,7 +48,7 @@ func Load() (Session, string, error) {
 }
 
 // Decode decodes one reference session, refusing unknown fields and
-// trailing data, so a field added to the shared file cannot be silently
+// trailing data, so a field added to the reference file cannot be silently
 // dropped by the benchmarks.
 func Decode(b []byte) (Session, error) {
 	var s Session

@@ -2,28 +2,30 @@ package ref
 
 import (
 	"bytes"
-	"errors"
-	"io/fs"
-	"os"
 	"testing"
 )
 
-// TestCopyMatchesShared: the checked-in copy equals the shared file, byte
-// for byte, whenever the shared file exists.
-func TestCopyMatchesShared(t *testing.T) {
-	p, err := SharedPath()
+// TestEmbeddedContent pins the reference session: every published figure
+// (token sizes, per-request costs) was measured with exactly this data, so
+// a change to the file must be deliberate and re-measured.
+func TestEmbeddedContent(t *testing.T) {
+	want := Session{
+		UID:   "usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K",
+		Email: "a.richardson@example-corp.com",
+		Name:  "Alexandra Richardson",
+		Roles: []string{"admin", "billing:read", "billing:write", "support"},
+		TID:   "tnt_7f3a9c2e41b8",
+		Loc:   "en-GB",
+	}
+	got, err := Decode(Embedded())
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("no shared file at %s; the embedded copy is used", p)
+	if !Equal(got, want) {
+		t.Errorf("reference session is %+v, want %+v", got, want)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(shared, Embedded()) {
-		t.Fatalf("bench/internal/ref/reference-session.json differs from %s: copy the shared file over it", p)
+	if n := len(bytes.TrimSpace(Embedded())); n != 208 {
+		t.Errorf("reference session is %d bytes of JSON, want 208", n)
 	}
 }
 
