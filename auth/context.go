@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"time"
 
 	"github.com/sesame-go/sesame/token"
 )
@@ -14,7 +13,8 @@ import (
 // or anything Data points to (slices, maps). Change session data with
 // [Manager.Update].
 type Session[T any] struct {
-	// Claims are the access token's verified clear claims.
+	// Claims are the access token's verified clear claims: the session id
+	// is Claims.SessionID, the expiry Claims.ExpiresAt.
 	Claims token.Claims
 	// UserID is the authenticated user.
 	UserID string
@@ -25,12 +25,6 @@ type Session[T any] struct {
 	// or the id carried by a token of a family made before ids were derived.
 	familyID string
 }
-
-// SessionID is the session's id (claim sid).
-func (s *Session[T]) SessionID() string { return s.Claims.SessionID }
-
-// ExpiresAt is when the access token expires.
-func (s *Session[T]) ExpiresAt() time.Time { return s.Claims.ExpiresAt }
 
 // ctxKey is private: only this package can put a session in a context.
 type ctxKey struct{}

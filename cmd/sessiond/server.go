@@ -177,8 +177,8 @@ func (n *node) whoami(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"sub":  s.UserID,
 		"name": s.Data.Name,
-		"sid":  s.SessionID(),
-		"exp":  s.ExpiresAt().Unix(),
+		"sid":  s.Claims.SessionID,
+		"exp":  s.Claims.ExpiresAt.Unix(),
 	})
 }
 
