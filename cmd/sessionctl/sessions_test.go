@@ -20,6 +20,7 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -42,14 +43,7 @@ func startNode(t testing.TB, srv *redistest.Server) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: staleBound})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	rep := sesametest.StartReplica(t, store, &revocation.ReplicaOptions{StalenessBound: staleBound})
 	ks, err := keys.Init(time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -143,16 +137,7 @@ func (n *node) refreshes(s session) bool {
 // waitUntil polls cond every 5ms until it holds, or fails t after d.
 func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		<-tick.C
-	}
-	return time.Since(start)
+	return sesametest.WaitFor(t, 5*time.Millisecond, d, what, cond)
 }
 
 type listed struct {

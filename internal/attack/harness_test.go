@@ -26,6 +26,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
@@ -129,14 +130,7 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.rep, err = revocation.NewReplica(e.store.(revocation.Feed), &revocation.ReplicaOptions{StalenessBound: 2 * time.Second, Now: e.clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	e.rep = sesametest.StartReplica(t, e.store.(revocation.Feed), &revocation.ReplicaOptions{StalenessBound: 2 * time.Second, Now: e.clk.Now})
 	e.waitFresh()
 
 	e.cfg = auth.Config[Profile]{
@@ -373,15 +367,7 @@ func (e *env) accessCookie(tok string) []string {
 // waitFor polls cond (for propagation through a replica or a real process).
 func waitFor(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		<-tick.C
-	}
+	sesametest.WaitFor(t, 2*time.Millisecond, d, "", cond)
 }
 
 // outbound is a loopback listener that counts connections: headers that

@@ -19,16 +19,13 @@ import (
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
 	"github.com/sesame-go/sesame/internal/redisurl"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
 
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
-
 func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{}) // every refused dial to the dead master would be logged
+	sesametest.QuietRedis() // every refused dial to the dead master would be logged
 	os.Exit(m.Run())
 }
 
@@ -73,14 +70,7 @@ func node(t *testing.T, client redis.UniversalClient, ks *keys.Keyset, waitRepli
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	rep := sesametest.StartReplica(t, store, &revocation.ReplicaOptions{StalenessBound: 30 * time.Second})
 	m, err := auth.New(auth.Config[profile]{
 		Keys: auth.StaticKeys(ks), Store: store, Denylist: rep,
 		Authenticator: auth.AuthenticatorFunc[profile](authenticate),
