@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestMain makes this test binary sessiond when it runs under that name, as
@@ -241,13 +243,5 @@ func (p *proc) do(method, path, body string, hdr ...string) response {
 // waitFor polls cond every 20ms until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		<-tick.C
-	}
+	sesametest.WaitFor(t, 20*time.Millisecond, d, what, cond)
 }
