@@ -10,11 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/users"
 )
 
@@ -104,9 +106,10 @@ func scriptParams(dir string, setup func(*testscript.Env) error) testscript.Para
 
 // scriptState is what a script's commands started.
 type scriptState struct {
-	t     testing.TB // the script's test, which stops what they started
-	redis *redistest.Server
-	node  *node
+	t       testing.TB // the script's test, which stops what they started
+	redis   *redistest.Server
+	node    *node
+	lastRun time.Duration // how long the last sessionctl command ran
 }
 
 type stateKey struct{}
@@ -125,13 +128,17 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"start-node":    cmdStartNode,
 	"login":         cmdLogin,
 	"accepted":      cmdAccepted,
+	"refreshes":     cmdRefreshes,
+	"refused":       cmdRefused,
 }
 
 // sessionctl ARGS... runs sessionctl and checks it exits with status 0.
 // ! sessionctl ARGS... checks the failure contract of main: exit status 1
 // and exactly one line on stderr.
 func cmdSessionctl(ts *testscript.TestScript, neg bool, args []string) {
+	start := time.Now()
 	err := ts.Exec("sessionctl-bin", args...)
+	state(ts).lastRun = time.Since(start)
 	code := 0
 	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 		code = ee.ExitCode()
@@ -152,26 +159,48 @@ func cmdSessionctl(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// json [-stderr] [-set VAR] PATH [== VALUE | >= NUMBER] checks the JSON
-// document on the last command's stdout (or stderr), which must parse. PATH
+// json [-stderr | -file FILE] [-lines] [-set VAR] PATH [== VALUE | >= VALUE]
+// checks the JSON document on the last command's stdout (or its stderr, or
+// in FILE), which must parse; with -lines, each line is a document and
+// PATH starts at the array of them. PATH
 // is dot-separated: an object key, an array index, or [KEY=VALUE] to keep
 // the array elements whose KEY is VALUE; "." is the whole document, and
 // len(PATH) the length of an array. Without a comparison, json checks that
 // the value is there and not null; with -set, it sets $VAR to the value. A
-// VALUE of the form A+B, two integers, is their sum.
+// VALUE of the form A+B, two integers, is their sum; >= compares numbers,
+// or times in RFC 3339.
 func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
-	src, set := "stdout", ""
-	if len(args) > 0 && args[0] == "-stderr" {
-		src, args = "stderr", args[1:]
-	}
-	if len(args) > 1 && args[0] == "-set" {
-		set, args = args[1], args[2:]
+	src, set, lines := "stdout", "", false
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch {
+		case args[0] == "-stderr":
+			src = "stderr"
+		case args[0] == "-file" && len(args) > 1:
+			src, args = args[1], args[1:]
+		case args[0] == "-lines":
+			lines = true
+		case args[0] == "-set" && len(args) > 1:
+			set, args = args[1], args[1:]
+		default:
+			ts.Fatalf("json: unknown flag %s", args[0])
+		}
+		args = args[1:]
 	}
 	if len(args) != 1 && len(args) != 3 || len(args) == 3 && args[1] != "==" && args[1] != ">=" {
-		ts.Fatalf("usage: json [-stderr] [-set VAR] PATH [== VALUE | >= NUMBER]")
+		ts.Fatalf("usage: json [-stderr | -file FILE] [-lines] [-set VAR] PATH [== VALUE | >= VALUE]")
 	}
 	var doc any
-	if err := json.Unmarshal([]byte(ts.ReadFile(src)), &doc); err != nil {
+	if lines {
+		var docs []any
+		for line := range strings.Lines(strings.TrimSpace(ts.ReadFile(src))) {
+			var d any
+			if err := json.Unmarshal([]byte(line), &d); err != nil {
+				ts.Fatalf("%s: a line is not JSON: %v", src, err)
+			}
+			docs = append(docs, d)
+		}
+		doc = docs
+	} else if err := json.Unmarshal([]byte(ts.ReadFile(src)), &doc); err != nil {
 		ts.Fatalf("%s is not JSON: %v", src, err)
 	}
 	var v any
@@ -208,6 +237,10 @@ func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
 		g, err1 := strconv.ParseFloat(got, 64)
 		w, err2 := strconv.ParseFloat(args[2], 64)
 		ok = err1 == nil && err2 == nil && g >= w
+		if gt, err := time.Parse(time.RFC3339Nano, got); err == nil {
+			wt, err := time.Parse(time.RFC3339Nano, args[2])
+			ok = err == nil && !gt.Before(wt)
+		}
 	}
 	if ok == neg {
 		ts.Fatalf("json %s: got %s", strings.Join(args, " "), got)
@@ -281,6 +314,17 @@ func cmdWrite(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(text), 0o600))
 }
 
+// goUnquote unquotes s as a Go string if it is in double quotes, for bytes
+// a script cannot write (a control character, a trailing newline).
+func goUnquote(ts *testscript.TestScript, s string) string {
+	if !strings.HasPrefix(s, `"`) {
+		return s
+	}
+	u, err := strconv.Unquote(s)
+	ts.Check(err)
+	return u
+}
+
 // authenticates FILE USER PASSWORD checks that the users file lets USER
 // log in with PASSWORD; with !, that the login is refused as invalid
 // credentials. A PASSWORD in double quotes is unquoted as in Go ("a\r").
@@ -288,12 +332,7 @@ func cmdAuthenticates(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 3 {
 		ts.Fatalf("usage: authenticates FILE USER PASSWORD")
 	}
-	pw := args[2]
-	if strings.HasPrefix(pw, `"`) {
-		var err error
-		pw, err = strconv.Unquote(pw)
-		ts.Check(err)
-	}
+	pw := goUnquote(ts, args[2])
 	a, err := users.Open(ts.MkAbs(args[0]), nil)
 	ts.Check(err)
 	_, _, err = a.Authenticate(context.Background(), args[1], pw)
@@ -331,12 +370,13 @@ func scriptNode(ts *testscript.TestScript) *node {
 }
 
 // login USER USER-AGENT NAME logs USER in on the node and sets $NAME_SID,
-// $NAME_ACCESS and $NAME_REFRESH to the session's id and tokens.
+// $NAME_ACCESS and $NAME_REFRESH to the session's id and tokens. A
+// USER-AGENT in double quotes is unquoted as in Go.
 func cmdLogin(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
 		ts.Fatalf("usage: login USER USER-AGENT NAME")
 	}
-	s := scriptNode(ts).login(args[0], args[1])
+	s := scriptNode(ts).login(args[0], goUnquote(ts, args[1]))
 	ts.Setenv(args[2]+"_SID", s.sid)
 	ts.Setenv(args[2]+"_ACCESS", s.access)
 	ts.Setenv(args[2]+"_REFRESH", s.refresh)
@@ -352,4 +392,34 @@ func cmdAccepted(ts *testscript.TestScript, neg bool, args []string) {
 	if scriptNode(ts).accepted(s) == neg {
 		ts.Fatalf("accepted %s: got %v", args[0], !neg)
 	}
+}
+
+// refreshes NAME checks that the node renews the session login named NAME
+// with its refresh token (the token is not updated: one use).
+func cmdRefreshes(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: refreshes NAME")
+	}
+	s := session{refresh: ts.Getenv(args[0] + "_REFRESH")}
+	if scriptNode(ts).refreshes(s) == neg {
+		ts.Fatalf("refreshes %s: got %v", args[0], !neg)
+	}
+}
+
+// refused NAME WITHIN waits until the node refuses the access token of the
+// session login named NAME, and fails if that takes longer than WITHIN. It
+// logs how long the last sessionctl command ran and how long after it
+// returned the node refused the token.
+func cmdRefused(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: refused NAME WITHIN")
+	}
+	within, err := time.ParseDuration(args[1])
+	ts.Check(err)
+	st, n := state(ts), scriptNode(ts)
+	s := session{access: ts.Getenv(args[0] + "_ACCESS")}
+	after := sesametest.WaitFor(st.t, 5*time.Millisecond, within, "the node to refuse "+args[0],
+		func() bool { return !n.accepted(s) })
+	ts.Logf("sessionctl ran %v; the node refused %s %v after it returned",
+		st.lastRun.Round(time.Millisecond), args[0], after.Round(time.Millisecond))
 }
