@@ -110,6 +110,9 @@ type scriptState struct {
 	redis   *redistest.Server
 	node    *node
 	lastRun time.Duration // how long the last sessionctl command ran
+	// authn holds an Authenticator per users file: opening one costs a
+	// password hash (its dummy), so authenticates reloads it instead.
+	authn map[string]*users.Authenticator
 }
 
 type stateKey struct{}
@@ -333,9 +336,20 @@ func cmdAuthenticates(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: authenticates FILE USER PASSWORD")
 	}
 	pw := goUnquote(ts, args[2])
-	a, err := users.Open(ts.MkAbs(args[0]), nil)
-	ts.Check(err)
-	_, _, err = a.Authenticate(context.Background(), args[1], pw)
+	st, path := state(ts), ts.MkAbs(args[0])
+	a, ok := st.authn[path]
+	if ok {
+		ts.Check(a.Reload())
+	} else {
+		var err error
+		a, err = users.Open(path, nil)
+		ts.Check(err)
+		if st.authn == nil {
+			st.authn = map[string]*users.Authenticator{}
+		}
+		st.authn[path] = a
+	}
+	_, _, err := a.Authenticate(context.Background(), args[1], pw)
 	if err != nil && err != auth.ErrInvalidCredentials || (err == nil) == neg {
 		ts.Fatalf("login %s/%q: got %v", args[1], pw, err)
 	}
