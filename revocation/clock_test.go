@@ -1,28 +1,16 @@
 package revocation
 
 import (
-	"sync"
 	"time"
+
+	"github.com/sesame-go/sesame/internal/testclock"
 )
 
-// fakeClock is an injected clock that moves only when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// fakeClock is the injected clock of these tests: it moves only when told
+// to.
+type fakeClock = testclock.Clock
 
+// newFakeClock returns a clock standing at 2030-01-02 03:04:05 UTC.
 func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	return testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }

@@ -9,42 +9,23 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
-// raceEnabled is set by race_test.go, so the binary is built the way the
-// tests are.
-var raceEnabled bool
-
-// binary is the real sessiond, built once for all tests.
-var binary string
-
+// TestMain makes this test binary sessiond when it runs under that name, as
+// testscript.Main installs it on PATH: the tests run the code under test as
+// go test built it (with the race detector under -race), and nothing else is
+// built.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "sessiond-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "sessiond")
-	args := []string{"build", "-o", binary}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building sessiond:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testscript.Main(m, map[string]func(){"sessiond": main})
 }
 
 // proc is one running sessiond.
@@ -78,7 +59,7 @@ func startSessiond(t *testing.T, name, dir string, env []string, args ...string)
 // start from goroutines of one test.
 func launch(t *testing.T, name, dir string, env []string, args ...string) (*proc, error) {
 	p := &proc{t: t, name: name, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+	p.cmd = exec.Command("sessiond", append([]string{"--addr", "127.0.0.1:0"}, args...)...)
 	p.cmd.Dir = dir
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
 	stderr, err := p.cmd.StderrPipe()
@@ -262,13 +243,5 @@ func (p *proc) do(method, path, body string, hdr ...string) response {
 // waitFor polls cond every 20ms until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		<-tick.C
-	}
+	sesametest.WaitFor(t, 20*time.Millisecond, d, what, cond)
 }

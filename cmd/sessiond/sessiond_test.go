@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -373,44 +372,6 @@ func TestFleet(t *testing.T) {
 		if code := p.stop(syscall.SIGTERM); code != 0 {
 			t.Errorf("%s: SIGTERM exit code %d, want 0", p.name, code)
 		}
-	}
-}
-
-func TestStartErrors(t *testing.T) {
-	t.Parallel()
-	// A keyset whose development master key is gone is not silently
-	// replaced by a new keyset.
-	orphan := t.TempDir()
-	os.WriteFile(filepath.Join(orphan, "sesame-keys.json"), []byte("{}"), 0o600)
-	for _, tc := range []struct {
-		name string
-		dir  string
-		env  []string
-		args []string
-		want string
-	}{
-		{"orphan keyset", orphan, nil, nil, "master key is missing"},
-		{"redis keyset without master key", t.TempDir(), nil, []string{"--keyset", "redis://127.0.0.1:1/0"}, "no master key"},
-		{"bad master key", t.TempDir(), []string{"SESAME_MASTER_KEY=short"}, nil, "master key"},
-		{"wrong master key", orphan, []string{"SESAME_MASTER_KEY=" + testMasterKey}, nil, "keyset"},
-		{"missing users file", t.TempDir(), nil, []string{"--users", "nope.json"}, "no such file"},
-		{"bad flag", t.TempDir(), nil, []string{"--master-key", "x"}, "not defined"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(binary, append([]string{"--addr", "127.0.0.1:0"}, tc.args...)...)
-			cmd.Dir = tc.dir
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + tc.dir}, tc.env...)
-			out, err := cmd.CombinedOutput()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
-				t.Fatalf("got %v, want a non-zero exit\n%s", err, out)
-			}
-			if !strings.Contains(string(out), tc.want) {
-				t.Errorf("output %s: want %q", out, tc.want)
-			}
-			if strings.Contains(string(out), testMasterKey) {
-				t.Error("the master key was printed")
-			}
-		})
 	}
 }
 

@@ -26,6 +26,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -39,18 +41,10 @@ type Profile struct {
 
 var users = map[string]string{"alice": "alice-pw", "bob": "bob-pw", "mallory": "mallory-pw"}
 
-// clock is real time plus a settable offset, shared by the manager, the
-// store and the replica, so tests can jump past expiries without sleeping.
-type clock struct{ off atomic.Int64 }
-
-func (c *clock) Now() time.Time            { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *clock) Advance(d time.Duration)   { c.off.Add(int64(d)) }
-func (c *clock) Set(offset time.Duration)  { c.off.Store(int64(offset)) }
-func (c *clock) Offset() time.Duration     { return time.Duration(c.off.Load()) }
-func (k *keySource) Current() *keys.Keyset { return k.p.Load() }
-
 // keySource is an auth.KeySource the test swaps (rotation, revocation).
 type keySource struct{ p atomic.Pointer[keys.Keyset] }
+
+func (k *keySource) Current() *keys.Keyset { return k.p.Load() }
 
 // countingAuth is an Authenticator that does, as the auth docs require, the
 // same work for an unknown user as for a wrong password (it "hashes" a dummy
@@ -77,7 +71,7 @@ type options struct {
 	redis  *redistest.Server // nil: memory store
 	prefix string            // Redis key prefix ("" means a fresh one)
 	grace  time.Duration     // store grace window (0: default)
-	clk    *clock            // shared clock (nil: a new one)
+	clk    *testclock.Offset // shared clock (nil: a new one)
 	keys   *keySource        // shared keys (nil: a new keyset)
 	cfg    func(*auth.Config[Profile])
 }
@@ -85,7 +79,7 @@ type options struct {
 type env struct {
 	t       *testing.T
 	name    string
-	clk     *clock
+	clk     *testclock.Offset // real time plus an offset, shared by the manager, the store and the replica
 	keys    *keySource
 	store   revocation.Store
 	rep     *revocation.Replica
@@ -116,7 +110,7 @@ func newEnv(t *testing.T, o options) *env {
 	t.Helper()
 	e := &env{t: t, clk: o.clk, keys: o.keys, hits: map[string]int{}, authn: &countingAuth{}}
 	if e.clk == nil {
-		e.clk = &clock{}
+		e.clk = &testclock.Offset{}
 	}
 	if e.keys == nil {
 		e.keys = newKeySource(t)
@@ -136,14 +130,7 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.rep, err = revocation.NewReplica(e.store.(revocation.Feed), &revocation.ReplicaOptions{StalenessBound: 2 * time.Second, Now: e.clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { e.rep.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	e.rep = sesametest.StartReplica(t, e.store.(revocation.Feed), &revocation.ReplicaOptions{StalenessBound: 2 * time.Second, Now: e.clk.Now})
 	e.waitFresh()
 
 	e.cfg = auth.Config[Profile]{
@@ -381,15 +368,7 @@ func (e *env) accessCookie(tok string) []string {
 // waitFor polls cond (for propagation through a replica or a real process).
 func waitFor(t testing.TB, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		<-tick.C
-	}
+	sesametest.WaitFor(t, 2*time.Millisecond, d, "", cond)
 }
 
 // outbound is a loopback listener that counts connections: headers that

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -44,7 +45,7 @@ func TestReplayAfterLogout(t *testing.T) {
 func TestLogoutAllOnAnotherNode(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
-	clk, ks := &clock{}, newKeySource(t)
+	clk, ks := &testclock.Offset{}, newKeySource(t)
 	a := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	b := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	s1, s2 := a.loginHeader("bob"), a.loginHeader("bob")

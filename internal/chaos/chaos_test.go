@@ -21,13 +21,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
-
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
 
 const bound = 2 * time.Second // replica staleness bound
 
@@ -40,7 +37,7 @@ type node struct {
 }
 
 func newNode(t *testing.T, name string, rs *redistest.Server, ks *keys.Keyset) *node {
-	redis.SetLogger(quietLogger{})
+	sesametest.QuietRedis()
 	// Fast failure: a deployment that prefers a quick 503 to a hanging request.
 	rc := rs.Client(&redis.Options{DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond,
 		WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
@@ -333,15 +330,7 @@ func TestChaos(t *testing.T) {
 
 func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		<-tick.C
-	}
+	sesametest.WaitFor(t, 10*time.Millisecond, d, "", cond)
 }
 
 // paced runs step(0), step(1), … once per tick of every on a goroutine

@@ -19,16 +19,13 @@ import (
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
 	"github.com/sesame-go/sesame/internal/redisurl"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
 
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
-
 func TestMain(m *testing.M) {
-	redis.SetLogger(quietLogger{}) // every refused dial to the dead master would be logged
+	sesametest.QuietRedis() // every refused dial to the dead master would be logged
 	os.Exit(m.Run())
 }
 

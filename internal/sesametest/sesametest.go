@@ -1,0 +1,60 @@
+// Package sesametest is scaffolding shared by sesame's tests (internal/attack,
+// internal/chaos, internal/failover and the commands): a denylist replica
+// that runs until the test ends, a poll for conditions that propagate, and
+// quiet go-redis logs. It builds no auth managers: each test wires its own.
+package sesametest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sesame-go/sesame/revocation"
+)
+
+// StartReplica returns a replica of feed (revocation.NewReplica with opts)
+// whose Run goes on its own goroutine until t ends: the cleanup cancels it
+// and waits for Run to return. It does not wait for the first snapshot.
+func StartReplica(t testing.TB, feed revocation.Feed, opts *revocation.ReplicaOptions) *revocation.Replica {
+	t.Helper()
+	rep, err := revocation.NewReplica(feed, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rep.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rep
+}
+
+// WaitFor calls cond every interval until it holds and returns how long
+// that took; if it does not hold within d, WaitFor fails t, naming what
+// it waited for (what may be empty). It waits for propagation and asserts
+// nothing about timing.
+func WaitFor(t testing.TB, interval, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for !cond() {
+		if time.Since(start) > d {
+			if what == "" {
+				t.Fatalf("condition not met within %v", d)
+			}
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		<-tick.C
+	}
+	return time.Since(start)
+}
+
+// QuietRedis keeps go-redis's own log lines (a failed dial, a pool
+// problem) off the test output, for tests that stop Redis on purpose.
+func QuietRedis() { redis.SetLogger(quiet{}) }
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
