@@ -167,7 +167,7 @@ func TestRefreshIdleOff(t *testing.T) {
 		if tk.RefreshToken == "" {
 			t.Fatalf("RefreshIdle %v: login failed", tc.idle)
 		}
-		fid, _ := revocation.FamilyID(tk.RefreshToken)
+		fid, _ := revocation.TokenFamilyID(tk.RefreshToken)
 		f, found, err := e.store.GetFamily(context.Background(), fid)
 		if err != nil || !found {
 			t.Fatalf("family: %v %v", found, err)
@@ -231,5 +231,30 @@ func TestSessionDataSealedInRedis(t *testing.T) {
 	// The refresh opens it again.
 	if r, tk2 := e.refreshHeader(tk.RefreshToken); r.status != 200 || e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).body != "hello Alice" {
 		t.Fatalf("refresh of sealed data: %d %s", r.status, r.body)
+	}
+}
+
+// Start takes any store with a change feed and a keyset store: the general
+// form NewLocal and Open are built on.
+func TestStart(t *testing.T) {
+	store, err := revocation.NewMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn := auth.AuthenticatorFunc[Profile](authenticate)
+	if _, err := auth.Start[Profile](context.Background(), authn, &auth.Config[Profile]{Store: store}); err == nil {
+		t.Error("Start without a KeyStore accepted")
+	}
+	m, err := auth.Start[Profile](context.Background(), authn, &auth.Config[Profile]{Store: store, KeyStore: keys.NewMemoryStore(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.Parts().Replica.Status().Ready || m.Parts().Keys == nil {
+		t.Fatal("Start returned before its replica and keyset were ready")
+	}
+	e := serveEnv(t, m)
+	if r := e.do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.status != 200 {
+		t.Errorf("request through Start: %d %s", r.status, r.body)
 	}
 }

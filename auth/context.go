@@ -21,7 +21,7 @@ type Session[T any] struct {
 	// Data is the application's session data from the sealed payload.
 	Data T
 
-	// familyID names the refresh family: revocation.FamilyIDOf(UserID, sid),
+	// familyID names the refresh family: revocation.DeriveFamilyID(UserID, sid),
 	// or the id carried by a token of a family made before ids were derived.
 	familyID string
 }

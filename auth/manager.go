@@ -188,7 +188,7 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 		if err != nil {
 			return nil, unauthorized(token.Reason(err))
 		}
-		fam, ok := revocation.FamilyIDOf(tok.Payload.Sub, tok.Claims.SessionID)
+		fam, ok := revocation.DeriveFamilyID(tok.Payload.Sub, tok.Claims.SessionID)
 		if !ok {
 			// mint never seals a payload for such a sid, so no logout
 			// could name this session's family.
@@ -266,7 +266,7 @@ func (m *Manager[T]) Update(w http.ResponseWriter, r *http.Request, data T) (str
 	if err != nil {
 		return "", fmt.Errorf("auth: %w", err)
 	}
-	if err := m.cfg.Store.UpdatePayload(r.Context(), s.familyID, m.sealer.seal(pj, s.Claims.SessionID)); err != nil {
+	if err := m.cfg.Store.UpdateData(r.Context(), s.familyID, m.sealer.seal(pj, s.Claims.SessionID)); err != nil {
 		return "", fmt.Errorf("auth: storing session data: %w", err)
 	}
 	if !wantsHeader(r) {

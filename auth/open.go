@@ -42,6 +42,30 @@ func NewLocal[T any](authn Authenticator[T], cfg *Config[T]) (*Manager[T], error
 	return start(ctx, c)
 }
 
+// Start returns a Manager over the stores cfg names: the revocation store
+// cfg.Store (any backend with a change feed, such as revocation's DynamoDB
+// store) and the keyset store cfg.KeyStore, both required. Like [Open], it
+// creates the keyset by compare-and-swap if there is none, runs the keyset
+// holder, the key rotator and the denylist replica until [Manager.Close],
+// and returns once the Manager can serve, or fails when ctx ends first. It
+// does not derive cfg.DataKey: give it (masterKey.Derive(DataKeyLabel), as
+// Open does) unless the store is in the process. cfg.Keys and cfg.Denylist
+// must be nil.
+func Start[T any](ctx context.Context, authn Authenticator[T], cfg *Config[T]) (*Manager[T], error) {
+	if cfg == nil || cfg.Store == nil || cfg.KeyStore == nil {
+		return nil, errors.New("auth: Start needs Config.Store and Config.KeyStore")
+	}
+	c := *cfg
+	store := c.Store
+	c.Store = nil
+	c, err := deploymentConfig(authn, &c, "Start")
+	if err != nil {
+		return nil, err
+	}
+	c.Store = store
+	return start(ctx, c)
+}
+
 // Open returns a Manager for a fleet sharing one Redis (standalone, Sentinel
 // or Cluster, through client): refresh families and the denylist in Redis,
 // the keyset in Redis (or in cfg.KeyStore) sealed with mk and created by

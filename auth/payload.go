@@ -9,7 +9,7 @@ import (
 
 // payload is what an access token seals: the user id and the application's
 // data. The refresh family's id derives from the user and session ids
-// (revocation.FamilyIDOf), so it is not carried.
+// (revocation.DeriveFamilyID), so it is not carried.
 type payload[T any] struct {
 	Sub  string
 	Data T

@@ -81,8 +81,8 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var data T
-	if len(res.Family.Payload) > 0 {
-		pj, err := m.sealer.open(res.Family.Payload, res.Family.SessionID)
+	if len(res.Family.Data) > 0 {
+		pj, err := m.sealer.open(res.Family.Data, res.Family.SessionID)
 		if err == nil {
 			err = json.Unmarshal(pj, &data)
 		}

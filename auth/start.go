@@ -68,7 +68,7 @@ func (m *Manager[T]) StartSession(w http.ResponseWriter, r *http.Request, uid st
 // [EventSessionEnded] is emitted. An error wraps revocation.ErrUnavailable
 // when the store could not be reached; calling it again is safe.
 func (m *Manager[T]) EndSession(ctx context.Context, uid, sid string) error {
-	fid, ok := revocation.FamilyIDOf(uid, sid)
+	fid, ok := revocation.DeriveFamilyID(uid, sid)
 	if !ok {
 		return errors.New("auth: EndSession: not a user id and session id")
 	}

@@ -104,7 +104,7 @@ func newGatedStore(t *testing.T) (*RedisStore, *pipeGate, *redis.Client) {
 func newFamilies(t *testing.T, s Store, n int) []RefreshToken {
 	t.Helper()
 	_, tok, err := s.CreateFamily(context.Background(), NewFamily{SessionID: newSID(), UserID: "u",
-		Payload: []byte("p"), AbsoluteExpiry: time.Now().Add(time.Hour)})
+		Data: []byte("p"), AbsoluteExpiry: time.Now().Add(time.Hour)})
 	if err == nil {
 		_, err = s.Refresh(context.Background(), tok.Reveal())
 	}
@@ -114,7 +114,7 @@ func newFamilies(t *testing.T, s Store, n int) []RefreshToken {
 	toks := make([]RefreshToken, n)
 	for i := range toks {
 		_, tok, err := s.CreateFamily(context.Background(), NewFamily{SessionID: newSID(), UserID: "u",
-			Payload: []byte("p"), AbsoluteExpiry: time.Now().Add(time.Hour)})
+			Data: []byte("p"), AbsoluteExpiry: time.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +408,7 @@ func TestCreateScriptRunTwice(t *testing.T) {
 	}
 	ctx := context.Background()
 	sid := newSID()
-	fid, _ := FamilyIDOf("u", sid)
+	fid, _ := DeriveFamilyID("u", sid)
 	create := func(secret [secretLen]byte) int64 {
 		h := hashSecret(secret)
 		n, err := s.run(ctx, createScript, []string{s.famKey(fid), s.idxKey("u")},

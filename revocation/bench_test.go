@@ -192,7 +192,7 @@ func BenchmarkRedisCreateFamily(b *testing.B) {
 			sid := newSID()
 			t0 := time.Now()
 			_, _, err := s.CreateFamily(ctx, NewFamily{SessionID: sid, UserID: "u" + strconv.Itoa(i%1000),
-				Payload: make([]byte, 512), AbsoluteExpiry: time.Now().Add(time.Hour), IdleTimeout: time.Hour,
+				Data: make([]byte, 512), AbsoluteExpiry: time.Now().Add(time.Hour), IdleTimeout: time.Hour,
 				UserAgent: "bench", IP: "127.0.0.1"})
 			local = append(local, time.Since(t0))
 			if err != nil {

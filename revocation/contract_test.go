@@ -23,7 +23,7 @@ func newSID() string {
 
 // unknownFamilyID returns a well-formed id of a family that does not exist.
 func unknownFamilyID(userID string) string {
-	fid, _ := FamilyIDOf(userID, newSID())
+	fid, _ := DeriveFamilyID(userID, newSID())
 	return fid
 }
 
@@ -66,7 +66,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		t.Helper()
 		f, tok, err := s.CreateFamily(ctx, NewFamily{
 			SessionID: newSID(), UserID: user,
-			Payload:        []byte("payload-0"),
+			Data:        []byte("payload-0"),
 			AbsoluteExpiry: clk.Now().Add(30 * 24 * time.Hour), IdleTimeout: 24 * time.Hour,
 			UserAgent: "test-agent", IP: "192.0.2.1",
 		})
@@ -199,11 +199,11 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want, ok := FamilyIDOf("u", sid); !ok || f.ID != want || f.ID != userTag("u")+sid {
-			t.Fatalf("family id %q, want FamilyIDOf = %q (%v)", f.ID, want, ok)
+		if want, ok := DeriveFamilyID("u", sid); !ok || f.ID != want || f.ID != userTag("u")+sid {
+			t.Fatalf("family id %q, want DeriveFamilyID = %q (%v)", f.ID, want, ok)
 		}
-		if fid, ok := FamilyID(tok.Reveal()); !ok || fid != f.ID {
-			t.Fatalf("FamilyID(token) = %q, %v; want %q", fid, ok, f.ID)
+		if fid, ok := TokenFamilyID(tok.Reveal()); !ok || fid != f.ID {
+			t.Fatalf("TokenFamilyID(token) = %q, %v; want %q", fid, ok, f.ID)
 		}
 		if got := fmt.Sprintf("%v %s %+v %#v", tok, tok, tok, tok); strings.Contains(got, tok.Reveal()) {
 			t.Fatalf("formatting leaks the token: %s", got)
@@ -213,7 +213,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 	t.Run("an existing family is never overwritten", func(t *testing.T) {
 		b, clk := setup(t, backendConfig{})
 		s := b.store
-		nf := NewFamily{SessionID: newSID(), UserID: "uma", Payload: []byte("payload-0"),
+		nf := NewFamily{SessionID: newSID(), UserID: "uma", Data: []byte("payload-0"),
 			AbsoluteExpiry: clk.Now().Add(24 * time.Hour), IdleTimeout: time.Hour, UserAgent: "test-agent", IP: "192.0.2.1"}
 		// Racing creations of one session: exactly one wins.
 		const n = 20
@@ -244,12 +244,12 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 			t.Fatalf("%d creations of one session succeeded, want 1", won)
 		}
 		r1 := refresh(t, s, tok, false)
-		if err := s.UpdatePayload(ctx, f.ID, []byte("payload-1")); err != nil {
+		if err := s.UpdateData(ctx, f.ID, []byte("payload-1")); err != nil {
 			t.Fatal(err)
 		}
 		// Later attempts, with other data, change nothing either.
 		clk.Advance(time.Minute)
-		again := NewFamily{SessionID: nf.SessionID, UserID: "uma", Payload: []byte("intruder"),
+		again := NewFamily{SessionID: nf.SessionID, UserID: "uma", Data: []byte("intruder"),
 			AbsoluteExpiry: clk.Now().Add(48 * time.Hour), UserAgent: "other-agent", IP: "198.51.100.9"}
 		for range 2 {
 			if _, _, err := s.CreateFamily(ctx, again); !errors.Is(err, errFamilyExists) {
@@ -260,7 +260,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		if err != nil || !ok {
 			t.Fatalf("GetFamily: found %v, err %v", ok, err)
 		}
-		if got.Generation != 1 || string(got.Payload) != "payload-1" || !got.Created.Equal(f.Created) ||
+		if got.Generation != 1 || string(got.Data) != "payload-1" || !got.Created.Equal(f.Created) ||
 			!got.AbsoluteExpiry.Equal(f.AbsoluteExpiry) || got.UserAgent != "test-agent" || got.IP != "192.0.2.1" {
 			t.Fatalf("family changed by a refused creation: %+v", got)
 		}
@@ -272,8 +272,8 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		if r := refresh(t, s, tok, true); r.Token != r1.Token {
 			t.Fatal("replay after refused creations gave another token")
 		}
-		if r := refresh(t, s, r1.Token, false); r.Family.Generation != 2 || string(r.Family.Payload) != "payload-1" {
-			t.Fatalf("rotation after refused creations: generation %d, payload %q", r.Family.Generation, r.Family.Payload)
+		if r := refresh(t, s, r1.Token, false); r.Family.Generation != 2 || string(r.Family.Data) != "payload-1" {
+			t.Fatalf("rotation after refused creations: generation %d, payload %q", r.Family.Generation, r.Family.Data)
 		}
 	})
 
@@ -289,7 +289,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		if r1.Token.Reveal() == t0.Reveal() || r1.Family.Generation != 1 || r1.Family.ID != f.ID {
 			t.Fatalf("rotation gave generation %d, same token %v", r1.Family.Generation, r1.Token == t0)
 		}
-		if !bytes.Equal(r1.Family.Payload, []byte("payload-0")) || r1.Family.SessionID != f.SessionID {
+		if !bytes.Equal(r1.Family.Data, []byte("payload-0")) || r1.Family.SessionID != f.SessionID {
 			t.Fatalf("rotation returned family %+v", r1.Family)
 		}
 		if !r1.Family.LastUsed.Equal(clk.Now().Truncate(time.Millisecond)) || !r1.Family.AbsoluteExpiry.Equal(f.AbsoluteExpiry) {
@@ -503,22 +503,22 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		b, clk := setup(t, backendConfig{})
 		s := b.store
 		f, tok := newFam(t, s, clk, "kate")
-		if err := s.UpdatePayload(ctx, f.ID, []byte("payload-1")); err != nil {
+		if err := s.UpdateData(ctx, f.ID, []byte("payload-1")); err != nil {
 			t.Fatal(err)
 		}
-		if got, _, _ := s.GetFamily(ctx, f.ID); string(got.Payload) != "payload-1" {
-			t.Fatalf("GetFamily payload %q", got.Payload)
+		if got, _, _ := s.GetFamily(ctx, f.ID); string(got.Data) != "payload-1" {
+			t.Fatalf("GetFamily payload %q", got.Data)
 		}
 		r := refresh(t, s, tok, false)
-		if string(r.Family.Payload) != "payload-1" {
-			t.Fatalf("refresh payload %q", r.Family.Payload)
+		if string(r.Family.Data) != "payload-1" {
+			t.Fatalf("refresh payload %q", r.Family.Data)
 		}
 		if err := s.RevokeFamily(ctx, f.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range []string{f.ID, "nonsense", unknownFamilyID("kate")} {
-			if err := s.UpdatePayload(ctx, id, nil); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("UpdatePayload(%q): got %v, want ErrNotFound", id, err)
+			if err := s.UpdateData(ctx, id, nil); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("UpdateData(%q): got %v, want ErrNotFound", id, err)
 			}
 		}
 	})

@@ -67,7 +67,7 @@
 // A refresh token is "<family id>.<secret>" (68 characters, base64url); the
 // store keeps only SHA-256 hashes of secrets. The family id is a 12-bit tag
 // of the user id followed by the session id, so one session has at most one
-// family: [FamilyIDOf] derives it, and [FamilyID] reads it from a refresh
+// family: [DeriveFamilyID] derives it, and [TokenFamilyID] reads it from a refresh
 // token, neither with a backend.
 //
 // Each refresh rotates the token. The successor of a secret is

@@ -84,6 +84,6 @@ func (st *famState) rotate(h1 [32]byte, nowMs int64, grace time.Duration) {
 func expiresMs(f *Family) int64 { return f.Expires().UnixMilli() }
 
 func cloneFamily(f Family) Family {
-	f.Payload = bytes.Clone(f.Payload)
+	f.Data = bytes.Clone(f.Data)
 	return f
 }

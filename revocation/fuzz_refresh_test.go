@@ -10,7 +10,7 @@ import (
 	"github.com/sesame-go/sesame/revocation"
 )
 
-// FuzzRefreshToken feeds arbitrary refresh tokens to [revocation.FamilyID]
+// FuzzRefreshToken feeds arbitrary refresh tokens to [revocation.TokenFamilyID]
 // and to a memory store's Refresh, as they arrive from a client. Properties:
 //
 //   - FamilyID never panics, and accepts only the documented shape
@@ -59,7 +59,7 @@ func FuzzRefreshToken(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, s string) {
-		if id, ok := revocation.FamilyID(s); ok {
+		if id, ok := revocation.TokenFamilyID(s); ok {
 			if len(s) != 68 || s[24] != '.' || id != s[:24] || !b64url(s[:24]) || !b64url(s[25:]) {
 				t.Fatalf("FamilyID accepted %q as %q", s, id)
 			}

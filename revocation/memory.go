@@ -153,11 +153,11 @@ func (m *MemoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, R
 		return Family{}, RefreshToken{}, err
 	}
 	nowMs := now.UnixMilli()
-	fid, _ := FamilyIDOf(nf.UserID, nf.SessionID) // validNewFamily checked both
+	fid, _ := DeriveFamilyID(nf.UserID, nf.SessionID) // validNewFamily checked both
 	secret := newSecret()
 	f := Family{
 		ID: fid, SessionID: nf.SessionID, UserID: nf.UserID,
-		Payload:        append([]byte{}, nf.Payload...),
+		Data:        append([]byte{}, nf.Data...),
 		Created:        time.UnixMilli(nowMs),
 		LastUsed:       time.UnixMilli(nowMs),
 		AbsoluteExpiry: time.UnixMilli(nf.AbsoluteExpiry.UnixMilli()),
@@ -245,15 +245,15 @@ func (m *MemoryStore) liveLocked(fid string) *famState {
 	return st
 }
 
-// UpdatePayload implements [Store].
-func (m *MemoryStore) UpdatePayload(ctx context.Context, familyID string, payload []byte) error {
+// UpdateData implements [Store].
+func (m *MemoryStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.liveLocked(familyID)
 	if st == nil {
 		return ErrNotFound
 	}
-	st.f.Payload = append([]byte{}, payload...)
+	st.f.Data = append([]byte{}, payload...)
 	return nil
 }
 

@@ -125,7 +125,7 @@ func validNewFamily(nf NewFamily, now time.Time) error {
 	case nf.SessionID == "":
 		return errors.New("revocation: NewFamily.SessionID is empty")
 	case !validSessionID(nf.SessionID):
-		// The family id is derived from it (see FamilyIDOf).
+		// The family id is derived from it (see DeriveFamilyID).
 		return errors.New("revocation: NewFamily.SessionID is not a session id (22 characters of strict base64url encoding 128 random bits, as token.NewSessionID makes)")
 	case nf.UserID == "":
 		return errors.New("revocation: NewFamily.UserID is empty")

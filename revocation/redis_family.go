@@ -16,13 +16,13 @@ func (r *RedisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, Re
 		return Family{}, RefreshToken{}, err
 	}
 	nowMs := now.UnixMilli()
-	fid, _ := FamilyIDOf(nf.UserID, nf.SessionID) // validNewFamily checked both
+	fid, _ := DeriveFamilyID(nf.UserID, nf.SessionID) // validNewFamily checked both
 	secret := newSecret()
 	h := hashSecret(secret)
 	abs := nf.AbsoluteExpiry.UnixMilli()
 	idle := nf.IdleTimeout.Milliseconds()
 	created, err := r.run(ctx, createScript, []string{r.famKey(fid), r.idxKey(nf.UserID)},
-		fid, nf.SessionID, nf.UserID, nf.Payload, nowMs, abs, idle, nf.UserAgent, nf.IP,
+		fid, nf.SessionID, nf.UserID, nf.Data, nowMs, abs, idle, nf.UserAgent, nf.IP,
 		h[:], keyMargin.Milliseconds()).Int64()
 	if err != nil {
 		return Family{}, RefreshToken{}, unavailable("create family", err)
@@ -32,7 +32,7 @@ func (r *RedisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, Re
 	}
 	f := Family{
 		ID: fid, SessionID: nf.SessionID, UserID: nf.UserID,
-		Payload: append([]byte{}, nf.Payload...),
+		Data: append([]byte{}, nf.Data...),
 		Created: time.UnixMilli(nowMs), LastUsed: time.UnixMilli(nowMs),
 		AbsoluteExpiry: time.UnixMilli(abs), IdleTimeout: time.Duration(idle) * time.Millisecond,
 		UserAgent: nf.UserAgent, IP: nf.IP,
@@ -121,7 +121,7 @@ func parseFamily(fid string, m map[string]string) (Family, error) {
 		return n
 	}
 	f := Family{
-		ID: fid, SessionID: m["sid"], UserID: m["uid"], Payload: []byte(m["pl"]),
+		ID: fid, SessionID: m["sid"], UserID: m["uid"], Data: []byte(m["pl"]),
 		Created: time.UnixMilli(num("ct")), LastUsed: time.UnixMilli(num("last")),
 		AbsoluteExpiry: time.UnixMilli(num("abs")),
 		IdleTimeout:    time.Duration(num("idle")) * time.Millisecond,
@@ -133,8 +133,8 @@ func parseFamily(fid string, m map[string]string) (Family, error) {
 	return f, nil
 }
 
-// UpdatePayload implements [Store].
-func (r *RedisStore) UpdatePayload(ctx context.Context, familyID string, payload []byte) error {
+// UpdateData implements [Store].
+func (r *RedisStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
 	if !validFamilyID(familyID) {
 		return ErrNotFound
 	}

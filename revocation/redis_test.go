@@ -80,7 +80,7 @@ func TestRedisKeysShareSlots(t *testing.T) {
 		return n
 	}
 	for _, user := range []string{"alice", "bob", "用户", "{weird}"} {
-		fid, _ := FamilyIDOf(user, newSID())
+		fid, _ := DeriveFamilyID(user, newSID())
 		if a, b := slot(s.famKey(fid)), slot(s.idxKey(user)); a != b {
 			t.Errorf("user %q: family slot %d, index slot %d", user, a, b)
 		}
@@ -116,7 +116,7 @@ func TestRedisUnavailable(t *testing.T) {
 			return err
 		},
 		"Refresh":           func() error { _, err := s.Refresh(ctx, tok.Reveal()); return err },
-		"UpdatePayload":     func() error { return s.UpdatePayload(ctx, f.ID, nil) },
+		"UpdateData":     func() error { return s.UpdateData(ctx, f.ID, nil) },
 		"GetFamily":         func() error { _, _, err := s.GetFamily(ctx, f.ID); return err },
 		"ListFamilies":      func() error { _, err := s.ListFamilies(ctx, "u"); return err },
 		"RevokeFamily":      func() error { return s.RevokeFamily(ctx, f.ID) },

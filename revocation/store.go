@@ -26,7 +26,7 @@ type Store interface {
 	IsRevoked(ctx context.Context, s Subject) (bool, error)
 
 	// CreateFamily starts a refresh family for a new session and returns its
-	// first refresh token. The family id is [FamilyIDOf] the user and
+	// first refresh token. The family id is [DeriveFamilyID] the user and
 	// session ids. A session id whose family exists is refused with an error
 	// and the family is left untouched; it is never overwritten.
 	CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error)
@@ -34,9 +34,9 @@ type Store interface {
 	// replay and grace rules. Errors: [ErrInvalidToken] (no state changed),
 	// [ErrExpired], [*ReuseError] (wraps [ErrReused]), [ErrUnavailable].
 	Refresh(ctx context.Context, token string) (RefreshResult, error)
-	// UpdatePayload replaces the payload kept with a family, so that the
+	// UpdateData replaces the session data kept with a family, so that the
 	// next refresh returns it. [ErrNotFound] if the family is gone.
-	UpdatePayload(ctx context.Context, familyID string, payload []byte) error
+	UpdateData(ctx context.Context, familyID string, data []byte) error
 	// GetFamily returns a live family; found is false if it is gone.
 	GetFamily(ctx context.Context, familyID string) (f Family, found bool, err error)
 	// FindSession returns the live family of session sid; found is false
@@ -71,7 +71,7 @@ type NewFamily struct {
 	// characters, as token.NewSessionID makes.
 	SessionID string
 	UserID    string // required
-	Payload   []byte // the sealed session payload, opaque to this package
+	Data      []byte // the session data, sealed by the caller; opaque to this package
 	// AbsoluteExpiry is when the family ends whatever its use; required, in
 	// the future. It never moves.
 	AbsoluteExpiry time.Time
@@ -87,7 +87,7 @@ type Family struct {
 	ID             string
 	SessionID      string
 	UserID         string
-	Payload        []byte
+	Data           []byte
 	Created        time.Time
 	LastUsed       time.Time // creation or last refresh (replays included)
 	AbsoluteExpiry time.Time

@@ -13,7 +13,7 @@ import (
 //   - the family id is 24 base64url characters: 2 characters of hash tag
 //     (12 bits of SHA-256 of the user id, so that a user's families and their
 //     index share one Redis Cluster slot), then the session id, 22 characters
-//     of 128 random bits (see [FamilyIDOf]);
+//     of 128 random bits (see [DeriveFamilyID]);
 //   - the secret is 32 bytes, 43 base64url characters without padding.
 //
 // The store keeps only SHA-256 hashes of secrets. Each successor secret is
@@ -80,9 +80,9 @@ func (t RefreshToken) GoString() string { return "REDACTED_REFRESH_TOKEN" }
 // LogValue implements slog.LogValuer.
 func (t RefreshToken) LogValue() slog.Value { return slog.StringValue("REDACTED_REFRESH_TOKEN") }
 
-// FamilyID returns the family id a refresh token names, without any backend
+// TokenFamilyID returns the family id a refresh token names, without any backend
 // access. It checks only the format; ok is false for a malformed token.
-func FamilyID(token string) (id string, ok bool) {
+func TokenFamilyID(token string) (id string, ok bool) {
 	fid, _, ok := parseToken(token)
 	return fid, ok
 }
@@ -125,12 +125,12 @@ func userTag(userID string) string {
 // sessionIDLen is the length of a session id: 128 bits, base64url, no padding.
 const sessionIDLen = familyIDLen - tagLen
 
-// FamilyIDOf returns the id of the refresh family of session sid of user
+// DeriveFamilyID returns the id of the refresh family of session sid of user
 // userID: the user's 2-character hash tag followed by sid. ok is false when
 // userID is empty or sid is not a session id as package token makes them
 // (token.NewSessionID): 22 characters of strict base64url encoding 16 bytes.
 // It needs no backend; it does not say whether the family exists.
-func FamilyIDOf(userID, sid string) (fid string, ok bool) {
+func DeriveFamilyID(userID, sid string) (fid string, ok bool) {
 	if userID == "" || !validSessionID(sid) {
 		return "", false
 	}

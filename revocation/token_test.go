@@ -8,18 +8,18 @@ import (
 	"testing"
 )
 
-func TestFamilyIDOf(t *testing.T) {
+func TestDeriveFamilyID(t *testing.T) {
 	sid := newSID()
-	fid, ok := FamilyIDOf("alice", sid)
+	fid, ok := DeriveFamilyID("alice", sid)
 	if !ok || fid != userTag("alice")+sid || !validFamilyID(fid) {
-		t.Fatalf("FamilyIDOf(alice, %q) = %q, %v", sid, fid, ok)
+		t.Fatalf("DeriveFamilyID(alice, %q) = %q, %v", sid, fid, ok)
 	}
-	if again, _ := FamilyIDOf("alice", sid); again != fid {
+	if again, _ := DeriveFamilyID("alice", sid); again != fid {
 		t.Fatalf("not deterministic: %q then %q", fid, again)
 	}
 	tok := formatToken(fid, newSecret())
-	if got, ok := FamilyID(tok.Reveal()); !ok || got != fid {
-		t.Fatalf("FamilyID(token of %q) = %q, %v", fid, got, ok)
+	if got, ok := TokenFamilyID(tok.Reveal()); !ok || got != fid {
+		t.Fatalf("TokenFamilyID(token of %q) = %q, %v", fid, got, ok)
 	}
 	for _, tc := range []struct{ name, user, sid string }{
 		{"no user", "", sid},
@@ -31,8 +31,8 @@ func TestFamilyIDOf(t *testing.T) {
 		{"std alphabet", "alice", strings.Repeat("/", 22)},
 		{"NUL", "alice", sid[:21] + "\x00"},
 	} {
-		if fid, ok := FamilyIDOf(tc.user, tc.sid); ok || fid != "" {
-			t.Errorf("%s: FamilyIDOf(%q, %q) = %q, %v; want refused", tc.name, tc.user, tc.sid, fid, ok)
+		if fid, ok := DeriveFamilyID(tc.user, tc.sid); ok || fid != "" {
+			t.Errorf("%s: DeriveFamilyID(%q, %q) = %q, %v; want refused", tc.name, tc.user, tc.sid, fid, ok)
 		}
 	}
 }

@@ -124,7 +124,7 @@ func noCrossSlot(t *testing.T, what string, err error) {
 
 // everyScript runs every Lua script and every multi-key operation for users
 // spread over all three masters: create.lua (CreateFamily), refresh.lua
-// (rotate, replay, reuse, unknown-ancestor), update.lua (UpdatePayload),
+// (rotate, replay, reuse, unknown-ancestor), update.lua (UpdateData),
 // revoke.lua (sessions, tokens, users), and the pipelines and transaction of
 // ListFamilies, RevokeFamily and RevokeAllFamilies. The same layout is
 // checked statically by TestRedisKeysShareSlots; this proves it on a real
@@ -139,7 +139,7 @@ func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClien
 	for i := range 48 {
 		user := "user-" + string(rune('a'+i%26)) + string(rune('0'+i/26))
 		masters[c.MasterOf(s.idxKey(user)).Addr()] = true
-		nf := NewFamily{SessionID: newSID(), UserID: user, Payload: []byte("p"),
+		nf := NewFamily{SessionID: newSID(), UserID: user, Data: []byte("p"),
 			AbsoluteExpiry: time.Now().Add(time.Hour), IdleTimeout: time.Hour}
 		f, tok0, err := s.CreateFamily(ctx, nf)
 		noCrossSlot(t, "create", err)
@@ -152,7 +152,7 @@ func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClien
 		if !r1b.Replayed || r1b.Token.Reveal() != r1.Token.Reveal() {
 			t.Fatal("replay did not return the same token")
 		}
-		noCrossSlot(t, "update", s.UpdatePayload(ctx, f.ID, []byte("q")))
+		noCrossSlot(t, "update", s.UpdateData(ctx, f.ID, []byte("q")))
 		r2, err := s.Refresh(ctx, r1.Token.Reveal())
 		noCrossSlot(t, "rotate again", err)
 		if _, err := s.Refresh(ctx, r2.Token.Reveal()); err != nil {

@@ -228,7 +228,7 @@ func (e *env) eventCount(k auth.EventKind) int {
 // family returns the live family of a refresh token (failing if it is gone).
 func (e *env) family(rt string) revocation.Family {
 	e.t.Helper()
-	fid, ok := revocation.FamilyID(rt)
+	fid, ok := revocation.TokenFamilyID(rt)
 	if !ok {
 		e.t.Fatalf("not a refresh token")
 	}
@@ -240,7 +240,7 @@ func (e *env) family(rt string) revocation.Family {
 }
 
 func (e *env) familyGone(rt string) bool {
-	fid, _ := revocation.FamilyID(rt)
+	fid, _ := revocation.TokenFamilyID(rt)
 	_, found, err := e.store.GetFamily(context.Background(), fid)
 	return err == nil && !found
 }

@@ -104,7 +104,7 @@ func TestDenylistOutlivesToken(t *testing.T) {
 // TestForgedLogoutOfAnotherSession: mallory holds her own session and the
 // victim's family id. It is in the clear part of a refresh token (e.g. from
 // a log), and anyone who has seen the victim's access token derives it from
-// the clear sid and the user id (revocation.FamilyIDOf). Nothing she can
+// the clear sid and the user id (revocation.DeriveFamilyID). Nothing she can
 // send ends or moves the victim's session.
 func TestForgedLogoutOfAnotherSession(t *testing.T) {
 	t.Parallel()
@@ -112,8 +112,8 @@ func TestForgedLogoutOfAnotherSession(t *testing.T) {
 		e := newEnv(t, o)
 		m := e.loginHeader("mallory")
 		vsid := claimsMap(t, e.victim.AccessToken)["sid"].(string)
-		vfid, ok := revocation.FamilyIDOf(e.family(e.victim.RefreshToken).UserID, vsid)
-		if rfid, _ := revocation.FamilyID(e.victim.RefreshToken); !ok || vfid != rfid {
+		vfid, ok := revocation.DeriveFamilyID(e.family(e.victim.RefreshToken).UserID, vsid)
+		if rfid, _ := revocation.TokenFamilyID(e.victim.RefreshToken); !ok || vfid != rfid {
 			t.Fatalf("family id derived from the access token %q (%v), in the refresh token %q", vfid, ok, rfid)
 		}
 		for _, tc := range []struct {

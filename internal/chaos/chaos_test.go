@@ -143,7 +143,7 @@ func TestChaos(t *testing.T) {
 	var famMu sync.Mutex
 	acked := map[string]bool{}
 	ack := func(rt string) {
-		if fid, ok := revocation.FamilyID(rt); ok {
+		if fid, ok := revocation.TokenFamilyID(rt); ok {
 			famMu.Lock()
 			acked[fid] = true
 			famMu.Unlock()

@@ -46,7 +46,7 @@ func TestRedisMemoryPerKey(t *testing.T) {
 	for i := range n {
 		sids[i] = token.NewSessionID()
 		f, _, err := s.CreateFamily(ctx, revocation.NewFamily{SessionID: sids[i], UserID: fmt.Sprintf("user-%07d", i),
-			Payload: []byte(`{"name":"Alice Example","roles":["user"]}`), AbsoluteExpiry: time.Now().Add(24 * time.Hour), IdleTimeout: time.Hour,
+			Data: []byte(`{"name":"Alice Example","roles":["user"]}`), AbsoluteExpiry: time.Now().Add(24 * time.Hour), IdleTimeout: time.Hour,
 			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", IP: "203.0.113.7"})
 		if err != nil {
 			t.Fatal(err)
