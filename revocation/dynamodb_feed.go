@@ -26,24 +26,33 @@ func (d *DynamoStore) appendFeed(ctx context.Context, kind byte, id string, exp,
 		if err != nil {
 			return unavailable("append feed", err)
 		}
-		now := d.nowMs()
-		_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(d.table),
-			Item: map[string]types.AttributeValue{
-				dynPK: avS(dynFeedPK), dynSK: avS(seqSK(seq)),
-				"k": avS(string(kind)), "id": avS(id), "exp": avN(exp), "b": avN(before),
-				"wt": avN(now), dynTTL: ttlAt(now + d.c.entryTTL.Milliseconds()),
-			},
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		})
-		if err == nil {
-			return nil
-		}
-		if !isConditionFailed(err) {
+		sealed, err := d.putFeed(ctx, seq, kind, id, exp, before)
+		if err != nil {
 			return unavailable("append feed", err)
+		}
+		if !sealed {
+			return nil
 		}
 	}
 	return unavailable("append feed", errors.New("every sequence number taken was sealed"))
+}
+
+// putFeed writes feed entry seq unless something (a seal) is there already.
+func (d *DynamoStore) putFeed(ctx context.Context, seq uint64, kind byte, id string, exp, before int64) (sealed bool, err error) {
+	now := d.nowMs()
+	_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(d.table),
+		Item: map[string]types.AttributeValue{
+			dynPK: avS(dynFeedPK), dynSK: avS(seqSK(seq)),
+			"k": avS(string(kind)), "id": avS(id), "exp": avN(exp), "b": avN(before),
+			"wt": avN(now), dynTTL: ttlAt(now + d.c.entryTTL.Milliseconds()),
+		},
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	if isConditionFailed(err) {
+		return true, nil
+	}
+	return false, err
 }
 
 func (d *DynamoStore) nextSeq(ctx context.Context) (uint64, error) {
