@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"github.com/sesame-go/sesame/internal/redisurl"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/revocation"
@@ -18,23 +20,44 @@ import (
 type backend struct {
 	store   revocation.Store
 	replica *revocation.Replica
-	redis   redis.UniversalClient // nil in memory mode
+	redis   redis.UniversalClient // nil in memory and DynamoDB mode
+	dynamo  *dynamodb.Client      // nil unless --store dynamodb://
+	table   string                // the DynamoDB table
 }
 
-// newBackend returns the Redis backend if --redis is set, else the in-memory
-// one (a single process: nothing is shared, everything ends with it).
+// kind names the backend for logs and readiness: memory, redis or dynamodb.
+func (b *backend) kind() string {
+	switch {
+	case b.redis != nil:
+		return "redis"
+	case b.dynamo != nil:
+		return "dynamodb"
+	}
+	return "memory"
+}
+
+// newBackend returns the DynamoDB backend if --store is set, the Redis one
+// if --redis is, else the in-memory one (a single process: nothing is
+// shared, everything ends with it).
 func newBackend(c *config, log *slog.Logger, hook redis.Hook) (*backend, error) {
 	// A denylist entry must outlive every token it revokes.
 	entryTTL := c.accessTTL + authLeeway
 	b := &backend{}
 	var feed revocation.Feed
-	if c.redisURL == "" {
+	switch {
+	case c.storeURL != "":
+		d, client, err := newDynamoStore(c.storeURL, entryTTL, os.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		b.store, feed, b.dynamo, b.table = d, d, client, d.Table()
+	case c.redisURL == "":
 		m, err := revocation.NewMemory(&revocation.MemoryOptions{EntryTTL: entryTTL})
 		if err != nil {
 			return nil, err
 		}
 		b.store, feed = m, m
-	} else {
+	default:
 		client, err := newRedisClient(c.redisURL)
 		if err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
@@ -73,8 +96,12 @@ func (b *backend) close() {
 	}
 }
 
-// ping checks that the store answers: PING for Redis, always for memory.
+// ping checks that the store answers: PING for Redis, DescribeTable for
+// DynamoDB, always for memory.
 func (b *backend) ping(ctx context.Context) error {
+	if b.dynamo != nil {
+		return pingDynamo(ctx, b.dynamo, b.table)
+	}
 	if b.redis == nil {
 		return nil
 	}

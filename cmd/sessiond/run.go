@@ -177,12 +177,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	} else {
 		go func() { served <- srv.Serve(ln) }()
 	}
-	revBackend := "memory"
-	if be.redis != nil {
-		revBackend = "redis"
-	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
-		"revocation", revBackend, "keyset", redactURL(c.keyset), "insecure_cookies", insecure)
+		"revocation", be.kind(), "keyset", redactURL(c.keyset), "insecure_cookies", insecure)
 
 	select {
 	case err := <-served:

@@ -53,7 +53,7 @@ type readiness struct {
 
 type storeCheck struct {
 	OK      bool   `json:"ok"`
-	Backend string `json:"backend"` // "memory" or "redis"
+	Backend string `json:"backend"` // "memory", "redis" or "dynamodb"
 	Error   string `json:"error,omitempty"`
 }
 
@@ -98,10 +98,7 @@ type usersCheck struct {
 func (n *node) readyz(w http.ResponseWriter, r *http.Request) {
 	var rd readiness
 
-	rd.Store.Backend = "memory"
-	if n.backend.redis != nil {
-		rd.Store.Backend = "redis"
-	}
+	rd.Store.Backend = n.backend.kind()
 	if err := n.backend.ping(r.Context()); err != nil {
 		rd.Store.Error = err.Error()
 	} else {
