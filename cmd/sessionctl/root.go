@@ -41,6 +41,7 @@ It is never accepted on the command line, where other users could read it.`,
 	root.AddCommand(newKeysCmd(&o))
 	root.AddCommand(newUsersCmd())
 	root.AddCommand(newSessionsCmd())
+	root.AddCommand(newStoreCmd())
 	return root
 }
 

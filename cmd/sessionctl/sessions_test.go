@@ -40,7 +40,13 @@ func startNode(t *testing.T, srv *redistest.Server) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: staleBound})
+	return startNodeOn(t, store, store)
+}
+
+// startNodeOn starts a node on any revocation store and its feed.
+func startNodeOn(t *testing.T, store revocation.Store, feed revocation.Feed) *node {
+	t.Helper()
+	rep, err := revocation.NewReplica(feed, &revocation.ReplicaOptions{StalenessBound: staleBound})
 	if err != nil {
 		t.Fatal(err)
 	}
