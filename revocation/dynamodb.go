@@ -22,9 +22,9 @@ import (
 //	dl#NN           k#ID         denylist entry; NN = 00..15 from a hash of
 //	                             k#ID, k = s (sid), j (jti), u (user):
 //	                             exp (unix ms), b (revoked-before, users)
-//	feed#seq        -            the feed counter: n
-//	feed            SEQ          feed entry SEQ (20 digits): k, id, exp, b,
-//	                             at (written, unix ms); k = "-" seals a hole
+//	feed#seq        -            the feed counter n, and the table's epoch ep
+//	feed            SEQ          feed entry SEQ (20 digits): ep, k, id, exp,
+//	                             b, wt (written, unix ms); k = "-" seals a hole
 //	fam#FID         -            family FID: sid uid pl ct last abs idle ua
 //	                             ip cur prev p2 p2dl gen, and fexp (when it
 //	                             ends unless used: Family.Expires, unix ms)
@@ -37,7 +37,8 @@ import (
 // caller got ErrUnavailable) completes. TTL deletes late (AWS: within days),
 // so every read compares the item's own expiry (exp, fexp, at) with the
 // store's clock; "ttl" is garbage collection only, set an hour past the
-// item's end.
+// item's end (wt, "written", and lu, "last used", avoid DynamoDB's reserved
+// words).
 //
 // Revoke (session, token, user): (1) raise the denylist item (SET exp, and b
 // for a user, on the condition that the stored value is lower or absent: the
@@ -69,6 +70,12 @@ import (
 // never skips an entry that will still appear. A hole opened by a writer
 // that has not returned yet is an unacknowledged revocation: a replica
 // that has read everything else counts as current.
+//
+// The counter also holds a random epoch, set by the first write, which
+// every feed entry and every cursor ("EPOCH:SEQ") carries: a replica whose
+// table was deleted and created again, or restored from a backup, meets
+// another epoch and resyncs, even where the new numbers have caught up
+// with its cursor.
 //
 // Feed entries are kept EntryTTL plus an hour after they are written. A
 // replica that resumes from a cursor whose entry is gone (or was written

@@ -2,9 +2,12 @@ package revocation
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,18 +18,46 @@ import (
 // The feed: a counter item and one item per sequence number in the
 // partition "feed", sorted by the number written as 20 digits. See the top
 // of dynamodb.go for how holes are handled.
+//
+// The counter also holds the table's epoch, a random value set by the first
+// write, and every feed entry carries it. A cursor is "EPOCH:SEQ", so a
+// replica whose table was deleted and created again (or restored from a
+// backup) finds entries of another epoch and resyncs, even where the new
+// numbers have caught up with its cursor.
 
 func seqSK(n uint64) string { return fmt.Sprintf("%020d", n) }
+
+type feedCursor struct {
+	ep  string // "" when the feed was empty at the snapshot
+	seq uint64
+}
+
+func (c feedCursor) String() string { return c.ep + ":" + strconv.FormatUint(c.seq, 10) }
+
+func parseCursor(s string) (feedCursor, bool) {
+	ep, seq, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || err != nil || (ep == "" && n != 0) {
+		return feedCursor{}, false
+	}
+	return feedCursor{ep, n}, true
+}
+
+func newEpoch() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // appendFeed numbers an entry and writes it. If a reader sealed the number
 // before the put arrived, it takes another.
 func (d *DynamoStore) appendFeed(ctx context.Context, kind byte, id string, exp, before int64) error {
 	for range dynCASTries {
-		seq, err := d.nextSeq(ctx)
+		c, err := d.nextSeq(ctx)
 		if err != nil {
 			return unavailable("append feed", err)
 		}
-		sealed, err := d.putFeed(ctx, seq, kind, id, exp, before)
+		sealed, err := d.putFeed(ctx, c, kind, id, exp, before)
 		if err != nil {
 			return unavailable("append feed", err)
 		}
@@ -38,12 +69,12 @@ func (d *DynamoStore) appendFeed(ctx context.Context, kind byte, id string, exp,
 }
 
 // putFeed writes feed entry seq unless something (a seal) is there already.
-func (d *DynamoStore) putFeed(ctx context.Context, seq uint64, kind byte, id string, exp, before int64) (sealed bool, err error) {
+func (d *DynamoStore) putFeed(ctx context.Context, c feedCursor, kind byte, id string, exp, before int64) (sealed bool, err error) {
 	now := d.nowMs()
 	_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(d.table),
 		Item: map[string]types.AttributeValue{
-			dynPK: avS(dynFeedPK), dynSK: avS(seqSK(seq)),
+			dynPK: avS(dynFeedPK), dynSK: avS(seqSK(c.seq)), "ep": avS(c.ep),
 			"k": avS(string(kind)), "id": avS(id), "exp": avN(exp), "b": avN(before),
 			"wt": avN(now), dynTTL: ttlAt(now + d.c.entryTTL.Milliseconds()),
 		},
@@ -55,33 +86,36 @@ func (d *DynamoStore) putFeed(ctx context.Context, seq uint64, kind byte, id str
 	return false, err
 }
 
-func (d *DynamoStore) nextSeq(ctx context.Context) (uint64, error) {
+// nextSeq takes the next number, setting the epoch on the first call.
+func (d *DynamoStore) nextSeq(ctx context.Context) (feedCursor, error) {
 	res, err := d.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(d.table),
 		Key:                       key(dynSeqPK, dynNoSK),
-		UpdateExpression:          aws.String("ADD n :one"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1)},
-		ReturnValues:              types.ReturnValueUpdatedNew,
+		UpdateExpression:          aws.String("ADD n :one SET ep = if_not_exists(ep, :ep)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": avN(1), ":ep": avS(newEpoch())},
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return 0, err
+		return feedCursor{}, err
 	}
-	n := item(res.Attributes).n("n")
-	if n <= 0 {
-		return 0, errors.New("malformed feed counter")
+	it := item(res.Attributes)
+	if it.n("n") <= 0 || it.s("ep") == "" {
+		return feedCursor{}, errors.New("malformed feed counter")
 	}
-	return uint64(n), nil
+	return feedCursor{it.s("ep"), uint64(it.n("n"))}, nil
 }
 
-// lastSeq returns the counter: the highest number handed out so far.
-func (d *DynamoStore) lastSeq(ctx context.Context) (uint64, error) {
+// lastSeq returns the counter: the epoch and the highest number handed out
+// so far (0 and no epoch before the first).
+func (d *DynamoStore) lastSeq(ctx context.Context) (feedCursor, error) {
 	res, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(d.table), Key: key(dynSeqPK, dynNoSK), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return 0, err
+		return feedCursor{}, err
 	}
-	return uint64(max(item(res.Item).n("n"), 0)), nil
+	it := item(res.Item)
+	return feedCursor{it.s("ep"), uint64(max(it.n("n"), 0))}, nil
 }
 
 // Snapshot implements [Feed]: it reads the counter, then every denylist
@@ -89,7 +123,7 @@ func (d *DynamoStore) lastSeq(ctx context.Context) (uint64, error) {
 // item before it took its number, so the scan sees it; the ones after come
 // from the feed.
 func (d *DynamoStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
-	seq, err := d.lastSeq(ctx)
+	c, err := d.lastSeq(ctx)
 	if err != nil {
 		return "", unavailable("snapshot", err)
 	}
@@ -131,34 +165,36 @@ func (d *DynamoStore) Snapshot(ctx context.Context, add func(Entry)) (string, er
 			}
 		}
 	}
-	return strconv.FormatUint(seq, 10), nil
+	return c.String(), nil
 }
 
-// Resume implements [Feed]. The cursor is lost when the counter is behind
-// it (the table was recreated), or when its own entry is gone or was
-// written more than EntryTTL ago (later ones may have been deleted by TTL).
+// Resume implements [Feed]. The cursor is lost when the counter is of
+// another epoch or behind it (the table was recreated or restored), or when
+// its own entry is gone or was written more than EntryTTL ago (later ones
+// may have been deleted by TTL).
 func (d *DynamoStore) Resume(ctx context.Context, cursor string) error {
-	cur, err := strconv.ParseUint(cursor, 10, 64)
-	if err != nil {
+	cur, ok := parseCursor(cursor)
+	if !ok {
 		return ErrCursorLost
 	}
 	last, err := d.lastSeq(ctx)
 	if err != nil {
 		return unavailable("resume feed", err)
 	}
-	if last < cur {
+	if last.seq < cur.seq || (cur.ep != "" && last.ep != cur.ep) {
 		return ErrCursorLost
 	}
-	if cur == 0 {
+	if cur.seq == 0 {
 		return nil
 	}
 	res, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(d.table), Key: key(dynFeedPK, seqSK(cur)), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(d.table), Key: key(dynFeedPK, seqSK(cur.seq)), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return unavailable("resume feed", err)
 	}
-	if res.Item == nil || item(res.Item).n("wt") <= d.nowMs()-d.c.entryTTL.Milliseconds() {
+	it := item(res.Item)
+	if res.Item == nil || it.s("ep") != cur.ep || it.n("wt") <= d.nowMs()-d.c.entryTTL.Milliseconds() {
 		return ErrCursorLost
 	}
 	return nil
@@ -167,8 +203,8 @@ func (d *DynamoStore) Resume(ctx context.Context, cursor string) error {
 // Read implements [Feed] by polling every PollInterval until entries come
 // or wait has passed.
 func (d *DynamoStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
-	cur, err := strconv.ParseUint(cursor, 10, 64)
-	if err != nil {
+	cur, ok := parseCursor(cursor)
+	if !ok {
 		return nil, cursor, ErrCursorLost
 	}
 	deadline := time.Now().Add(wait)
@@ -181,7 +217,7 @@ func (d *DynamoStore) Read(ctx context.Context, cursor string, wait time.Duratio
 		// read: deliver them at once only the first time, then wait.
 		left := time.Until(deadline)
 		if next != cur || news || left <= 0 {
-			return entries, strconv.FormatUint(next, 10), nil
+			return entries, next.String(), nil
 		}
 		if err := sleepCtx(ctx, min(left, d.poll)); err != nil {
 			return nil, cursor, unavailable("read feed", err)
@@ -193,7 +229,7 @@ func (d *DynamoStore) Read(ctx context.Context, cursor string, wait time.Duratio
 // which every entry has been read; entries after a hole are returned too.
 // news is false when nothing was returned, or only entries behind a hole
 // that an earlier read saw already.
-func (d *DynamoStore) readOnce(ctx context.Context, cur uint64) (entries []Entry, next uint64, news bool, err error) {
+func (d *DynamoStore) readOnce(ctx context.Context, cur feedCursor) (entries []Entry, next feedCursor, news bool, err error) {
 	for {
 		entries, next, news, retry, err := d.readFeed(ctx, cur)
 		if !retry {
@@ -203,13 +239,13 @@ func (d *DynamoStore) readOnce(ctx context.Context, cur uint64) (entries []Entry
 	}
 }
 
-func (d *DynamoStore) readFeed(ctx context.Context, cur uint64) (entries []Entry, next uint64, news, retry bool, err error) {
+func (d *DynamoStore) readFeed(ctx context.Context, cur feedCursor) (entries []Entry, next feedCursor, news, retry bool, err error) {
 	// The cursor's own entry is read too, to know it is still there.
 	p := dynamodb.NewQueryPaginator(d.db, &dynamodb.QueryInput{
 		TableName:              aws.String(d.table),
 		KeyConditionExpression: aws.String("pk = :pk AND sk >= :from"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": avS(dynFeedPK), ":from": avS(seqSK(cur)),
+			":pk": avS(dynFeedPK), ":from": avS(seqSK(cur.seq)),
 		},
 		ConsistentRead: aws.Bool(true),
 		Limit:          aws.Int32(MaxReadBatch + 1),
@@ -227,8 +263,8 @@ func (d *DynamoStore) readFeed(ctx context.Context, cur uint64) (entries []Entry
 			return nil, cur, false, false, unavailable("read feed", err)
 		}
 		items := page.Items
-		if first && cur > 0 {
-			if len(items) == 0 || item(items[0]).s(dynSK) != seqSK(cur) {
+		if first && cur.seq > 0 {
+			if len(items) == 0 || item(items[0]).s(dynSK) != seqSK(cur.seq) || item(items[0]).s("ep") != cur.ep {
 				return nil, cur, false, false, ErrCursorLost // deleted by TTL, or the table was recreated
 			}
 			prevWritten = item(items[0]).n("wt")
@@ -244,8 +280,14 @@ func (d *DynamoStore) readFeed(ctx context.Context, cur uint64) (entries []Entry
 			if perr != nil {
 				continue
 			}
-			if contiguous && seq == next+1 {
-				next = seq
+			switch ep := it.s("ep"); {
+			case next.ep == "":
+				next.ep = ep // the first entry of a feed that was empty at the snapshot
+			case ep != next.ep:
+				return nil, cur, false, false, ErrCursorLost // the table was recreated
+			}
+			if contiguous && seq == next.seq+1 {
+				next.seq = seq
 				prevWritten = it.n("wt")
 			} else {
 				contiguous = false
@@ -255,15 +297,15 @@ func (d *DynamoStore) readFeed(ctx context.Context, cur uint64) (entries []Entry
 			}
 		}
 	}
-	if first && cur > 0 {
+	if first && cur.seq > 0 {
 		return nil, cur, false, false, ErrCursorLost
 	}
 	if contiguous {
-		d.forgetHoles(next)
+		d.forgetHoles(next.seq)
 		return entries, next, len(entries) > 0, false, nil
 	}
 	// A hole at next+1, with entries after it.
-	hole := next + 1
+	hole := next.seq + 1
 	d.mu.Lock()
 	since, seen := d.holes[hole]
 	if !seen {
@@ -281,7 +323,7 @@ func (d *DynamoStore) readFeed(ctx context.Context, cur uint64) (entries []Entry
 	_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(d.table),
 		Item: map[string]types.AttributeValue{
-			dynPK: avS(dynFeedPK), dynSK: avS(seqSK(hole)), "k": avS("-"),
+			dynPK: avS(dynFeedPK), dynSK: avS(seqSK(hole)), "ep": avS(next.ep), "k": avS("-"),
 			"wt": avN(now), dynTTL: ttlAt(now + d.c.entryTTL.Milliseconds()),
 		},
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
