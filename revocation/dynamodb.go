@@ -25,7 +25,7 @@ import (
 //	feed#seq        -            the feed counter n, and the table's epoch ep
 //	feed            SEQ          feed entry SEQ (20 digits): ep, k, id, exp,
 //	                             b, wt (written, unix ms); k = "-" seals a hole
-//	fam#FID         -            family FID: sid uid pl ct last abs idle ua
+//	fam#FID         -            family FID: sid uid pl ct lu abs idle ua
 //	                             ip cur prev p2 p2dl gen, and fexp (when it
 //	                             ends unless used: Family.Expires, unix ms)
 //	user#UID        FID          index entry: ct, abs
@@ -35,7 +35,7 @@ import (
 // write on one item, and each operation orders its steps so that a crash
 // between any two leaves a state the contract allows, which a retry (the
 // caller got ErrUnavailable) completes. TTL deletes late (AWS: within days),
-// so every read compares the item's own expiry (exp, fexp, at) with the
+// so every read compares the item's own expiry (exp, fexp, wt) with the
 // store's clock; "ttl" is garbage collection only, set an hour past the
 // item's end (wt, "written", and lu, "last used", avoid DynamoDB's reserved
 // words).
@@ -54,7 +54,8 @@ import (
 // write, so before the snapshot read the denylist: the snapshot holds it.
 // An entry numbered after C is read from the feed. With the feed first, a
 // writer paused between its feed entry (numbered before C) and its denylist
-// write would be in neither, however the cursor is chosen.
+// write would be in neither, unless every snapshot also read back the whole
+// retained feed.
 //
 // A crash after (2) leaves a hole: a number no entry will ever take. Entries
 // are also put in a different order than they are numbered (concurrent
@@ -94,8 +95,8 @@ import (
 // Refresh: read the family (strongly consistent), decide as MemoryStore
 // does, then write with the condition that cur is still the hash that was
 // read: a rotation (cur moves on, so of racing rotations one wins, the
-// others read again and replay) or a replay (only last changes). Expiry
-// deletes the family on the condition that cur and last are unchanged.
+// others read again and replay) or a replay (only lu changes). Expiry
+// deletes the family on the condition that cur and lu are unchanged.
 // Reuse writes the denylist and feed for the session first, then deletes
 // the family, like RedisStore: a crash between leaves the session revoked
 // and the family alive, and the next presentation of the stolen token finds
