@@ -444,3 +444,33 @@ func errUnknownOp(t *testing.T, srv *dynalitetest.Server) error {
 	}
 	return err
 }
+
+// TestDynamoReplicaPassesHoles: a running replica delivers entries behind a
+// crashed writer's hole at once, and moves its cursor past the hole once it
+// is sealed.
+func TestDynamoReplicaPassesHoles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := dynalitetest.Start(t)
+	clk := newFakeClock() // the store's: it times the seal
+	s := newDynamoTable(t, srv.Client(), DynamoOptions{Now: clk.Now, PollInterval: 10 * time.Millisecond})
+	r, _ := NewReplica(s, &ReplicaOptions{ReadWait: 50 * time.Millisecond})
+	startReplica(t, r)
+	waitFor(t, 10*time.Second, func() bool { return r.Status().Ready })
+	if _, err := s.nextSeq(ctx); err != nil { // a writer that crashed after taking its number
+		t.Fatal(err)
+	}
+	_ = s.RevokeSession(ctx, "behind-the-hole")
+	waitFor(t, 10*time.Second, func() bool { ok, err := r.Check(Subject{SID: "behind-the-hole"}); return ok && err == nil })
+	open := func() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.holes) }
+	if open() != 1 {
+		t.Fatalf("%d holes seen, want 1", open())
+	}
+	clk.Advance(holeWait)
+	waitFor(t, 10*time.Second, func() bool { return open() == 0 }) // sealed, and the cursor past it
+	_ = s.RevokeSession(ctx, "later")
+	waitFor(t, 10*time.Second, func() bool { ok, err := r.Check(Subject{SID: "later"}); return ok && err == nil })
+	if st := r.Status(); st.Stale || st.LastError != "" || st.Resyncs != 1 {
+		t.Fatalf("status %+v: want current, no error, no resync", st)
+	}
+}
