@@ -154,7 +154,9 @@ type DynamoOptions struct {
 // (see [DynamoStore.CreateTable] for its definition), through a client from
 // github.com/aws/aws-sdk-go-v2/service/dynamodb. All methods may be called
 // concurrently. DynamoDB errors and timeouts are returned wrapping
-// [ErrUnavailable]; the client's own timeouts and retries apply. The
+// [ErrUnavailable]; the client's own timeouts and retries apply (give it an
+// HTTP timeout: the SDK's default client has none, and only the feed's
+// calls are bounded here, at 10s). The
 // package documentation and the comment at the top of dynamodb.go say why
 // each operation is safe without transactions.
 type DynamoStore struct {

@@ -25,6 +25,15 @@ import (
 // backup) finds entries of another epoch and resyncs, even where the new
 // numbers have caught up with its cursor.
 
+// The replica's calls are bounded even when the client has no HTTP timeout
+// (the SDK's default client has none), so that a request lost in a network
+// partition cannot hold the replica forever: it fails, and the replica
+// retries.
+const (
+	feedCallTimeout = 10 * time.Second
+	snapshotTimeout = 5 * time.Minute
+)
+
 func seqSK(n uint64) string { return fmt.Sprintf("%020d", n) }
 
 type feedCursor struct {
@@ -123,6 +132,8 @@ func (d *DynamoStore) lastSeq(ctx context.Context) (feedCursor, error) {
 // item before it took its number, so the scan sees it; the ones after come
 // from the feed.
 func (d *DynamoStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
+	defer cancel()
 	c, err := d.lastSeq(ctx)
 	if err != nil {
 		return "", unavailable("snapshot", err)
@@ -173,6 +184,8 @@ func (d *DynamoStore) Snapshot(ctx context.Context, add func(Entry)) (string, er
 // its own entry is gone or was written more than EntryTTL ago (later ones
 // may have been deleted by TTL).
 func (d *DynamoStore) Resume(ctx context.Context, cursor string) error {
+	ctx, cancel := context.WithTimeout(ctx, feedCallTimeout)
+	defer cancel()
 	cur, ok := parseCursor(cursor)
 	if !ok {
 		return ErrCursorLost
@@ -207,6 +220,8 @@ func (d *DynamoStore) Read(ctx context.Context, cursor string, wait time.Duratio
 	if !ok {
 		return nil, cursor, ErrCursorLost
 	}
+	ctx, cancel := context.WithTimeout(ctx, wait+feedCallTimeout)
+	defer cancel()
 	deadline := time.Now().Add(wait)
 	for {
 		entries, next, news, err := d.readOnce(ctx, cur)

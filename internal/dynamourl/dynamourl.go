@@ -2,13 +2,15 @@
 // that a program's whole DynamoDB configuration is one string (a flag or an
 // environment variable):
 //
-//	dynamodb://TABLE[?region=REGION][&endpoint=URL][&poll=DURATION]
+//	dynamodb://TABLE[?region=REGION][&endpoint=URL][&poll=DURATION][&timeout=DURATION]
 //
 // region defaults to the SDK's (AWS_REGION, then the shared config file);
 // endpoint replaces the regional one (DynamoDB Local, dynalite, a VPC
 // endpoint); poll is how often a replica asks for new feed entries
-// (revocation.DynamoOptions.PollInterval; default 100ms). An unknown query
-// parameter is an error.
+// (revocation.DynamoOptions.PollInterval; default 100ms); timeout bounds
+// each HTTP request, retries aside (default 3s: the SDK's own HTTP client
+// has none, so a request into a network partition would wait for TCP to
+// give up). An unknown query parameter is an error.
 //
 // Credentials never go in the URL. They come from AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN in the program's environment
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -40,7 +43,11 @@ type URL struct {
 	Region   string        // "": the SDK's default
 	Endpoint string        // "": the regional endpoint
 	Poll     time.Duration // 0: the store's default
+	Timeout  time.Duration // per HTTP request; Parse sets 3s by default
 }
+
+// DefaultTimeout bounds each HTTP request when the URL gives no timeout.
+const DefaultTimeout = 3 * time.Second
 
 // Is reports whether raw is a dynamodb:// URL.
 func Is(raw string) bool { return strings.HasPrefix(raw, Scheme) }
@@ -57,7 +64,7 @@ func Parse(raw string) (URL, error) {
 	if u.User != nil {
 		return URL{}, errors.New("dynamodb:// URL: credentials never go in the URL; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the SDK's default chain")
 	}
-	out := URL{Table: u.Host}
+	out := URL{Table: u.Host, Timeout: DefaultTimeout}
 	if out.Table == "" || (u.Path != "" && u.Path != "/") {
 		return URL{}, fmt.Errorf("dynamodb:// URL %q: want dynamodb://TABLE[?region=…&endpoint=…]", raw)
 	}
@@ -78,8 +85,14 @@ func Parse(raw string) (URL, error) {
 				return URL{}, fmt.Errorf("dynamodb:// URL: poll %q is not a duration of at least 1ms", val)
 			}
 			out.Poll = d
+		case "timeout":
+			d, err := time.ParseDuration(val)
+			if err != nil || d < time.Millisecond {
+				return URL{}, fmt.Errorf("dynamodb:// URL: timeout %q is not a duration of at least 1ms", val)
+			}
+			out.Timeout = d
 		default:
-			return URL{}, fmt.Errorf("dynamodb:// URL: unknown parameter %q (want region, endpoint, poll)", k)
+			return URL{}, fmt.Errorf("dynamodb:// URL: unknown parameter %q (want region, endpoint, poll, timeout)", k)
 		}
 	}
 	return out, nil
@@ -88,7 +101,9 @@ func Parse(raw string) (URL, error) {
 // Client builds a DynamoDB client for u. getenv is the program's
 // environment (os.Getenv, or a test's).
 func (u URL) Client(ctx context.Context, getenv func(string) string) (*dynamodb.Client, error) {
-	var opts []func(*config.LoadOptions) error
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(cmpOr(u.Timeout, DefaultTimeout))),
+	}
 	if u.Region != "" {
 		opts = append(opts, config.WithRegion(u.Region))
 	}
@@ -108,6 +123,13 @@ func (u URL) Client(ctx context.Context, getenv func(string) string) (*dynamodb.
 			o.BaseEndpoint = aws.String(u.Endpoint)
 		}
 	}), nil
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // CheckTable returns nil if the table exists and answers, and an error
