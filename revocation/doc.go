@@ -124,21 +124,27 @@
 //
 //   - Revoke: raise the denylist item (one conditional write: only rises),
 //     take a number from a counter item (UpdateItem ADD), put the feed entry
-//     at that number if nothing is there. A snapshot reads the counter before
-//     the denylist, so every entry numbered at or below its cursor is in it.
-//     A crash before the feed entry leaves the strict check revoking and the
-//     replicas not until their next resync, for a call that never returned.
+//     at that number if nothing is there. The denylist goes first and the
+//     feed entry last: a snapshot reads the counter before the denylist, so
+//     every entry numbered at or below its cursor is in it (with the feed
+//     entry first, a writer paused between the two would be in neither). A
+//     crash before the feed entry leaves the strict check revoking and the
+//     replicas not until their next resync, for a call that never returned;
+//     its retry completes it.
 //   - The feed: a replica's cursor never passes a missing number (a crashed
 //     or slow writer); entries behind it are delivered at once. After 1s the
 //     reader seals the hole with a conditional put; a writer that loses that
 //     race takes a new number above every cursor. So no replica stalls on a
-//     hole or skips an entry.
+//     hole or skips an entry. Cursors carry the table's epoch: a recreated
+//     or restored table makes replicas resync.
 //   - CreateFamily: index entry, then the family if absent. Refresh: read,
 //     decide, write on the condition that the current hash is unchanged (of
-//     racing rotations one wins; the others read again and replay). Reuse,
-//     RevokeFamily and RevokeAllFamilies write the denylist and feed first,
-//     then delete, as on Redis; RevokeAllFamilies leaves tombstones so that a
-//     create caught between its two writes fails rather than survive.
+//     racing rotations one wins; the others read again and replay).
+//     UpdatePayload: one write on the condition that the family is live.
+//     Reuse, RevokeFamily and RevokeAllFamilies write the denylist and feed
+//     first, then delete, as on Redis; RevokeAllFamilies leaves tombstones
+//     so that a create caught between its two writes fails rather than
+//     survive unlisted.
 //   - Expiry: DynamoDB's TTL deletes late (days), so every read compares the
 //     item's own expiry with the store's clock; "ttl" only collects garbage.
 //
