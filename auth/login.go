@@ -106,7 +106,7 @@ func (m *Manager[T]) start(r *http.Request, uid string, data T, remember bool, e
 	fam, rt, err := m.cfg.Store.CreateFamily(ctx, revocation.NewFamily{
 		SessionID:      sid,
 		UserID:         uid,
-		Data:        m.sealer.seal(pj, sid),
+		Data:           m.sealer.seal(pj, sid),
 		AbsoluteExpiry: m.cfg.Now().Add(lifetime),
 		IdleTimeout:    m.cfg.RefreshIdle,
 		UserAgent:      truncate(r.UserAgent(), 256),

@@ -66,7 +66,7 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		t.Helper()
 		f, tok, err := s.CreateFamily(ctx, NewFamily{
 			SessionID: newSID(), UserID: user,
-			Data:        []byte("payload-0"),
+			Data:           []byte("payload-0"),
 			AbsoluteExpiry: clk.Now().Add(30 * 24 * time.Hour), IdleTimeout: 24 * time.Hour,
 			UserAgent: "test-agent", IP: "192.0.2.1",
 		})

@@ -2,9 +2,9 @@
 // of revoked session ids, token ids and per-user "revoked-before" times, a
 // local in-memory replica of it on every node, and refresh-token families.
 //
-// Most applications create one [Store] ([NewRedis] for a fleet, [NewMemory]
-// for a single process), one [Replica] of it started with [Replica.Run], and
-// then call:
+// Most applications create one [Store] ([NewRedis] for a fleet, [NewDynamo]
+// for a fleet on Amazon DynamoDB, [NewMemory] for a single process), one
+// [Replica] of it started with [Replica.Run], and then call:
 //
 //   - [Replica.Check] on every request (memory only: no lock, no allocation);
 //   - [Store.IsRevoked] on routes that must see a revocation the instant it is
@@ -42,7 +42,8 @@
 // # Replica
 //
 // A [Replica] loads a snapshot, then follows the feed (a Redis Stream read
-// with XREAD BLOCK from a cursor; for [MemoryStore], an in-process log) and
+// with XREAD BLOCK from a cursor; for [DynamoStore], numbered items polled
+// with a Query from a cursor; for [MemoryStore], an in-process log) and
 // merges a full snapshot every ResyncInterval (default 5m) as a safety net.
 // After a failure it resumes from its cursor, or resyncs if events after the
 // cursor are gone. Resyncs merge: an entry leaves a replica only by expiring,
@@ -113,10 +114,46 @@
 // store's clock (RedisOptions.Now). The stream is trimmed with MINID to
 // EntryTTL: older events only announce expired entries.
 //
+// # DynamoDB layout and atomicity
+//
+// A [DynamoStore] keeps everything in one table (key pk, sk; TTL attribute
+// "ttl"; [DynamoStore.CreateTable] makes it) and uses no transaction, no
+// Stream and no TTL guarantee: every step is one conditional write on one
+// item, and each operation orders its steps so that a crash between any two
+// leaves a state the rules above allow, which a retry completes.
+//
+//   - Revoke: raise the denylist item (one conditional write: only rises),
+//     take a number from a counter item (UpdateItem ADD), put the feed entry
+//     at that number if nothing is there. The denylist goes first and the
+//     feed entry last: a snapshot reads the counter before the denylist, so
+//     every entry numbered at or below its cursor is in it (with the feed
+//     entry first, a writer paused between the two would be in neither). A
+//     crash before the feed entry leaves the strict check revoking and the
+//     replicas not until their next resync, for a call that never returned;
+//     its retry completes it.
+//   - The feed: a replica's cursor never passes a missing number (a crashed
+//     or slow writer); entries behind it are delivered at once. After 1s the
+//     reader seals the hole with a conditional put; a writer that loses that
+//     race takes a new number above every cursor. So no replica stalls on a
+//     hole or skips an entry. Cursors carry the table's epoch: a recreated
+//     or restored table makes replicas resync.
+//   - CreateFamily: index entry, then the family if absent. Refresh: read,
+//     decide, write on the condition that the current hash is unchanged (of
+//     racing rotations one wins; the others read again and replay).
+//     UpdateData: one write on the condition that the family is live.
+//     Reuse, RevokeFamily and RevokeAllFamilies write the denylist and feed
+//     first, then delete, as on Redis; RevokeAllFamilies leaves tombstones
+//     so that a create caught between its two writes fails rather than
+//     survive unlisted.
+//   - Expiry: DynamoDB's TTL deletes late (days), so every read compares the
+//     item's own expiry with the store's clock; "ttl" only collects garbage.
+//
+// The comment at the top of dynamodb.go gives the argument step by step.
+//
 // # Concurrency
 //
-// Every method of [RedisStore], [MemoryStore] and [Replica] may be called
-// concurrently, except that [Replica.Run] runs once at a time.
+// Every method of [RedisStore], [DynamoStore], [MemoryStore] and [Replica]
+// may be called concurrently, except that [Replica.Run] runs once at a time.
 //
 // A RedisStore auto-pipelines its state-changing scripts (create, refresh,
 // update, revoke): a call that finds no pipeline to its master in flight

@@ -22,7 +22,7 @@ func ExampleNewMemory() {
 	fam, token, err := store.CreateFamily(ctx, revocation.NewFamily{
 		SessionID:      sid,
 		UserID:         "alice",
-		Data:        []byte(`sealed payload`),
+		Data:           []byte(`sealed payload`),
 		AbsoluteExpiry: time.Now().Add(30 * 24 * time.Hour),
 		IdleTimeout:    7 * 24 * time.Hour,
 		UserAgent:      "Firefox",

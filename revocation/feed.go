@@ -37,8 +37,9 @@ type Entry struct {
 }
 
 // Feed is an ordered source of denylist entries for a [Replica].
-// [*RedisStore] and [*MemoryStore] implement it, so a single process uses
-// the same replica path as a fleet. A cursor is an opaque string.
+// [*RedisStore], [*DynamoStore] and [*MemoryStore] implement it, so a single
+// process uses the same replica path as a fleet. A cursor is an opaque
+// string.
 type Feed interface {
 	// Snapshot calls add for every live entry and returns a cursor from
 	// which Read delivers every entry written after the snapshot began

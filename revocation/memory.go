@@ -157,7 +157,7 @@ func (m *MemoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, R
 	secret := newSecret()
 	f := Family{
 		ID: fid, SessionID: nf.SessionID, UserID: nf.UserID,
-		Data:        append([]byte{}, nf.Data...),
+		Data:           append([]byte{}, nf.Data...),
 		Created:        time.UnixMilli(nowMs),
 		LastUsed:       time.UnixMilli(nowMs),
 		AbsoluteExpiry: time.UnixMilli(nf.AbsoluteExpiry.UnixMilli()),

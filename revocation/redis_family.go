@@ -32,7 +32,7 @@ func (r *RedisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, Re
 	}
 	f := Family{
 		ID: fid, SessionID: nf.SessionID, UserID: nf.UserID,
-		Data: append([]byte{}, nf.Data...),
+		Data:    append([]byte{}, nf.Data...),
 		Created: time.UnixMilli(nowMs), LastUsed: time.UnixMilli(nowMs),
 		AbsoluteExpiry: time.UnixMilli(abs), IdleTimeout: time.Duration(idle) * time.Millisecond,
 		UserAgent: nf.UserAgent, IP: nf.IP,

@@ -116,7 +116,7 @@ func TestRedisUnavailable(t *testing.T) {
 			return err
 		},
 		"Refresh":           func() error { _, err := s.Refresh(ctx, tok.Reveal()); return err },
-		"UpdateData":     func() error { return s.UpdateData(ctx, f.ID, nil) },
+		"UpdateData":        func() error { return s.UpdateData(ctx, f.ID, nil) },
 		"GetFamily":         func() error { _, _, err := s.GetFamily(ctx, f.ID); return err },
 		"ListFamilies":      func() error { _, err := s.ListFamilies(ctx, "u"); return err },
 		"RevokeFamily":      func() error { return s.RevokeFamily(ctx, f.ID) },

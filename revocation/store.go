@@ -6,8 +6,9 @@ import (
 )
 
 // Store is the revocation state of a deployment: the denylist and the
-// refresh-token families. [*RedisStore] serves a fleet; [*MemoryStore] serves
-// a single process. Every method may be called concurrently.
+// refresh-token families. [*RedisStore] and [*DynamoStore] serve a fleet;
+// [*MemoryStore] serves a single process. Every method may be called
+// concurrently.
 //
 // A non-nil error wraps [ErrUnavailable] when the backend could not be asked,
 // or is one of the documented sentinels; "not revoked" and "not found" are

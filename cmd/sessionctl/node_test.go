@@ -15,8 +15,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/dynalitetest"
 	"github.com/sesame-go/sesame/internal/redistest"
-	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -34,7 +34,6 @@ type node struct {
 
 func startNode(t testing.TB, srv *redistest.Server) *node {
 	t.Helper()
-	client := srv.Client()
 	// Every node of a test shares the Redis and this master key, hence
 	// the keyset (auth.Open creates it once, by compare-and-swap).
 	mk, err := keys.NewMasterKey(make([]byte, keys.MasterKeySize))
@@ -43,28 +42,60 @@ func startNode(t testing.TB, srv *redistest.Server) *node {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	authn := auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
-		if p != u+"-pw" {
-			return "", "", auth.ErrInvalidCredentials
-		}
-		return u, u, nil
-	})
-	m, err := auth.Open[string](ctx, client, mk, authn, &auth.Config[string]{
-		Insecure: true,
-		Replica:  revocation.ReplicaOptions{StalenessBound: staleBound},
-		Logger:   slog.New(slog.DiscardHandler),
-	})
+	m, err := auth.Open[string](ctx, srv.Client(), mk, nodeUsers, nodeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveNode(t, m)
+}
+
+// startDynamoNode starts a node whose revocation state is table on a
+// dynalite server (its keyset stays in memory).
+func startDynamoNode(t testing.TB, srv *dynalitetest.Server, table string) *node {
+	t.Helper()
+	store, err := revocation.NewDynamo(srv.Client(), &revocation.DynamoOptions{Table: table,
+		EntryTTL: nodeConfig().EntryTTL(), PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := nodeConfig()
+	cfg.Store, cfg.KeyStore, cfg.DataKey = store, keys.NewMemoryStore(nil), make([]byte, 32)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := auth.Start[string](ctx, nodeUsers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveNode(t, m)
+}
+
+// nodeUsers let anyone in whose password is their name plus "-pw".
+var nodeUsers = auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
+	if p != u+"-pw" {
+		return "", "", auth.ErrInvalidCredentials
+	}
+	return u, u, nil
+})
+
+func nodeConfig() *auth.Config[string] {
+	return &auth.Config[string]{
+		Insecure: true,
+		Replica:  revocation.ReplicaOptions{StalenessBound: staleBound},
+		Logger:   slog.New(slog.DiscardHandler),
+	}
+}
+
+// serveNode serves m's auth routes and a protected /app until the test ends.
+func serveNode(t testing.TB, m *auth.Manager[string]) *node {
 	t.Cleanup(func() { m.Close() })
-	rep := m.Parts().Replica
 	r := chi.NewRouter()
 	r.Mount("/auth", m.Routes())
 	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	n := &node{t: t, srv: httptest.NewServer(r)}
 	t.Cleanup(n.srv.Close)
-	sesametest.WaitFor(t, 5*time.Millisecond, 10*time.Second, "the replica's first snapshot", func() bool { return rep.Status().Ready })
+	if !m.Parts().Replica.Status().Ready {
+		t.Fatal("the node's replica is not ready")
+	}
 	return n
 }
 

@@ -42,6 +42,7 @@ It is never accepted on the command line, where other users could read it.`,
 	root.AddCommand(newUsersCmd())
 	root.AddCommand(newSessionsCmd())
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newStoreCmd())
 	return root
 }
 

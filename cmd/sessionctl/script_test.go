@@ -15,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/dynalitetest"
 	"github.com/sesame-go/sesame/internal/redistest"
 	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/users"
@@ -106,10 +107,11 @@ func scriptParams(dir string, setup func(*testscript.Env) error) testscript.Para
 
 // scriptState is what a script's commands started.
 type scriptState struct {
-	t       testing.TB // the script's test, which stops what they started
-	redis   *redistest.Server
-	node    *node
-	lastRun time.Duration // how long the last sessionctl command ran
+	t        testing.TB // the script's test, which stops what they started
+	redis    *redistest.Server
+	dynalite *dynalitetest.Server
+	node     *node
+	lastRun  time.Duration // how long the last sessionctl command ran
 	// authn holds an Authenticator per users file: opening one costs a
 	// password hash (its dummy), so authenticates reloads it instead.
 	authn map[string]*users.Authenticator
@@ -122,17 +124,18 @@ func state(ts *testscript.TestScript) *scriptState {
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"sessionctl":    cmdSessionctl,
-	"json":          cmdJSON,
-	"mode":          cmdMode,
-	"authenticates": cmdAuthenticates,
-	"write":         cmdWrite,
-	"start-redis":   cmdStartRedis,
-	"start-node":    cmdStartNode,
-	"login":         cmdLogin,
-	"accepted":      cmdAccepted,
-	"refreshes":     cmdRefreshes,
-	"refused":       cmdRefused,
+	"sessionctl":     cmdSessionctl,
+	"json":           cmdJSON,
+	"mode":           cmdMode,
+	"authenticates":  cmdAuthenticates,
+	"write":          cmdWrite,
+	"start-redis":    cmdStartRedis,
+	"start-node":     cmdStartNode,
+	"start-dynalite": cmdStartDynalite,
+	"login":          cmdLogin,
+	"accepted":       cmdAccepted,
+	"refreshes":      cmdRefreshes,
+	"refused":        cmdRefused,
 }
 
 // sessionctl ARGS... runs sessionctl and checks it exits with status 0.
@@ -366,13 +369,33 @@ func cmdStartRedis(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("REDIS_URL", "redis://"+st.redis.Addr()+"/0")
 }
 
-// start-node starts a sesame node (see startNode) on the script's Redis.
+// start-dynalite starts a DynamoDB emulator for this script and sets
+// $DYNAMO_ENDPOINT and the AWS credentials it takes (any will do).
+func cmdStartDynalite(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: start-dynalite")
+	}
+	st := state(ts)
+	st.dynalite = dynalitetest.Start(st.t)
+	ts.Setenv("DYNAMO_ENDPOINT", st.dynalite.Endpoint())
+	ts.Setenv("DYNAMO_REGION", dynalitetest.Region)
+	ts.Setenv("AWS_ACCESS_KEY_ID", "test")
+	ts.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+}
+
+// start-node starts a sesame node (see startNode) on the script's Redis;
+// start-node dynamo TABLE starts one on a table of the script's dynalite
+// (see startDynamoNode).
 func cmdStartNode(ts *testscript.TestScript, neg bool, args []string) {
 	st := state(ts)
-	if neg || len(args) != 0 || st.redis == nil {
-		ts.Fatalf("usage: start-node, after start-redis")
+	switch {
+	case !neg && len(args) == 0 && st.redis != nil:
+		st.node = startNode(st.t, st.redis)
+	case !neg && len(args) == 2 && args[0] == "dynamo" && st.dynalite != nil:
+		st.node = startDynamoNode(st.t, st.dynalite, args[1])
+	default:
+		ts.Fatalf("usage: start-node (after start-redis) or start-node dynamo TABLE (after start-dynalite)")
 	}
-	st.node = startNode(st.t, st.redis)
 }
 
 func scriptNode(ts *testscript.TestScript) *node {

@@ -24,6 +24,7 @@ import (
 // sessionsOptions are the flags of `sessionctl sessions`.
 type sessionsOptions struct {
 	redisURL  string
+	storeURL  string
 	accessTTL time.Duration
 	// accessTTLSet tells --access-ttl 0 (refused) from no flag (the
 	// environment, else the default).
@@ -42,8 +43,8 @@ func newSessionsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sessions",
 		Short: "List and end users' sessions: list, revoke",
-		Long: `List and end users' sessions in the revocation store (Redis) that every
-sessiond node of the deployment shares.
+		Long: `List and end users' sessions in the revocation store (Redis, or DynamoDB
+with --store) that every sessiond node of the deployment shares.
 
 A revocation takes effect on every running node: the refresh family ends at
 once (no more refreshes), and each node's denylist replica learns of the
@@ -60,6 +61,7 @@ without it.`,
 	}
 	f := cmd.PersistentFlags()
 	f.StringVar(&o.redisURL, "redis", "", "the revocation store, as sessiond's --redis: redis://[user:password@]host:port/db, rediss://..., redis-sentinel://[user:password@]h1:26379,h2/mastername, redis-cluster://[user:password@]h1:7000,h2:7001 (default: env SESAME_REDIS_URL, which keeps a password out of argv)")
+	f.StringVar(&o.storeURL, "store", "", "the revocation store in DynamoDB, as sessiond's --store: dynamodb://TABLE[?region=…&endpoint=URL] (default: env SESAME_STORE)")
 	f.DurationVar(&o.accessTTL, "access-ttl", 0, "sessiond's access-token lifetime (default: env SESAME_ACCESS_TTL, else 10m)")
 	f.StringVar(&o.auditLog, "audit-log", "", "file to append the audit record of each revocation to (default: env SESAME_AUDIT_LOG, else stderr)")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON")
@@ -68,15 +70,19 @@ without it.`,
 	return cmd
 }
 
-// open returns the revocation store named by --redis and a function that
-// releases it.
+// open returns the revocation store named by --redis or --store and a
+// function that releases it.
 func (o *sessionsOptions) open() (revocation.Store, func(), error) {
 	raw := o.redisURL
 	if raw == "" {
 		raw = os.Getenv("SESAME_REDIS_URL")
 	}
-	if raw == "" {
-		return nil, nil, errors.New("no revocation store: give --redis redis://HOST:PORT/DB (or set SESAME_REDIS_URL)")
+	store := storeURL(o.storeURL)
+	switch {
+	case raw != "" && store != "":
+		return nil, nil, errors.New("--redis and --store both name the revocation store: give one")
+	case raw == "" && store == "":
+		return nil, nil, errors.New("no revocation store: give --redis redis://HOST:PORT/DB or --store dynamodb://TABLE (or set SESAME_REDIS_URL or SESAME_STORE)")
 	}
 	ttl := o.accessTTL
 	if o.accessTTLSet && ttl <= 0 {
@@ -96,6 +102,10 @@ func (o *sessionsOptions) open() (revocation.Store, func(), error) {
 	}
 	if ttl < time.Second {
 		return nil, nil, fmt.Errorf("--access-ttl %v is too short", ttl)
+	}
+	if store != "" {
+		st, err := openDynamo(store, auth.Config[any]{AccessTTL: ttl}.EntryTTL())
+		return st, func() {}, err
 	}
 	client, err := newRedisClient(raw)
 	if err != nil {

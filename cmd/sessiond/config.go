@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sesame-go/sesame/internal/dynamourl"
 )
 
 // config is sessiond's configuration: every flag has an environment twin
@@ -25,6 +27,7 @@ type config struct {
 	tlsCert, tlsKey string
 	insecureCookies optionalBool
 	redisURL        string
+	storeURL        string
 	waitReplicas    int
 	waitTimeout     time.Duration
 	noAutoPipeline  bool
@@ -75,6 +78,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.Var(&c.insecureCookies, "insecure-cookies", "drop Secure and the __Host-/__Secure- cookie prefixes, for plain-HTTP development (default: on only without TLS on a loopback address)")
 	fs.StringVar(&c.redisURL, "redis", "", "Redis URL for revocation state: redis://[user:pass@]host:port/db, rediss://..., redis-sentinel://[user:pass@]h1:26379,h2/mastername, redis-cluster://[user:pass@]h1:7000,h2 (default: in memory, one process)")
+	fs.StringVar(&c.storeURL, "store", "", "revocation state in Amazon DynamoDB instead of Redis: dynamodb://TABLE[?region=…&endpoint=URL&poll=100ms&timeout=3s]; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS SDK's default chain; create the table with sessionctl store init")
 	fs.IntVar(&c.waitReplicas, "redis-wait-replicas", 0, "acknowledge a login, refresh or revocation only once this many replicas have it (Redis WAIT); 0: as soon as the master has it (a failover may lose the last writes)")
 	fs.DurationVar(&c.waitTimeout, "redis-wait-timeout", time.Second, "how long --redis-wait-replicas waits before answering 503; must be shorter than the Redis read timeout")
 	fs.BoolVar(&c.noAutoPipeline, "redis-no-auto-pipeline", false, "send each login's, refresh's and revocation's script to Redis as its own command; by default scripts made while one is in flight to the same master go together as one pipeline (fewer system calls and round trips under load)")
@@ -190,6 +194,10 @@ func (c *config) validate() error {
 		return errors.New("--redis-wait-replicas needs --redis: the in-memory store has no replicas")
 	case c.noAutoPipeline && c.redisURL == "":
 		return errors.New("--redis-no-auto-pipeline needs --redis: the in-memory store has no pipelines")
+	case c.storeURL != "" && c.redisURL != "":
+		return errors.New("--store and --redis both name the revocation store: give one")
+	case c.storeURL != "" && !dynamourl.Is(c.storeURL):
+		return fmt.Errorf("--store %q: want dynamodb://TABLE (for Redis, use --redis)", c.storeURL)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {

@@ -107,6 +107,9 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--redis-wait-replicas", "1"}, env(), "needs --redis"},
 		{[]string{"--redis-no-auto-pipeline"}, env(), "needs --redis"},
 		{[]string{"--redis", "redis://r/0", "--redis-wait-replicas", "-1"}, env(), "cannot be negative"},
+		{[]string{"--store", "redis://r/0"}, env(), "want dynamodb://TABLE"},
+		{[]string{"--store", "dynamodb://t1"}, env("SESAME_REDIS_URL", "redis://r/0"), "give one"},
+		{nil, env("SESAME_STORE", "memory"), "want dynamodb://TABLE"},
 		{nil, env("SESAME_ACCESS_TTL", "soon"), "SESAME_ACCESS_TTL"},
 		{nil, env("SESAME_INSECURE_COOKIES", "maybe"), "SESAME_INSECURE_COOKIES"},
 		// The master key has no flag: a value in argv would be visible to all.

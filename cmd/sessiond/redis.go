@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,6 +18,13 @@ import (
 // ?master_name= and ?addr= query forms. Errors never hold the password.
 func newRedisClient(raw string) (redis.UniversalClient, error) {
 	return redisurl.NewClient(raw)
+}
+
+// pingRedis checks that Redis answers PING within a second.
+func pingRedis(ctx context.Context, client redis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return client.Ping(ctx).Err()
 }
 
 // redactURL drops passwords from a keyset or Redis URL, for logs and

@@ -140,18 +140,30 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	// Start-up waits this long for the keyset and the first denylist
 	// snapshot; without them there is nothing to serve.
 	var m *auth.Manager[users.Profile]
-	if client != nil {
-		octx, cancel := context.WithTimeout(ctx, readyWait)
+	octx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	ping, backend := func(context.Context) error { return nil }, "memory"
+	switch {
+	case c.storeURL != "":
+		d, dc, err := newDynamoStore(c.storeURL, cfg.EntryTTL(), getenv)
+		if err != nil {
+			return err
+		}
+		cfg.Store, cfg.DataKey = d, ks.masterKey.Derive(auth.DataKeyLabel)
+		ping, backend = func(ctx context.Context) error { return pingDynamo(ctx, dc, d.Table()) }, "dynamodb"
+		m, err = auth.Start(octx, authn, cfg)
+	case client != nil:
+		ping, backend = func(ctx context.Context) error { return pingRedis(ctx, client) }, "redis"
 		m, err = auth.Open(octx, client, ks.masterKey, authn, cfg)
-		cancel()
-	} else {
+	default:
 		m, err = auth.NewLocal(authn, cfg)
 	}
+	cancel()
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	n := newNode(m, client, authn, policy, log, nm)
+	n := newNode(m, backend, ping, authn, policy, log, nm)
 
 	// Background work runs until bg ends, after the server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
@@ -183,12 +195,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	} else {
 		go func() { served <- srv.Serve(ln) }()
 	}
-	revBackend := "memory"
-	if client != nil {
-		revBackend = "redis"
-	}
 	log.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
-		"revocation", revBackend, "keyset", redactURL(c.keyset), "insecure_cookies", insecure)
+		"revocation", n.backend, "keyset", redactURL(c.keyset), "insecure_cookies", insecure)
 
 	select {
 	case err := <-served:

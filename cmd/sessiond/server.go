@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/auth/authprom"
@@ -24,7 +23,8 @@ type node struct {
 	store   revocation.Store
 	replica *revocation.Replica
 	holder  *keys.Holder
-	redis   redis.UniversalClient // the store's; nil in memory mode
+	backend string                          // memory, redis or dynamodb
+	ping    func(ctx context.Context) error // does the store answer?
 	users   *users.Authenticator
 	policy  keys.RotationPolicy
 	log     *slog.Logger
@@ -32,20 +32,10 @@ type node struct {
 }
 
 // newNode is the node of a running Manager.
-func newNode(m *auth.Manager[users.Profile], client redis.UniversalClient, authn *users.Authenticator, policy keys.RotationPolicy, log *slog.Logger, nm *nodeMetrics) *node {
+func newNode(m *auth.Manager[users.Profile], backend string, ping func(context.Context) error, authn *users.Authenticator, policy keys.RotationPolicy, log *slog.Logger, nm *nodeMetrics) *node {
 	p := m.Parts()
-	return &node{m: m, prom: authprom.NewCollector(m), store: p.Store, replica: p.Replica, holder: p.Keys, redis: client,
+	return &node{m: m, prom: authprom.NewCollector(m), store: p.Store, replica: p.Replica, holder: p.Keys, backend: backend, ping: ping,
 		users: authn, policy: policy, log: log, nm: nm}
-}
-
-// ping checks that the store answers: PING for Redis, always for memory.
-func (n *node) ping(ctx context.Context) error {
-	if n.redis == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	return n.redis.Ping(ctx).Err()
 }
 
 func (n *node) routes() http.Handler {
@@ -76,7 +66,7 @@ type readiness struct {
 
 type storeCheck struct {
 	OK      bool   `json:"ok"`
-	Backend string `json:"backend"` // "memory" or "redis"
+	Backend string `json:"backend"` // "memory", "redis" or "dynamodb"
 	Error   string `json:"error,omitempty"`
 }
 
@@ -121,10 +111,7 @@ type usersCheck struct {
 func (n *node) readyz(w http.ResponseWriter, r *http.Request) {
 	var rd readiness
 
-	rd.Store.Backend = "memory"
-	if n.redis != nil {
-		rd.Store.Backend = "redis"
-	}
+	rd.Store.Backend = n.backend
 	if err := n.ping(r.Context()); err != nil {
 		rd.Store.Error = err.Error()
 	} else {

@@ -1,0 +1,234 @@
+// Package dynalitetest starts real dynalite processes (a DynamoDB
+// implementation on LevelDB, run by Node.js) for tests.
+//
+// dynalite is pinned in node/package.json and node/package-lock.json beside
+// this file; `npm ci` in that folder installs it (.ci/run does). Every server
+// listens on a free loopback port, keeps its data in memory and is killed by
+// t.Cleanup, so a test never touches a database it did not start and leaves
+// no process behind.
+//
+// When node is not on PATH or dynalite is not installed, [Start] skips the
+// test with an install hint, except under CI=true, where either is a failure.
+//
+// dynalite answers the DynamoDB API that sesame uses (conditional writes,
+// queries, batch reads, scans), but not TransactWriteItems, Streams or
+// UpdateTimeToLive, and it never deletes items by TTL.
+package dynalitetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// Region is the region every client of the harness signs for; dynalite
+// accepts any.
+const Region = "us-east-1"
+
+// Server is one dynalite process owned by a test. Its methods may be called
+// from any goroutine of the test.
+type Server struct {
+	t    testing.TB
+	node string
+	cli  string
+	port int
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	out    *lockedBuffer
+	paused bool
+}
+
+// Paths returns the node binary and dynalite's cli.js, or fails/skips t as
+// described in the package documentation.
+func Paths(t testing.TB) (node, cli string) {
+	t.Helper()
+	fail := func(msg string) {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		fail("dynalitetest: node not found on PATH; install Node.js 20 or later (Debian/Ubuntu: apt-get install nodejs npm)")
+		return "", ""
+	}
+	cli = filepath.Join(NodeDir(), "node_modules", "dynalite", "cli.js")
+	if _, err := os.Stat(cli); err != nil {
+		fail("dynalitetest: dynalite is not installed; run `npm ci` in " + NodeDir())
+		return "", ""
+	}
+	return node, cli
+}
+
+// NodeDir returns the folder holding package.json and the installed
+// node_modules.
+func NodeDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "node")
+}
+
+// Start starts dynalite and registers its cleanup.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	node, cli := Paths(t)
+	s := &Server{t: t, node: node, cli: cli}
+	t.Cleanup(s.Kill)
+	var lastErr error
+	for range 5 { // a free port can be taken between probe and bind: retry
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("dynalitetest: %v", err)
+		}
+		s.port = port
+		if lastErr = s.start(); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("dynalitetest: start dynalite: %v\n%s", lastErr, s.output())
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) start() error {
+	// Tables are ACTIVE at once (the default keeps them CREATING for 500ms);
+	// code that creates tables still waits for ACTIVE, as on AWS.
+	cmd := exec.Command(s.node, s.cli, "--host", "127.0.0.1", "--port", strconv.Itoa(s.port),
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.mu.Lock()
+	s.cmd, s.done, s.out, s.paused = cmd, done, out, false
+	s.mu.Unlock()
+
+	deadline := time.Now().Add(15 * time.Second)
+	c := s.Client(func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.ListTables(ctx, &dynamodb.ListTablesInput{})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return errors.New("dynalite exited during start")
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.Kill()
+			return fmt.Errorf("no answer within 15s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a starting process, not test timing
+	}
+}
+
+// Endpoint returns the server's URL, http://127.0.0.1:PORT.
+func (s *Server) Endpoint() string {
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+}
+
+// Client returns a DynamoDB client for the server with static test
+// credentials. Each opts function edits the client's options.
+func (s *Server) Client(opts ...func(*dynamodb.Options)) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.Endpoint()),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		HTTPClient:   &http.Client{Timeout: 10 * time.Second},
+	}, opts...)
+}
+
+// Kill stops the server with SIGKILL and waits for it to exit; its data is
+// gone. Kill on a stopped server does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd, s.paused = nil, false
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+}
+
+// Pause freezes the server with SIGSTOP: connections stay open but nothing
+// answers, which is how a hung or partitioned server looks to a client.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP, true) }
+
+// Resume continues a paused server with SIGCONT.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
+
+func (s *Server) signal(sig syscall.Signal, paused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("dynalitetest: signal %v: server is not running", sig)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("dynalitetest: signal %v: %v", sig, err)
+	}
+	s.paused = paused
+}
+
+func (s *Server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.out == nil {
+		return ""
+	}
+	return strings.TrimSpace(s.out.String())
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.b) < 1<<16 {
+		b.b = append(b.b, p...)
+	}
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.b)
+}
