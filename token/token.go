@@ -30,8 +30,9 @@
 // to the one sesame mints (so no extra, duplicate or case-variant fields: no
 // jwk, jku, x5u, crit, b64 or zip); a kid naming a key that may verify; the
 // Ed25519 signature; exp, nbf and iat present and valid within the leeway;
-// iss and aud equal to the configured ones; a lifetime (exp − iat) no longer
-// than allowed; jti and sid present. Only then is enc opened, after its length
+// iss and aud equal to the configured ones; an iat no older than
+// MaxLifetime + leeway and a lifetime (exp − iat) no longer than allowed,
+// both computed without overflow; jti and sid present. Only then is enc opened, after its length
 // is checked. Every failure wraps one reason error (see [Reason]).
 package token
 
@@ -291,8 +292,9 @@ func (c *Codec[T]) Parse(ks *keys.Keyset, raw string) (*Token[T], error) {
 		return nil, fmt.Errorf("%w: jti and sid are required", ErrClaims)
 	case wc.Exp <= wc.Iat:
 		return nil, fmt.Errorf("%w: exp is not after iat", ErrClaims)
-	case wc.Exp-wc.Iat > int64(c.o.MaxLifetime/time.Second):
-		return nil, fmt.Errorf("%w: lifetime %ds exceeds maximum %v", ErrClaims, wc.Exp-wc.Iat, c.o.MaxLifetime)
+	}
+	if err := c.checkLifetime(wc); err != nil {
+		return nil, err
 	}
 	pt, err := open(key, wc.Enc, c.o.MaxTokenSize, wc.Jti, wc.Sid)
 	if err != nil {
@@ -306,6 +308,28 @@ func (c *Codec[T]) Parse(ks *keys.Keyset, raw string) (*Token[T], error) {
 		return nil, ErrDecrypt
 	}
 	return tok, nil
+}
+
+// checkLifetime enforces exp − iat ≤ MaxLifetime without overflow. The
+// parser has already checked iat ≤ now + leeway and exp ≥ now − leeway, so
+// an honest token also has iat ≥ now − MaxLifetime − leeway: anything older
+// would have expired. Checking that lower bound first confines iat to a
+// window of MaxLifetime + 2·leeway around now, where iat + MaxLifetime cannot
+// overflow, and only then compares exp with it. (Comparing exp − iat
+// directly wraps for iat = −6e18, exp = 4e18 and let such a token through.)
+func (c *Codec[T]) checkLifetime(wc *wireClaims) error {
+	maxLife := int64(c.o.MaxLifetime / time.Second)
+	leeway := int64(c.o.Leeway / time.Second)
+	now := c.o.Now().Unix()
+	// now, maxLife and leeway are small (|now| < 2⁶², durations < 2⁶³ ns
+	// < 2³⁴ s), so neither sum below overflows.
+	if wc.Iat < now-maxLife-leeway || wc.Iat > now+leeway {
+		return fmt.Errorf("%w: iat outside the lifetime window", ErrClaims)
+	}
+	if wc.Exp > wc.Iat+maxLife {
+		return fmt.Errorf("%w: lifetime %ds exceeds maximum %v", ErrClaims, wc.Exp-wc.Iat, c.o.MaxLifetime)
+	}
+	return nil
 }
 
 // classify maps golang-jwt's errors to our reasons. Our own sentinels,
