@@ -56,6 +56,11 @@ type PersistenceStatus struct {
 	// Detail says what each master answered, for logs:
 	// "127.0.0.1:6379 save=\"\" appendonly=no".
 	Detail string
+	// Evicting is true when a master's maxmemory-policy may evict any key
+	// (allkeys-lru, allkeys-lfu, allkeys-random): under memory pressure
+	// Redis then drops revocations silently. Use noeviction or a volatile-*
+	// policy. False when CONFIG is refused (INFO does not tell).
+	Evicting bool
 	// Resets counts the times the data set was found gone under the
 	// running store (a master restarted empty, FLUSHALL, a failover to an
 	// empty node) since the monitor started.
@@ -157,7 +162,7 @@ func (m *PersistenceMonitor) Run(ctx context.Context) error {
 func (m *PersistenceMonitor) Check(ctx context.Context) (PersistenceStatus, error) {
 	m.checkMu.Lock()
 	defer m.checkMu.Unlock()
-	dur, detail, slots, err := m.config(ctx)
+	cfg, slots, err := m.config(ctx)
 	reset := false
 	if err == nil {
 		reset, err = m.checkMarkers(ctx, slots)
@@ -167,7 +172,8 @@ func (m *PersistenceMonitor) Check(ctx context.Context) (PersistenceStatus, erro
 	if err != nil {
 		st.LastError = unavailable("persistence check", err)
 	} else {
-		st.Durability, st.Detail, st.CheckedAt, st.LastError = dur, detail, time.Now(), nil
+		st.Durability, st.Detail, st.Evicting = cfg.durability, cfg.detail, cfg.evicting
+		st.CheckedAt, st.LastError = time.Now(), nil
 		if reset {
 			st.Resets++
 			st.LastReset = st.CheckedAt
@@ -197,18 +203,24 @@ type master struct {
 }
 
 // config asks every master for its persistence settings.
-func (m *PersistenceMonitor) config(ctx context.Context) (Durability, string, []master, error) {
+func (m *PersistenceMonitor) config(ctx context.Context) (persistenceConfig, []master, error) {
 	var mu sync.Mutex
 	worst := DurabilityAOF
 	var details []string
 	var masters []master
+	evicting := false
 	one := func(ctx context.Context, c *redis.Client) error {
 		d, detail, err := durabilityOf(ctx, c)
 		if err != nil {
 			return err
 		}
+		pol, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
 		mu.Lock()
 		defer mu.Unlock()
+		if p := pol["maxmemory-policy"]; err == nil && strings.HasPrefix(p, "allkeys-") {
+			evicting = true
+			detail += " maxmemory-policy=" + p
+		}
 		if d.rank() < worst.rank() {
 			worst = d
 		}
@@ -220,7 +232,7 @@ func (m *PersistenceMonitor) config(ctx context.Context) (Durability, string, []
 	case *redis.ClusterClient:
 		var slots []redis.ClusterSlot
 		if slots, err = c.ClusterSlots(ctx).Result(); err != nil {
-			return "", "", nil, err
+			return persistenceConfig{}, nil, err
 		}
 		byAddr := map[string]*master{}
 		for _, s := range slots {
@@ -241,13 +253,19 @@ func (m *PersistenceMonitor) config(ctx context.Context) (Durability, string, []
 		masters = []master{{}}
 		err = one(ctx, c)
 	default:
-		return "", "", nil, fmt.Errorf("revocation: cannot check persistence through a %T", m.rdb)
+		return persistenceConfig{}, nil, fmt.Errorf("revocation: cannot check persistence through a %T", m.rdb)
 	}
 	if err != nil {
-		return "", "", nil, err
+		return persistenceConfig{}, nil, err
 	}
 	slices.Sort(details)
-	return worst, strings.Join(details, "; "), masters, nil
+	return persistenceConfig{worst, strings.Join(details, "; "), evicting}, masters, nil
+}
+
+type persistenceConfig struct {
+	durability Durability
+	detail     string
+	evicting   bool
 }
 
 // durabilityOf reads one server's settings: CONFIG GET, else INFO.

@@ -24,6 +24,7 @@ func TestPersistenceDurability(t *testing.T) {
 		{"rdb snapshots", &redistest.Options{Args: []string{"--save", "3600 1"}}, DurabilityRDB, `save="3600 1"`},
 		{"CONFIG disabled, no aof", &redistest.Options{Args: []string{"--rename-command", "CONFIG", ""}}, DurabilityUnknown, "CONFIG refused"},
 		{"CONFIG disabled, aof", &redistest.Options{Persistence: true, Args: []string{"--rename-command", "CONFIG", ""}}, DurabilityAOF, "INFO aof_enabled:1"},
+		{"evicting", &redistest.Options{Persistence: true, Args: []string{"--maxmemory-policy", "allkeys-lru"}}, DurabilityAOF, "maxmemory-policy=allkeys-lru"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -39,6 +40,9 @@ func TestPersistenceDurability(t *testing.T) {
 			}
 			if st.Durability != tc.want || !strings.Contains(st.Detail, tc.detail) {
 				t.Fatalf("got %s (%s), want %s (%s)", st.Durability, st.Detail, tc.want, tc.detail)
+			}
+			if want := strings.Contains(tc.detail, "allkeys"); st.Evicting != want {
+				t.Fatalf("Evicting %v, want %v", st.Evicting, want)
 			}
 		})
 	}
