@@ -70,7 +70,7 @@ func BenchmarkLocalLimiterParallel(b *testing.B) {
 // loopback: one EVALSHA round trip.
 func BenchmarkRedisLimiter(b *testing.B) {
 	srv := redistest.Start(b, nil)
-	l, err := NewRedisLimiter(srv.Client(), uniquePrefix(), "bench", Rate{Limit: 20, Period: 5 * time.Minute}, &LimiterOptions{Timeout: 5 * time.Second})
+	l, err := newRedisLimiter(srv.Client(), uniquePrefix(), "bench", Rate{Limit: 20, Period: 5 * time.Minute}, &LimiterOptions{Timeout: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}

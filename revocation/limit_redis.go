@@ -24,18 +24,8 @@ import (
 // dependency.
 var limitScript = loadScript("limit.lua")
 
-// NewRedisLimiter returns a [Limiter] whose counts live in Redis, shared by
-// every node using the same client, prefix and name: one key per counted
-// key, "<prefix>rl:<name>:<hash>", where hash is 128 bits of SHA-256 of the
-// key (so usernames and addresses are not stored in clear, and a key's length
-// is bounded), expiring when its budget has refilled. Each call is one
-// script run on one key, so it works on Redis Cluster.
-//
-// When a call fails or takes longer than opts.Timeout, the answer comes from
-// a local table ([NewLocalLimiter], same rate) and the limiter stays on it
-// for opts.RetryInterval before asking Redis again; [Limiter.Status] reports
-// the fallback. Counts made locally are not copied to Redis afterwards.
-func NewRedisLimiter(client redis.UniversalClient, prefix, name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
+// newRedisLimiter is [RedisStore.Limiter] on any client and prefix.
+func newRedisLimiter(client redis.UniversalClient, prefix, name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
 	if client == nil {
 		return nil, errors.New("revocation: nil redis client")
 	}
@@ -73,10 +63,20 @@ func NewRedisLimiter(client redis.UniversalClient, prefix, name string, rate Rat
 	return l, nil
 }
 
-// Limiter returns a [NewRedisLimiter] limiter on the store's client, under
-// its key prefix.
+// Limiter returns a [Limiter] whose counts live in Redis, shared by every
+// node using the same key prefix and name: one key per counted key,
+// "<prefix>rl:<name>:<hash>", where hash is 128 bits of SHA-256 of the key
+// (so usernames and addresses are not stored in clear, and a key's length
+// is bounded), expiring when its budget has refilled. Each call is one
+// script run on one key, so it works on Redis Cluster.
+//
+// When a call fails or takes longer than opts.Timeout, the answer comes from
+// a local table ([NewLocalLimiter], same rate) and the limiter stays on it
+// for opts.RetryInterval before asking Redis again; [Limiter.Status] reports
+// the fallback. Counts made locally are not copied to Redis afterwards, and
+// a Reset during the fallback clears only the local count.
 func (s *RedisStore) Limiter(name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
-	return NewRedisLimiter(s.rdb, s.prefix, name, rate, opts)
+	return newRedisLimiter(s.rdb, s.prefix, name, rate, opts)
 }
 
 type redisLimiter struct {

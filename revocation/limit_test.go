@@ -27,7 +27,7 @@ func localFactory(t *testing.T, r Rate, clock func() time.Time) Limiter {
 
 func redisFactory(client redis.UniversalClient) limiterFactory {
 	return func(t *testing.T, r Rate, clock func() time.Time) Limiter {
-		l, err := NewRedisLimiter(client, uniquePrefix(), "test", r, &LimiterOptions{Now: clock, Timeout: 5 * time.Second})
+		l, err := newRedisLimiter(client, uniquePrefix(), "test", r, &LimiterOptions{Now: clock, Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestRedisLimiterSharedByNodes(t *testing.T) {
 	prefix := uniquePrefix()
 	var nodes []Limiter
 	for range 3 {
-		l, err := NewRedisLimiter(srv.Client(), prefix, "login-user", tenPer5m, &LimiterOptions{Timeout: 5 * time.Second})
+		l, err := newRedisLimiter(srv.Client(), prefix, "login-user", tenPer5m, &LimiterOptions{Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +213,7 @@ func TestRedisLimiterFallback(t *testing.T) {
 			srv := redistest.Start(t, nil)
 			client := srv.Client(&redis.Options{MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 			clk := newFakeClock()
-			l, err := NewRedisLimiter(client, uniquePrefix(), "x", tenPer5m, &LimiterOptions{Now: clk.Now, Timeout: 200 * time.Millisecond, RetryInterval: time.Second})
+			l, err := newRedisLimiter(client, uniquePrefix(), "x", tenPer5m, &LimiterOptions{Now: clk.Now, Timeout: 200 * time.Millisecond, RetryInterval: time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
