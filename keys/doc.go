@@ -60,15 +60,18 @@
 //     log line, [HolderStatus].LastError) a keyset that is older, that makes
 //     one of those keys usable, or that differs from its own at the same
 //     version. The node keeps serving with the keyset in use.
-//   - Beside the store, for writers with no memory of their own (sessionctl,
-//     a node starting): the file store keeps a watermark file next to the
-//     keyset, never lowered, and refuses to load or change a keyset file that
-//     goes back from it. The Redis store's compare-and-swap only ever moves
-//     the version forward; a Redis restored from an older snapshot is caught
-//     by the running nodes, and by the tombstones of any keyset they loaded.
+//   - Beside the keyset, for writers with no memory of their own (sessionctl,
+//     a node starting): the same high-water mark (version and revoked ids),
+//     never lowered, in a watermark file next to the keyset file, or in an
+//     "hwm" field of the Redis hash. Load and CompareAndSwap refuse a keyset
+//     that goes back from it, so `sessionctl keys rotate` on a restored file
+//     fails. Restoring the whole Redis hash or an older RDB snapshot brings
+//     back an older mark too: that case is caught by the running nodes only
+//     (a node started afterwards trusts what it finds).
 //
 // A keyset made again from scratch with [Init] (storage lost) has new key
 // ids and a newer version, so it is accepted everywhere. To adopt an older
 // keyset on purpose, revoke the keys again in it, then delete the watermark
-// file; running nodes accept it once it is newer than what they hold.
+// file (or the hwm field); running nodes accept it once it is newer than
+// what they hold.
 package keys

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sesame-go/sesame/internal/redistest"
 )
 
 // TestRevocationSurvivesRollback is the probe's W5: revoke a key, restore an
@@ -155,5 +157,41 @@ func TestHolderRefusesForkAtSameVersion(t *testing.T) {
 	h.store = NewMemoryStore(b) // same version, other content
 	if err := h.Reload(ctx); !errors.Is(err, ErrRollback) || h.Current() != a {
 		t.Fatalf("fork at version %d: got %v, want ErrRollback", a.Version(), err)
+	}
+}
+
+// TestRedisStoreRefusesRestoredFields writes an older keyset's version and
+// blob fields back into the Redis hash, as a restore of "the keyset" from a
+// backup would: the watermark in the same hash refuses it.
+func TestRedisStoreRefusesRestoredFields(t *testing.T) {
+	ctx := t.Context()
+	srv := redistest.Start(t, nil)
+	client := srv.Client()
+	st := NewRedisStore(client, testMasterKey(t, 1), nil)
+	if err := st.CompareAndSwap(ctx, 0, mustInit(t)); err != nil {
+		t.Fatal(err)
+	}
+	k := rotateIn(t, st).Keys()[0]
+	backup, err := client.HMGet(ctx, "sesame:keyset", "version", "blob").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Update(ctx, st, func(cur *Keyset) (*Keyset, error) { return cur.Revoke(k.ID(), t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.HSet(ctx, "sesame:keyset", "version", backup[0], "blob", backup[1]).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Load(ctx); !errors.Is(err, ErrRollback) {
+		t.Fatalf("load of restored fields: got %v, want ErrRollback", err)
+	}
+	if _, err := Update(ctx, st, func(cur *Keyset) (*Keyset, error) { return cur.Rotate(noDelay, t0) }); !errors.Is(err, ErrRollback) {
+		t.Fatalf("rotate on restored fields: got %v, want ErrRollback", err)
+	}
+	// Without the watermark (a RESTORE of the whole hash loses it) the
+	// store cannot tell; a running Holder can, see TestRevocationSurvivesRollback.
+	client.HDel(ctx, "sesame:keyset", "hwm")
+	if _, err := st.Load(ctx); err != nil {
+		t.Fatalf("load without a watermark: %v", err)
 	}
 }

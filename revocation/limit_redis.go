@@ -38,6 +38,9 @@ func newRedisLimiter(client redis.UniversalClient, prefix, name string, rate Rat
 	if name == "" {
 		return nil, errors.New("revocation: limiter name is required")
 	}
+	if err := validPrefix(name); err != nil {
+		return nil, fmt.Errorf("revocation: limiter name %q must not contain '{' or '}'", name)
+	}
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
