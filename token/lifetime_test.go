@@ -65,3 +65,34 @@ func TestLifetimeCapCannotOverflow(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLifetime signs arbitrary iat, nbf and exp with the real key (what a
+// key holder, or a buggy minting service, could produce) and checks that an
+// accepted token always honours the cap, computed without overflow: exp −
+// iat ≤ MaxLifetime, iat ≤ now + leeway, exp ≥ now − leeway.
+func FuzzLifetime(f *testing.F) {
+	fx := newFixture(f)
+	hdr, minted, _ := segments(f, fx.mint(f))
+	now := t0.Unix()
+	f.Add(int64(-6e18), now, int64(4e18))
+	f.Add(int64(math.MinInt64), int64(math.MinInt64), int64(math.MaxInt64))
+	f.Add(now, now, now+600)
+	f.Add(now-600, now-600, now)
+	f.Fuzz(func(t *testing.T, iat, nbf, exp int64) {
+		c := map[string]any{}
+		for k, v := range minted {
+			c[k] = v
+		}
+		c["iat"], c["nbf"], c["exp"] = iat, nbf, exp
+		tok, err := fx.codec.Parse(fx.ks, resign(t, fx.active, hdr, c))
+		if err != nil {
+			return
+		}
+		const maxLife, leeway = 600, 30
+		// In big-enough arithmetic: exp − iat ≤ maxLife  ⇔  exp ≤ iat + maxLife,
+		// evaluated only once iat is known to be near now.
+		if iat > now+leeway || iat < now-maxLife-leeway || exp > iat+maxLife || exp < now-leeway {
+			t.Fatalf("accepted iat=%d nbf=%d exp=%d (now %d): %+v", iat, nbf, exp, now, tok.Claims)
+		}
+	})
+}
