@@ -65,6 +65,26 @@ type Decision struct {
 // work first and Reserves only on failure, and a caller may Peek to refuse a
 // blocked key before cheap-to-refuse work without charging anything.
 //
+// For the three limits of a login service, in order:
+//
+//	// POST /login: reserve before the password check.
+//	if d := perAddr.Reserve(ctx, addrKey); !d.Allowed { /* 429, d.RetryAfter */ }
+//	userKey := "u:" + username // "d:" + deviceID with a valid device cookie for username
+//	if d := perUser.Reserve(ctx, userKey); !d.Allowed { /* 429 */ }
+//	if passwordOK() { perUser.Reset(ctx, userKey) } // a failure was counted already
+//
+//	// POST /refresh, and logout by refresh token: only failures cost, so a
+//	// valid token is never refused because others filled its address's budget.
+//	res, err := store.Refresh(ctx, token)
+//	if errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrExpired) {
+//		if d := refreshFail.Reserve(ctx, addrKey); !d.Allowed { /* 429 */ } else { /* 401 */ }
+//	}
+//
+// A malformed request (no token, oversized) is a failure too, charged the
+// same way without a store call. Peek answers "is this address blocked"
+// without charging, for a caller that wants to say so before work that
+// costs nothing to refuse.
+//
 // All methods may be called concurrently.
 type Limiter interface {
 	// Reserve takes one unit of key's budget if there is one, atomically,
