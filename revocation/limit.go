@@ -133,9 +133,9 @@ var (
 // defaults.
 type LimiterOptions struct {
 	// Capacity bounds the local table (the memory limiter, and a Redis
-	// limiter's fallback): how many keys it tracks at once, in fixed memory
-	// of 16 bytes per key plus a lock per 8 keys. Zero means 65536 (about
-	// 1.1 MiB). When it is full a new key evicts, among the 8 keys sharing
+	// limiter's fallback): how many keys it tracks at once, rounded up to a
+	// power of two, in fixed memory of 16 bytes per key plus a lock per 8
+	// keys. Zero means 65536 (about 1.1 MiB). When it is full a new key evicts, among the 8 keys sharing
 	// its slot, the one closest to a full budget; see [NewLocalLimiter].
 	Capacity int
 	// Now is the clock. Nil means time.Now for local counts, and the Redis
