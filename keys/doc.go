@@ -37,4 +37,41 @@
 // polls, every second by default, so a node that missed a notice catches up.
 // A keyset that fails to load leaves the node on the last good one, reported
 // in [Holder.Status].
+//
+// # Revocation is permanent
+//
+// A revoked key must never verify again, whatever writes the store: a
+// backup restored over the keyset, a second writer working from an old copy,
+// an automatic rotator. Version numbers alone do not ensure it: revoke key K
+// (version 11), restore the version-10 file in which K is verify-only, rotate
+// twice, and version 12 is newer than anything a node holds, with K usable.
+// So the memory of revocations lives in three places, each of which
+// survives what the others may not:
+//
+//   - In the keyset. [Keyset.Revoked] lists every key id ever revoked; every
+//     operation carries the list forward and [Keyset.Prune] drops a revoked
+//     key but keeps its id (a tombstone). A keyset whose key has a
+//     tombstone's id is invalid unless that key is revoked. (Tombstones are
+//     stored in format "sesame-keyset/v2", written only once a revoked key
+//     has been pruned, so that until then older releases still read the
+//     keyset.)
+//   - In every running node. A [Holder] remembers the highest version and
+//     every revoked id it has seen, and refuses with [ErrRollback] (an ERROR
+//     log line, [HolderStatus].LastError) a keyset that is older, that makes
+//     one of those keys usable, or that differs from its own at the same
+//     version. The node keeps serving with the keyset in use.
+//   - Beside the keyset, for writers with no memory of their own (sessionctl,
+//     a node starting): the same high-water mark (version and revoked ids),
+//     never lowered, in a watermark file next to the keyset file, or in an
+//     "hwm" field of the Redis hash. Load and CompareAndSwap refuse a keyset
+//     that goes back from it, so `sessionctl keys rotate` on a restored file
+//     fails. Restoring the whole Redis hash or an older RDB snapshot brings
+//     back an older mark too: that case is caught by the running nodes only
+//     (a node started afterwards trusts what it finds).
+//
+// A keyset made again from scratch with [Init] (storage lost) has new key
+// ids and a newer version, so it is accepted everywhere. To adopt an older
+// keyset on purpose, revoke the keys again in it, then delete the watermark
+// file (or the hwm field); running nodes accept it once it is newer than
+// what they hold.
 package keys

@@ -27,6 +27,12 @@ var (
 	// longer at the version the change was based on. Load it again and
 	// reapply the change ([Update] does this).
 	ErrConflict = errors.New("keys: keyset changed concurrently")
+	// ErrRollback means a stored keyset was refused because it goes back:
+	// its version is older than one already seen, or it makes a revoked key
+	// usable again. It was restored from an older copy or written by a
+	// writer working from one. Nothing was loaded or written; see the
+	// package documentation, "Revocation is permanent".
+	ErrRollback = errors.New("keys: keyset rollback refused")
 	// ErrNotFound means the store holds no keyset yet.
 	ErrNotFound = errors.New("keys: no keyset stored")
 	// ErrCannotOpen means the stored keyset could not be opened with the

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -45,10 +46,15 @@ func (o *HolderOptions) withDefaults() HolderOptions {
 // and takes no lock. A keyset that fails to load is reported
 // ([Holder.Status], log) and the node stays on the last good one.
 //
-// A Holder refuses a stored keyset whose version is older than the one in
-// use: replaying an old keyset would bring back a revoked key. A keyset
-// created from scratch with [Init] is newer than the old one (its first
-// version is its creation time), so nodes do move to it.
+// A Holder never goes back. It remembers the highest keyset version it has
+// seen and every key id it has seen revoked (its own watermark, for the life
+// of the process), and refuses with [ErrRollback], loudly (log, Status), a
+// stored keyset that is older, that makes one of those keys usable again, or
+// that differs from the one in use at the same version: each means the store
+// was restored from an older copy or written by a writer working from one.
+// A keyset created from scratch with [Init] is newer than the old one (its
+// first version is its creation time) and has new key ids, so nodes do move
+// to it.
 //
 // All methods are safe for concurrent use.
 type Holder struct {
@@ -57,7 +63,8 @@ type Holder struct {
 	cur   atomic.Pointer[Keyset]
 	kick  chan struct{}
 
-	loadMu sync.Mutex // serializes loads
+	loadMu sync.Mutex // serializes loads; guards mark
+	mark   watermark  // highest version and every kid seen revoked
 	mu     sync.Mutex // guards status; never held across I/O, so Status stays instant while a load hangs
 	status HolderStatus
 }
@@ -105,20 +112,26 @@ func (h *Holder) Reload(ctx context.Context) error {
 	defer h.loadMu.Unlock()
 	ks, err := h.store.Load(ctx)
 	old := h.cur.Load()
-	if err == nil && old != nil && ks.Version() < old.Version() {
-		err = fmt.Errorf("keys: stored keyset version %d is older than version %d in use; keeping it", ks.Version(), old.Version())
+	if err == nil {
+		err = h.mark.check(ks)
+	}
+	if err == nil && old != nil && ks.Version() == old.Version() && !sameContent(ks, old) {
+		err = fmt.Errorf("%w: two different keysets at version %d", ErrRollback, ks.Version())
 	}
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err != nil {
 		h.status.LastError, h.status.LastErrorAt = err, now
-		if old != nil {
+		if errors.Is(err, ErrRollback) {
+			h.opts.Logger.Error("keys: stored keyset refused, keeping the one in use; restore the newest keyset or re-apply the revocations", "version", h.mark.Version, "err", err)
+		} else if old != nil {
 			h.opts.Logger.Warn("keys: keyset reload failed, keeping the last good one", "version", old.Version(), "err", err)
 		}
 		return err
 	}
 	h.status.LastError = nil
+	h.mark.raise(ks)
 	if old != nil && ks.Version() == old.Version() {
 		return nil
 	}

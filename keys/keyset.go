@@ -19,11 +19,20 @@ type Keyset struct {
 	keys    []*Key // oldest first
 	byID    map[string]*Key
 	active  *Key
+	revoked []string // tombstones: every kid ever revoked, sorted; see rollback.go
 }
 
 // NewKeyset checks the invariants over ks and returns the keyset at version:
-// key ids are unique and exactly one key is active.
+// key ids are unique and exactly one key is active. Its tombstones
+// ([Keyset.Revoked]) are the ids of the revoked keys among ks.
 func NewKeyset(version uint64, ks ...*Key) (*Keyset, error) {
+	return newKeyset(version, nil, ks...)
+}
+
+// newKeyset is [NewKeyset] that also carries tombstones forward: revoked
+// lists kids revoked earlier, whose keys may since have been pruned. A key
+// in ks whose id is a tombstone must be in state Revoked.
+func newKeyset(version uint64, revoked []string, ks ...*Key) (*Keyset, error) {
 	if slices.Contains(ks, nil) {
 		return nil, fmt.Errorf("%w: nil key", ErrInvalidKeyset)
 	}
@@ -47,6 +56,19 @@ func NewKeyset(version uint64, ks ...*Key) (*Keyset, error) {
 	}
 	if s.active == nil {
 		return nil, fmt.Errorf("%w: no active key", ErrInvalidKeyset)
+	}
+	s.revoked = slices.Clone(revoked)
+	for _, k := range s.keys {
+		if k.state == Revoked {
+			s.revoked = append(s.revoked, k.id)
+		}
+	}
+	slices.Sort(s.revoked)
+	s.revoked = slices.Compact(s.revoked)
+	for _, kid := range s.revoked {
+		if k, ok := s.byID[kid]; ok && k.state != Revoked {
+			return nil, fmt.Errorf("%w: key %q was revoked and is %s again", ErrInvalidKeyset, kid, k.state)
+		}
 	}
 	return s, nil
 }
@@ -73,6 +95,8 @@ func (s *Keyset) Verifier(kid string) (*Key, error) {
 	}
 	k, ok := s.byID[kid]
 	switch {
+	case !ok && s.tombstone(kid):
+		return nil, ErrKeyRevoked
 	case !ok:
 		return nil, ErrUnknownKey
 	case k.state == Revoked:

@@ -131,7 +131,8 @@ func (s *Keyset) ForceRevoke(kid string, now time.Time) (*Keyset, error) {
 // more and whose tokens have all expired: retired keys, verify-only keys whose
 // retention has passed (they retire and go in one step), and revoked keys
 // once every token they could have signed has expired (until then they stay,
-// so that a token signed by them is reported as revoked). The retention of a
+// so that a token signed by them is reported as revoked; their ids stay for
+// good as tombstones, see [Keyset.Revoked]). The retention of a
 // verify-only key is the later of the one recorded when it stopped signing
 // and the policy's MaxTokenLifetime+Leeway. If nothing is due, Prune returns
 // the receiver unchanged (same version).
@@ -193,4 +194,5 @@ func (s *Keyset) pending() *Key {
 }
 
 // next builds the keyset that follows s.
-func (s *Keyset) next(ks ...*Key) (*Keyset, error) { return NewKeyset(s.version+1, ks...) }
+// It keeps every tombstone of s: a revocation is never forgotten.
+func (s *Keyset) next(ks ...*Key) (*Keyset, error) { return newKeyset(s.version+1, s.revoked, ks...) }

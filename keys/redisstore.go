@@ -2,8 +2,10 @@ package keys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -64,12 +66,40 @@ func (r *redisStore) Load(ctx context.Context) (*Keyset, error) {
 	return ks, nil
 }
 
-// load returns nil, nil when nothing is stored.
+// load returns nil, nil when nothing is stored. It refuses, with
+// [ErrRollback], a keyset that goes back from the watermark kept in the same
+// hash (see casScript).
 func (r *redisStore) load(ctx context.Context) (*Keyset, error) {
-	vals, err := r.client.HMGet(ctx, r.key, "version", "blob").Result()
-	if err != nil {
-		return nil, fmt.Errorf("keys: reading keyset from redis: %w", err)
+	ks, w, err := r.loadMarked(ctx)
+	if err == nil && ks != nil {
+		if err = w.check(ks); err != nil {
+			err = fmt.Errorf("%w (the hash %s remembers version %d and %d revoked keys): the keyset fields were restored from an older copy; write the newest keyset back, or revoke the keys again in it and HDEL the hwm field", err, r, w.Version, len(w.Revoked))
+		}
 	}
+	if err != nil {
+		return nil, err
+	}
+	return ks, nil
+}
+
+// loadMarked reads the keyset and the watermark fields, unchecked.
+func (r *redisStore) loadMarked(ctx context.Context) (*Keyset, watermark, error) {
+	var w watermark
+	vals, err := r.client.HMGet(ctx, r.key, "version", "blob", "hwm").Result()
+	if err != nil {
+		return nil, w, fmt.Errorf("keys: reading keyset from redis: %w", err)
+	}
+	if hwm, ok := vals[2].(string); ok {
+		if json.Unmarshal([]byte(hwm), &w) != nil || !slices.IsSorted(w.Revoked) {
+			return nil, w, fmt.Errorf("keys: the hwm field of %s is corrupted; HDEL it", r)
+		}
+	}
+	ks, err := r.decode(vals)
+	return ks, w, err
+}
+
+// decode opens the version and blob fields; nil, nil when both are absent.
+func (r *redisStore) decode(vals []any) (*Keyset, error) {
 	if vals[0] == nil && vals[1] == nil {
 		return nil, nil
 	}
@@ -90,13 +120,21 @@ func (r *redisStore) load(ctx context.Context) (*Keyset, error) {
 	return ks, nil
 }
 
-// casScript replaces the keyset if the stored version is ARGV[1] ("0" for
-// none), then announces the new version. It returns "ok", or the stored
-// version on conflict. One key, so it is safe on Redis Cluster.
+// casScript replaces the keyset and its watermark (ARGV[5]) if the stored
+// version is ARGV[1] ("0" for none), then announces the new version. It
+// returns "ok", or the stored version on conflict. One key, so it is safe on
+// Redis Cluster.
+//
+// The watermark ("hwm": the highest version written and every key id ever
+// revoked, as JSON) lives in the same hash, so that writing only the version
+// and blob fields back from a backup is refused by every later Load. It
+// cannot help against restoring the whole hash (RESTORE, an RDB snapshot):
+// then the running nodes' own memory refuses the older keyset; see the
+// package documentation.
 var casScript = redis.NewScript(`
 local v = redis.call('HGET', KEYS[1], 'version') or '0'
 if v ~= ARGV[1] then return v end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'blob', ARGV[3])
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'blob', ARGV[3], 'hwm', ARGV[5])
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 'ok'
 `)
@@ -106,20 +144,37 @@ func (r *redisStore) CompareAndSwap(ctx context.Context, old uint64, next *Keyse
 		return err
 	}
 	// Open the stored keyset first: a wrong master key must fail before
-	// anything is written (the script cannot check it).
-	cur, err := r.load(ctx)
+	// anything is written (the script cannot check it). The script's
+	// version check makes the watermark read here the one it replaces.
+	cur, w, err := r.loadMarked(ctx)
 	if err != nil {
 		return err
 	}
 	if cur != nil && cur.version != old || cur == nil && old != 0 {
 		return fmt.Errorf("%w: stored version is not %d", ErrConflict, old)
 	}
+	for _, ks := range []*Keyset{cur, next} {
+		if ks == nil {
+			continue
+		}
+		if err := w.check(ks); err != nil {
+			return fmt.Errorf("%w (the hash %s remembers version %d and %d revoked keys)", err, r, w.Version, len(w.Revoked))
+		}
+	}
+	if cur != nil {
+		w.raise(cur)
+	}
+	w.raise(next)
+	hwm, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
 	blob, err := seal(r.mk, next)
 	if err != nil {
 		return err
 	}
 	res, err := casScript.Run(ctx, r.client, []string{r.key},
-		strconv.FormatUint(old, 10), strconv.FormatUint(next.version, 10), blob, r.channel).Text()
+		strconv.FormatUint(old, 10), strconv.FormatUint(next.version, 10), blob, r.channel, hwm).Text()
 	if err != nil {
 		return fmt.Errorf("keys: writing keyset to redis: %w", err)
 	}

@@ -18,7 +18,22 @@ import (
 // version number (which would slip an old keyset, with a since-revoked key,
 // past a version check) nor be read by a future format as if it were its own.
 // The 24-byte random nonce is safe to draw at random for any number of writes.
-const sealFormat = "sesame-keyset/v1"
+//
+// Format v2 is the same envelope whose sealed plaintext is an object,
+// {"keys":[...],"revoked":["<kid>",...]}, adding the tombstones of revoked
+// keys since pruned ([Keyset.Revoked]). A keyset is written as v1 while its
+// tombstones are all still present as revoked keys (so releases that read
+// only v1 keep reading it), and as v2 from the first prune of a revoked key.
+const (
+	sealFormat   = "sesame-keyset/v1"
+	sealFormatV2 = "sesame-keyset/v2"
+)
+
+// sealedV2 is the plaintext of format v2.
+type sealedV2 struct {
+	Keys    []storedKey `json:"keys"`
+	Revoked []string    `json:"revoked"`
+}
 
 // maxSealedSize bounds what is read from storage before any decoding. A
 // keyset holds a handful of keys of about 250 bytes each.
@@ -41,8 +56,8 @@ type storedKey struct {
 	Secret      []byte    `json:"secret"`
 }
 
-func sealAD(version uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(sealFormat+"\x00"), version)
+func sealAD(format string, version uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(format+"\x00"), version)
 }
 
 // seal encodes s for storage.
@@ -55,7 +70,12 @@ func seal(mk *MasterKey, s *Keyset) ([]byte, error) {
 			Secret: k.m.secret[:],
 		}
 	}
-	plain, err := json.Marshal(stored)
+	format := sealFormat
+	var v any = stored
+	if !allPresent(s) {
+		format, v = sealFormatV2, sealedV2{Keys: stored, Revoked: s.revoked}
+	}
+	plain, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("keys: encoding keyset: %w", err)
 	}
@@ -63,11 +83,21 @@ func seal(mk *MasterKey, s *Keyset) ([]byte, error) {
 	nonce := make([]byte, mk.aead.NonceSize())
 	rand.Read(nonce)
 	return json.Marshal(envelope{
-		Format:  sealFormat,
+		Format:  format,
 		Version: s.version,
 		Nonce:   nonce,
-		Sealed:  mk.aead.Seal(nil, nonce, plain, sealAD(s.version)),
+		Sealed:  mk.aead.Seal(nil, nonce, plain, sealAD(format, s.version)),
 	})
+}
+
+// allPresent reports whether every tombstone of s is a key s still holds.
+func allPresent(s *Keyset) bool {
+	for _, kid := range s.revoked {
+		if _, ok := s.byID[kid]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // open decodes and checks a stored keyset. Any failure to authenticate is
@@ -80,21 +110,28 @@ func open(mk *MasterKey, data []byte) (*Keyset, error) {
 	if err := json.Unmarshal(data, &env); err != nil || env.Format == "" {
 		return nil, ErrCannotOpen
 	}
-	if env.Format != sealFormat {
+	if env.Format != sealFormat && env.Format != sealFormatV2 {
 		return nil, fmt.Errorf("keys: unsupported keyset format %q", env.Format)
 	}
 	if len(env.Nonce) != mk.aead.NonceSize() {
 		return nil, ErrCannotOpen
 	}
-	plain, err := mk.aead.Open(nil, env.Nonce, env.Sealed, sealAD(env.Version))
+	plain, err := mk.aead.Open(nil, env.Nonce, env.Sealed, sealAD(env.Format, env.Version))
 	if err != nil {
 		return nil, ErrCannotOpen
 	}
 	defer clear(plain)
-	var stored []storedKey
-	if err := json.Unmarshal(plain, &stored); err != nil {
-		return nil, fmt.Errorf("keys: decoding keyset: %v", err)
+	var v2 sealedV2
+	var err2 error
+	if env.Format == sealFormatV2 {
+		err2 = json.Unmarshal(plain, &v2)
+	} else {
+		err2 = json.Unmarshal(plain, &v2.Keys)
 	}
+	if err2 != nil {
+		return nil, fmt.Errorf("keys: decoding keyset: %v", err2)
+	}
+	stored := v2.Keys
 	ks := make([]*Key, len(stored))
 	for i, sk := range stored {
 		var secret [SecretSize]byte
@@ -111,5 +148,5 @@ func open(mk *MasterKey, data []byte) (*Keyset, error) {
 		k.retiresAt = sk.RetiresAt.UTC()
 		ks[i] = k
 	}
-	return NewKeyset(env.Version, ks...)
+	return newKeyset(env.Version, v2.Revoked, ks...)
 }

@@ -36,8 +36,9 @@
 //  5. the kid, naming a key of the keyset that may verify;
 //  6. the Ed25519 signature over header and claims;
 //  7. exp, nbf and iat present and valid within the leeway; iss and aud
-//     equal to the configured ones; jti and sid present; exp after iat, and
-//     a lifetime (exp − iat) no longer than allowed;
+//     equal to the configured ones; jti and sid present; exp after iat; an
+//     iat no older than MaxLifetime + leeway, and a lifetime (exp − iat) no
+//     longer than allowed, both computed without overflow;
 //  8. only then is enc opened, after its length is checked, and the payload
 //     decoded.
 //
@@ -305,8 +306,9 @@ func (c *Codec[T]) Parse(ks *keys.Keyset, raw string) (*Token[T], error) {
 		return nil, fmt.Errorf("%w: jti and sid are required", ErrClaims)
 	case wc.Exp <= wc.Iat:
 		return nil, fmt.Errorf("%w: exp is not after iat", ErrClaims)
-	case wc.Exp-wc.Iat > int64(c.o.MaxLifetime/time.Second):
-		return nil, fmt.Errorf("%w: lifetime %ds exceeds maximum %v", ErrClaims, wc.Exp-wc.Iat, c.o.MaxLifetime)
+	}
+	if err := c.checkLifetime(wc); err != nil {
+		return nil, err
 	}
 	pt, err := open(key, wc.Enc, c.o.MaxTokenSize, wc.Jti, wc.Sid)
 	if err != nil {
@@ -320,6 +322,28 @@ func (c *Codec[T]) Parse(ks *keys.Keyset, raw string) (*Token[T], error) {
 		return nil, ErrDecrypt
 	}
 	return tok, nil
+}
+
+// checkLifetime enforces exp − iat ≤ MaxLifetime without overflow. The
+// parser has already checked iat ≤ now + leeway and exp ≥ now − leeway, so
+// an honest token also has iat ≥ now − MaxLifetime − leeway: anything older
+// would have expired. Checking that lower bound first confines iat to a
+// window of MaxLifetime + 2·leeway around now, where iat + MaxLifetime cannot
+// overflow, and only then compares exp with it. (Comparing exp − iat
+// directly wraps for iat = −6e18, exp = 4e18 and let such a token through.)
+func (c *Codec[T]) checkLifetime(wc *wireClaims) error {
+	maxLife := int64(c.o.MaxLifetime / time.Second)
+	leeway := int64(c.o.Leeway / time.Second)
+	now := c.o.Now().Unix()
+	// now, maxLife and leeway are small (|now| < 2⁶², durations < 2⁶³ ns
+	// < 2³⁴ s), so neither sum below overflows.
+	if wc.Iat < now-maxLife-leeway || wc.Iat > now+leeway {
+		return fmt.Errorf("%w: iat outside the lifetime window", ErrClaims)
+	}
+	if wc.Exp > wc.Iat+maxLife {
+		return fmt.Errorf("%w: lifetime %ds exceeds maximum %v", ErrClaims, wc.Exp-wc.Iat, c.o.MaxLifetime)
+	}
+	return nil
 }
 
 // classify maps golang-jwt's errors to our reasons. Our own sentinels,

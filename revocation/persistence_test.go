@@ -1,0 +1,211 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/internal/redistest"
+)
+
+func TestPersistenceDurability(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		opts   *redistest.Options
+		want   Durability
+		detail string
+	}{
+		{"nothing on disk", nil, DurabilityNone, `appendonly=no save=""`},
+		{"aof", &redistest.Options{Persistence: true}, DurabilityAOF, "appendonly=yes"},
+		{"rdb snapshots", &redistest.Options{Args: []string{"--save", "3600 1"}}, DurabilityRDB, `save="3600 1"`},
+		{"CONFIG disabled, no aof", &redistest.Options{Args: []string{"--rename-command", "CONFIG", ""}}, DurabilityUnknown, "CONFIG refused"},
+		{"CONFIG disabled, aof", &redistest.Options{Persistence: true, Args: []string{"--rename-command", "CONFIG", ""}}, DurabilityAOF, "INFO aof_enabled:1"},
+		{"evicting", &redistest.Options{Persistence: true, Args: []string{"--maxmemory-policy", "allkeys-lru"}}, DurabilityAOF, "maxmemory-policy=allkeys-lru"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t, tc.opts)
+			s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := s.PersistenceMonitor(nil).Check(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Durability != tc.want || !strings.Contains(st.Detail, tc.detail) {
+				t.Fatalf("got %s (%s), want %s (%s)", st.Durability, st.Detail, tc.want, tc.detail)
+			}
+			if want := strings.Contains(tc.detail, "allkeys"); st.Evicting != want {
+				t.Fatalf("Evicting %v, want %v", st.Evicting, want)
+			}
+		})
+	}
+}
+
+// TestResetDetectedAndRepublished is the probe's W6: Redis without
+// persistence restarts empty under a running fleet. Before, nothing noticed,
+// and a revoked session passed every check that asks Redis (strict routes,
+// nodes started afterwards). Now the monitor sees the reset, and the
+// journal writes the live revocations back.
+func TestResetDetectedAndRepublished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Start(t, nil)
+	s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := NewJournal(s, nil)
+	rep, err := NewReplica(j, &ReplicaOptions{StalenessBound: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { rep.Run(runCtx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	var republished atomic.Int64
+	mon := s.PersistenceMonitor(&PersistenceOptions{OnReset: func(ctx context.Context, _ PersistenceStatus) error {
+		n, err := j.Republish(ctx, s)
+		republished.Add(int64(n))
+		return err
+	}})
+	if st, err := mon.Check(ctx); err != nil || st.Resets != 0 || st.Durability != DurabilityNone {
+		t.Fatalf("first check: %+v, %v", st, err)
+	}
+
+	before := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	for _, err := range []error{
+		s.RevokeSession(ctx, "sid-1"),
+		s.RevokeToken(ctx, "jti-1"),
+		s.RevokeUser(ctx, "user-1", before),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	subjects := []Subject{{SID: "sid-1"}, {JTI: "jti-1"}, {UserID: "user-1", IssuedAt: before.Add(-time.Second)}}
+	waitFor(t, 5*time.Second, func() bool {
+		for _, sub := range subjects {
+			if ok, _ := rep.Check(sub); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	if st, _ := mon.Check(ctx); st.Resets != 0 {
+		t.Fatalf("a reset without one: %+v", st)
+	}
+
+	srv.Restart() // no persistence: empty
+	for _, sub := range subjects {
+		if revoked, err := s.IsRevoked(ctx, sub); err != nil || revoked {
+			t.Fatalf("setup: after the empty restart, %+v is revoked=%v (%v): the loss did not happen", sub, revoked, err)
+		}
+	}
+	st, err := mon.Check(ctx)
+	if err != nil || st.Resets != 1 || st.LastReset.IsZero() {
+		t.Fatalf("check after the reset: %+v, %v", st, err)
+	}
+	if n := republished.Load(); n != 3 {
+		t.Fatalf("republished %d entries, want 3", n)
+	}
+	for _, sub := range subjects {
+		if revoked, err := s.IsRevoked(ctx, sub); err != nil || !revoked {
+			t.Fatalf("after republishing, %+v is revoked=%v (%v)", sub, revoked, err)
+		}
+	}
+	if revoked, _ := s.IsRevoked(ctx, Subject{UserID: "user-1", IssuedAt: before.Add(time.Second)}); revoked {
+		t.Fatal("republishing moved the user's revoked-before later")
+	}
+	if st, _ := mon.Check(ctx); st.Resets != 1 || republished.Load() != 3 {
+		t.Fatalf("a second check counted the reset again: %+v", st)
+	}
+	// The replica never forgot: it merges.
+	for _, sub := range subjects {
+		if ok, _ := rep.Check(sub); !ok {
+			t.Fatalf("the replica forgot %+v", sub)
+		}
+	}
+
+	// FLUSHALL is a reset too.
+	if err := srv.Client().FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := mon.Check(ctx); st.Resets != 2 {
+		t.Fatalf("after FLUSHALL: %+v", st)
+	}
+}
+
+func TestRestartWithPersistenceIsNoReset(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Start(t, &redistest.Options{Persistence: true})
+	s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon := s.PersistenceMonitor(nil)
+	if _, err := mon.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	if st, err := mon.Check(ctx); err != nil || st.Resets != 0 || st.Durability != DurabilityAOF {
+		t.Fatalf("after a restart with AOF: %+v, %v", st, err)
+	}
+	srv.Kill()
+	st, err := mon.Check(ctx)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(st.LastError, ErrUnavailable) || st.Resets != 0 {
+		t.Fatalf("Redis down: %+v, %v; want ErrUnavailable", st, err)
+	}
+}
+
+// TestResetOnClusterMaster: one marker per master, so losing any one
+// master's data set is seen.
+func TestResetOnClusterMaster(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := redistest.StartCluster(t, nil)
+	client := c.ClusterClient(clusterOpts())
+	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon := s.PersistenceMonitor(nil)
+	st, err := mon.Check(ctx)
+	if err != nil || st.Durability != DurabilityNone || strings.Count(st.Detail, ";") != 2 {
+		t.Fatalf("first check: %+v, %v", st, err)
+	}
+	masters := map[*redistest.Server]string{}
+	for k := range mon.markers {
+		masters[c.MasterOf(k)] = k
+	}
+	if len(masters) != 3 {
+		t.Fatalf("markers %v are on %d masters, want 3", mon.markers, len(masters))
+	}
+	for m, key := range masters {
+		// Lose one master's data set only.
+		if err := m.Client().FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := mon.Check(ctx); err != nil || st.Resets != 1 {
+			t.Fatalf("after flushing the master of %q: %+v, %v", key, st, err)
+		}
+		break
+	}
+}
+
+func TestKeySlot(t *testing.T) {
+	for _, k := range []string{"a", "sesame:marker", "x{user1}y", "{}", "{a", "foo{}{bar}", "marker:{17}"} {
+		if got, want := keySlot(k), redistest.Slot(k); got != want {
+			t.Errorf("keySlot(%q) = %d, want %d", k, got, want)
+		}
+	}
+}
