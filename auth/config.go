@@ -59,27 +59,6 @@ func (f AuthenticatorFunc[T]) Authenticate(ctx context.Context, u, p string) (st
 // user or a wrong password.
 var ErrInvalidCredentials = errors.New("auth: invalid credentials")
 
-// SessionLimitPolicy says what happens when a login would exceed
-// Config.MaxSessionsPerUser.
-type SessionLimitPolicy uint8
-
-const (
-	// EvictOldest ends the user's oldest session to make room (default).
-	EvictOldest SessionLimitPolicy = iota
-	// RefuseLogin refuses the new login with 403 session_limit.
-	RefuseLogin
-)
-
-// TheftResponse says what a detected refresh-token reuse ends.
-type TheftResponse uint8
-
-const (
-	// EndSession ends the session whose token was reused (default).
-	EndSession TheftResponse = iota
-	// EndAllSessions ends every session of the user.
-	EndAllSessions
-)
-
 // Config configures a [Manager]. Every zero field means its default, and
 // for durations a negative value means none (the feature is off); this holds
 // for every options struct of sesame ([keys.RotationPolicy],
@@ -185,10 +164,14 @@ type Config[T any] struct {
 
 	// MaxSessionsPerUser caps live sessions per user. Zero means no cap.
 	MaxSessionsPerUser int
-	// OnSessionLimit says what a login past the cap does. Zero means EvictOldest.
-	OnSessionLimit SessionLimitPolicy
-	// OnTheft says what a refresh-token reuse ends. Zero means EndSession.
-	OnTheft TheftResponse
+	// RefuseAtSessionLimit makes a login past MaxSessionsPerUser fail with
+	// 403 session_limit. False (the default) ends the user's oldest session
+	// to make room.
+	RefuseAtSessionLimit bool
+	// TheftEndsAllSessions makes a detected refresh-token reuse end every
+	// session of the user. False (the default) ends the session whose token
+	// was reused.
+	TheftEndsAllSessions bool
 
 	// Limits throttles logins and failing refreshes; see [Limits].
 	Limits Limits

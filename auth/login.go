@@ -148,7 +148,7 @@ func (m *Manager[T]) enforceSessionCap(r *http.Request, uid string, ev Event) *E
 	if excess <= 0 {
 		return nil
 	}
-	if m.cfg.OnSessionLimit == RefuseLogin {
+	if m.cfg.RefuseAtSessionLimit {
 		return &Error{Status: http.StatusForbidden, Code: CodeSessionLimit, Message: "too many active sessions; end one first"}
 	}
 	for _, f := range fams[:excess] { // oldest first

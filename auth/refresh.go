@@ -109,7 +109,7 @@ func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header
 	case errors.As(err, &reuse):
 		// Theft: the store already ended the family and denylisted its sid.
 		m.local.session(reuse.SessionID, m.cfg.Now())
-		if m.cfg.OnTheft == EndAllSessions {
+		if m.cfg.TheftEndsAllSessions {
 			if err := m.endAllSessions(ctx, reuse.UserID); err != nil {
 				m.cfg.Logger.ErrorContext(ctx, "auth: ending all sessions after theft failed", "err", err)
 			}
