@@ -49,7 +49,7 @@ func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request
 			return false
 		}
 		rt = req.RefreshToken
-	} else if v, e := singleCookie(r, m.cfg.RefreshCookieName); e == nil {
+	} else if v, e := m.refreshCookie(w, r); e == nil {
 		rt = v
 	}
 	if rt == "" || len(rt) > 512 {

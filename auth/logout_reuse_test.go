@@ -77,4 +77,4 @@ func TestLogoutWithReusedRefreshToken(t *testing.T) {
 }
 
 // refreshCookieName is the refresh cookie's default name.
-const refreshCookieName = "__Secure-sesame-refresh"
+const refreshCookieName = "__Host-sesame-refresh"

@@ -32,7 +32,7 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 		}
 		rt = req.RefreshToken
 	} else {
-		v, e := singleCookie(r, m.cfg.RefreshCookieName)
+		v, e := m.refreshCookie(w, r)
 		if e != nil {
 			m.fail(w, r, e)
 			return

@@ -27,7 +27,7 @@ func TestStaleRefreshTokenAtLogout(t *testing.T) {
 				return e.do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
 			}},
 			{"cookie", func(rt string) resp {
-				return e.do(nil, "POST", "/auth/logout", "", "Cookie", "__Secure-sesame-refresh="+rt)
+				return e.do(nil, "POST", "/auth/logout", "", "Cookie", "__Host-sesame-refresh="+rt)
 			}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
