@@ -152,6 +152,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	defer m.Close()
 	n := newNode(m, client, authn, policy, log, nm)
+	n.metricsApart, n.proxies = c.metricsAddr != "", proxies
 
 	// Background work runs until bg ends, after the server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
@@ -166,16 +167,30 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           n.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
 	}
-	served := make(chan error, 1)
+	srv := newServer(n.routes())
+	served := make(chan error, 2)
+	var ops *http.Server // --metrics-addr
+	if c.metricsAddr != "" {
+		oln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		ops = newServer(n.opsRoutes())
+		go func() { served <- ops.Serve(oln) }()
+		log.Info("metrics listening", "addr", oln.Addr().String(), "url", "http://"+oln.Addr().String()+"/metrics")
+	}
 	scheme := "http"
 	if c.tls() {
 		scheme = "https"
@@ -200,6 +215,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	if ops != nil {
+		err = errors.Join(err, ops.Shutdown(sctx))
+	}
 	stopBG()
 	wg.Wait()
 	if err != nil {
