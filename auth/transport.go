@@ -88,7 +88,7 @@ func validToken(s string) bool {
 // with the name (cookie tossing from a sibling domain, or a planted duplicate)
 // are refused rather than guessed between.
 func singleCookie(r *http.Request, name string) (string, *Error) {
-	val, n := cookieValue(r, name)
+	val, n := cookieValue(r.Header["Cookie"], name)
 	switch {
 	case n == 0 || n == 1 && val == "":
 		return "", unauthorized(CodeUnauthenticated)
@@ -98,15 +98,15 @@ func singleCookie(r *http.Request, name string) (string, *Error) {
 	return val, nil
 }
 
-// cookieValue returns the value of the last cookie named name and how many
-// there are.
+// cookieValue returns the value of the last cookie named name in the Cookie
+// header lines, and how many there are.
 //
 // It reads the Cookie header itself instead of through r.CookiesNamed, which
 // validates every byte of every cookie and allocates them all: on a cache
 // hit that was most of the cost of the cookie transport. The value is not
 // checked here; it is an exact-string cache key or goes to the strict parser.
-func cookieValue(r *http.Request, name string) (val string, n int) {
-	for _, line := range r.Header["Cookie"] {
+func cookieValue(lines []string, name string) (val string, n int) {
+	for _, line := range lines {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
@@ -191,48 +191,64 @@ func (m *Manager[T]) clearTossed(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hideRefreshCookie returns r without the refresh cookie in its Cookie
-// header, for application handlers behind the middleware: a __Host- refresh
-// cookie has Path=/, so browsers send it with every request, but only the
-// auth endpoints need it. A handler that logs or echoes request headers then
-// cannot leak a token that lives for weeks. r is not changed; a request
-// without the cookie is returned as it is.
-func (m *Manager[T]) hideRefreshCookie(r *http.Request) *http.Request {
-	name := m.cfg.RefreshCookieName
-	if _, n := cookieValue(r, name); n == 0 {
+// appRequest is r as an application handler behind the middleware gets it:
+// with the session s (if not nil) in its context, and without the refresh
+// cookie in its Cookie header. A __Host- refresh cookie has Path=/, so
+// browsers send it with every request, but only the auth endpoints need it;
+// a handler that logs or echoes request headers then cannot leak a token
+// that lives for weeks. r itself is not changed.
+func (m *Manager[T]) appRequest(r *http.Request, s *Session[T]) *http.Request {
+	h, hidden := withoutCookie(r.Header, m.cfg.RefreshCookieName)
+	switch {
+	case s != nil:
+		r = r.WithContext(withSession(r.Context(), s))
+	case hidden:
+		r2 := *r
+		r = &r2
+	default:
 		return r
 	}
-	lines := r.Header["Cookie"]
-	kept := make([]string, 0, len(lines))
-	for _, line := range lines {
+	if hidden {
+		r.Header = h
+	}
+	return r
+}
+
+// withoutCookie returns a copy of h without the cookies named name, and
+// whether there were any (h itself when there were none).
+func withoutCookie(h http.Header, name string) (http.Header, bool) {
+	if _, n := cookieValue(h["Cookie"], name); n == 0 {
+		return h, false
+	}
+	var kept []string
+	for _, line := range h["Cookie"] {
 		var b strings.Builder
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			if k, _, _ := strings.Cut(strings.TrimSpace(part), "="); k == name {
+			part = strings.TrimSpace(part)
+			if k, _, _ := strings.Cut(part, "="); k == name || part == "" {
 				continue
 			}
 			if b.Len() > 0 {
 				b.WriteString("; ")
 			}
-			b.WriteString(strings.TrimSpace(part))
+			b.WriteString(part)
 		}
 		if b.Len() > 0 {
 			kept = append(kept, b.String())
 		}
 	}
-	h := make(http.Header, len(r.Header))
-	for k, v := range r.Header {
-		h[k] = v
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		out[k] = v
 	}
 	if len(kept) == 0 {
-		delete(h, "Cookie")
+		delete(out, "Cookie")
 	} else {
-		h["Cookie"] = kept
+		out["Cookie"] = kept
 	}
-	r2 := *r
-	r2.Header = h
-	return &r2
+	return out, true
 }
 
 // hostPrefixed reports whether a cookie name has the __Host- prefix.
@@ -259,7 +275,7 @@ func (m *Manager[T]) refreshPath() string {
 //     out). The price is Path=/, which the prefix requires, so browsers send
 //     it with every request to the host, not only to /auth; the middleware
 //     takes it out of the request before an application handler sees it
-//     (hideRefreshCookie), and only the auth endpoints read it.
+//     (appRequest), and only the auth endpoints read it.
 //     With Config.CookieDomain the cookie is shared across the domain, so it
 //     is __Secure- with a Domain and Path=/auth (sent only to the auth
 //     endpoints), and duplicates are refused and cleared (refreshCookie).
