@@ -103,9 +103,12 @@ func TestCookieFlow(t *testing.T) {
 		}
 		access, refresh := parseSetCookie(t, sc[0]), parseSetCookie(t, sc[1])
 		wantAttrs(t, access, "__Host-sesame", "Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age")
-		wantAttrs(t, refresh, "__Secure-sesame-refresh", "Path=/auth", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age")
+		wantAttrs(t, refresh, "__Host-sesame-refresh", "Path=/", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age")
 		if _, ok := access["Domain"]; ok {
 			t.Error("access cookie has a Domain")
+		}
+		if _, ok := refresh["Domain"]; ok {
+			t.Error("refresh cookie has a Domain")
 		}
 		if r := e.do(b, "GET", "/app", ""); r.status != 200 || r.body != "hello Bob" {
 			t.Fatalf("protected call: %d %q", r.status, r.body)
@@ -512,7 +515,7 @@ func TestLogoutWithExpiredAccessToken(t *testing.T) {
 	u, _ := url.Parse(e.srv.URL + "/auth/")
 	var refresh string
 	for _, c := range b.Jar.Cookies(u) {
-		if c.Name == "__Secure-sesame-refresh" {
+		if c.Name == refreshCookieName {
 			refresh = c.Value
 		}
 	}
@@ -521,7 +524,7 @@ func TestLogoutWithExpiredAccessToken(t *testing.T) {
 	}
 
 	// Forged: a garbled refresh cookie, expired access cookie: 401, nothing ended.
-	forged := e.do(nil, "POST", "/auth/logout", "", "Cookie", "__Secure-sesame-refresh="+refresh[:len(refresh)-3]+"AAA")
+	forged := e.do(nil, "POST", "/auth/logout", "", "Cookie", refreshCookieName+"="+refresh[:len(refresh)-3]+"AAA")
 	if forged.status != 401 {
 		t.Fatalf("forged logout: %d", forged.status)
 	}

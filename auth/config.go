@@ -146,15 +146,27 @@ type Config[T any] struct {
 	// ("sesame" with Insecure).
 	CookieName string
 	// RefreshCookieName names the refresh-token cookie. Zero means
-	// "__Secure-sesame-refresh" ("sesame-refresh" with Insecure).
+	// "__Host-sesame-refresh": host-only, Path=/, so no other host of the
+	// site (a sibling subdomain) can plant or shadow it. With CookieDomain
+	// set, zero means "__Secure-sesame-refresh", scoped to
+	// RefreshCookiePath; with Insecure, "sesame-refresh". A name starting
+	// with __Host- cannot be combined with CookieDomain.
 	RefreshCookieName string
-	// RefreshCookiePath scopes the refresh cookie, so it travels only to the
-	// auth endpoints. Zero means "/auth"; set it to where [Manager.Routes]
-	// is mounted.
+	// RefreshCookiePath scopes a refresh cookie that is not __Host- (with
+	// CookieDomain, Insecure or a name of your own), so it travels only to
+	// the auth endpoints. Zero means "/auth"; set it to where
+	// [Manager.Routes] is mounted. A __Host- refresh cookie always has
+	// Path=/ (the prefix requires it); the middleware then hides it from
+	// application handlers.
 	RefreshCookiePath string
-	// CookieDomain sets Domain on the refresh cookie. Zero means none (host
-	// only), which is safest. The access cookie is always host-only: the
-	// __Host- prefix forbids a Domain.
+	// CookieDomain sets Domain on the refresh cookie, sharing it with every
+	// host under that domain (sso.example.com and app.example.com). Zero
+	// means none: the __Host- refresh cookie, bound to this host, which is
+	// safest. With a Domain any host of the domain can also plant a refresh
+	// cookie of its own: two are refused and both cleared (the user logs in
+	// again), but a lone planted one is indistinguishable from a genuine
+	// one, so set it only when every host under the domain is trusted. The
+	// access cookie is always host-only: the __Host- prefix forbids a Domain.
 	CookieDomain string
 	// Insecure drops Secure and the __Host-/__Secure- prefixes so cookies work
 	// over plain HTTP on localhost. Development only.
@@ -297,9 +309,13 @@ func (c Config[T]) withDefaults() Config[T] {
 		}
 	}
 	if c.RefreshCookieName == "" {
-		c.RefreshCookieName = "__Secure-sesame-refresh"
-		if c.Insecure {
+		switch {
+		case c.Insecure:
 			c.RefreshCookieName = "sesame-refresh"
+		case c.CookieDomain != "":
+			c.RefreshCookieName = "__Secure-sesame-refresh"
+		default:
+			c.RefreshCookieName = "__Host-sesame-refresh"
 		}
 	}
 	if c.RefreshCookiePath == "" {
@@ -375,6 +391,8 @@ func (c *Config[T]) validate() error {
 		return errors.New("auth: Config.MaxSessionsPerUser is negative")
 	case !c.Insecure && (len(c.CookieName) < 7 || c.CookieName[:7] != "__Host-"):
 		return fmt.Errorf("auth: Config.CookieName %q must start with __Host- (or set Insecure for development)", c.CookieName)
+	case hostPrefixed(c.RefreshCookieName) && c.CookieDomain != "":
+		return fmt.Errorf("auth: Config.RefreshCookieName %q cannot have Config.CookieDomain %q: a __Host- cookie has no Domain", c.RefreshCookieName, c.CookieDomain)
 	case c.DataKey != nil && len(c.DataKey) != 32:
 		return fmt.Errorf("auth: Config.DataKey must be 32 bytes, not %d", len(c.DataKey))
 	case c.DataKey == nil && !c.PlaintextData && !inProcess(c.Store):
@@ -397,7 +415,7 @@ func (c *Config[T]) validate() error {
 
 // inProcess reports whether a store keeps its data in this process only.
 func inProcess(st revocation.Store) bool {
-	_, ok := st.(*revocation.MemoryStore)
+	_, ok := st.(revocation.InProcess)
 	return ok
 }
 

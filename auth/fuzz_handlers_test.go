@@ -200,11 +200,11 @@ func FuzzRefreshBody(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Add(rt, true)
-	f.Add(rt+"; __Secure-sesame-refresh="+rt, true)
+	f.Add(rt+"; "+refreshCookieName+"="+rt, true)
 	f.Fuzz(func(t *testing.T, s string, cookie bool) {
 		var w *httptest.ResponseRecorder
 		if cookie {
-			w = fs.serve("POST", "/auth/refresh", "", "Cookie", "__Secure-sesame-refresh="+s)
+			w = fs.serve("POST", "/auth/refresh", "", "Cookie", refreshCookieName+"="+s)
 		} else {
 			w = fs.serve("POST", "/auth/refresh", s, "Content-Type", "application/json", "X-Session-Transport", "header")
 		}

@@ -17,8 +17,9 @@ import (
 // it is decoded.
 const maxBody = 64 << 10
 
-// Routes returns the auth endpoints, to mount under /auth (the refresh
-// cookie's path; see Config.RefreshCookiePath):
+// Routes returns the auth endpoints, to mount under /auth (with
+// Config.CookieDomain, the refresh cookie's path; see
+// Config.RefreshCookiePath):
 //
 //	r.Mount("/auth", m.Routes())
 //

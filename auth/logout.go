@@ -33,7 +33,9 @@ func (m *Manager[T]) logout(w http.ResponseWriter, r *http.Request) {
 // user who clicks "log out" after the tab sat idle): the refresh token, from
 // its cookie or from the JSON body {"refresh_token"} in header transport, is
 // proven genuine by the store (a refresh) before its family is ended, so a
-// guessed or forged one ends nothing. It reports whether it answered.
+// guessed or forged one ends nothing. A token the store calls reuse is
+// answered as [Manager.refresh] answers it (see reused). It reports whether
+// it answered.
 func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request) bool {
 	var rt string
 	if wantsHeader(r) {
@@ -47,7 +49,7 @@ func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request
 			return false
 		}
 		rt = req.RefreshToken
-	} else if v, e := singleCookie(r, m.cfg.RefreshCookieName); e == nil {
+	} else if v, e := m.refreshCookie(w, r); e == nil {
 		rt = v
 	}
 	if rt == "" || len(rt) > 512 {
@@ -55,7 +57,13 @@ func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request
 	}
 	ctx := r.Context()
 	res, err := m.cfg.Store.Refresh(ctx, rt)
+	var reuse *revocation.ReuseError
 	switch {
+	case errors.As(err, &reuse):
+		// A stale token is theft here as on /refresh: the store ended the
+		// family, and the policy, the event and the answer are the same.
+		m.reused(w, r, wantsHeader(r), reuse)
+		return true
 	case errors.Is(err, revocation.ErrUnavailable):
 		m.storeError(w, r, err)
 		return true

@@ -39,10 +39,10 @@ func (m *Manager[T]) middleware(verify func(*http.Request) (*Session[T], *Error)
 					m.fail(w, r, e)
 					return
 				}
-				next.ServeHTTP(w, r)
+				next.ServeHTTP(w, m.appRequest(r, nil))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(withSession(r.Context(), s)))
+			next.ServeHTTP(w, m.appRequest(r, s))
 		})
 	}
 }

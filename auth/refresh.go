@@ -32,7 +32,7 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 		}
 		rt = req.RefreshToken
 	} else {
-		v, e := singleCookie(r, m.cfg.RefreshCookieName)
+		v, e := m.refreshCookie(w, r)
 		if e != nil {
 			m.fail(w, r, e)
 			return
@@ -103,23 +103,10 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header bool, err error) {
-	ctx := r.Context()
 	var reuse *revocation.ReuseError
 	switch {
 	case errors.As(err, &reuse):
-		// Theft: the store already ended the family and denylisted its sid.
-		m.local.session(reuse.SessionID, m.cfg.Now())
-		if m.cfg.TheftEndsAllSessions {
-			if err := m.endAllSessions(ctx, reuse.UserID); err != nil {
-				m.cfg.Logger.ErrorContext(ctx, "auth: ending all sessions after theft failed", "err", err)
-			}
-		}
-		m.event(ctx, Event{Kind: EventRefreshReused, UserID: reuse.UserID, SessionID: reuse.SessionID,
-			IP: m.cfg.ClientIP(r), UserAgent: r.UserAgent(), Reason: CodeRefreshReused})
-		if !header {
-			m.clearCookies(w)
-		}
-		m.fail(w, r, unauthorized(CodeRefreshReused))
+		m.reused(w, r, header, reuse)
 	case errors.Is(err, revocation.ErrExpired):
 		if !header {
 			m.clearCookies(w)

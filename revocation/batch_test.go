@@ -83,13 +83,13 @@ func (b *batcher) queued() int {
 	return len(b.queue)
 }
 
-func newGatedStore(t *testing.T) (*RedisStore, *pipeGate, *redis.Client) {
+func newGatedStore(t *testing.T) (*redisStore, *pipeGate, *redis.Client) {
 	t.Helper()
 	srv := redistest.Start(t, nil)
 	client := srv.Client()
 	g := &pipeGate{}
 	client.AddHook(g)
-	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func newFamilies(t *testing.T, s Store, n int) []RefreshToken {
 // runs whileQueued, releases the pipelines and waits for all; lead's
 // refresh must succeed.
 // Pipelines recorded before are dropped first.
-func behindOne(t *testing.T, s *RedisStore, g *pipeGate, lead RefreshToken, calls []func(), whileQueued ...func()) {
+func behindOne(t *testing.T, s *redisStore, g *pipeGate, lead RefreshToken, calls []func(), whileQueued ...func()) {
 	t.Helper()
 	g.take(t)
 	g.holdAll()
@@ -151,7 +151,7 @@ func behindOne(t *testing.T, s *RedisStore, g *pipeGate, lead RefreshToken, call
 }
 
 // refreshEach returns calls refreshing each of toks, and their errors.
-func refreshEach(s *RedisStore, toks []RefreshToken) ([]func(), []error) {
+func refreshEach(s *redisStore, toks []RefreshToken) ([]func(), []error) {
 	errs := make([]error, len(toks))
 	calls := make([]func(), len(toks))
 	for i, tok := range toks {
@@ -351,14 +351,14 @@ func TestAutoPipelineClients(t *testing.T) {
 	srv := redistest.Start(t, nil)
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": srv.Addr()}})
 	defer ring.Close()
-	s, err := NewRedis(ring, nil)
+	s, err := newRedis(ring, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.batch != nil {
 		t.Error("a Ring got auto-pipelining")
 	}
-	if s, _ := NewRedis(srv.Client(), nil); s.batch == nil || s.batch.cluster != nil {
+	if s, _ := newRedis(srv.Client(), nil); s.batch == nil || s.batch.cluster != nil {
 		t.Error("a *redis.Client did not get one batcher")
 	}
 }
@@ -370,7 +370,7 @@ func TestAutoPipelineHookPanic(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
 	client := srv.Client()
-	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestAutoPipelineHookPanic(t *testing.T) {
 func TestCreateScriptRunTwice(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
-	s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix(), NoAutoPipeline: true})
+	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix(), NoAutoPipeline: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestAutoPipelineServerDown(t *testing.T) {
 	srv := redistest.Start(t, nil)
 	client := srv.Client(&redis.Options{MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond,
 		ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
-	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // loadedReplica returns a current replica holding n session entries named
 // "s0".."s<n-1>", loaded straight into its tables.
 func loadedReplica(tb testing.TB, n int) *Replica {
-	store, _ := NewMemory(nil)
+	store, _ := newMemory(nil)
 	r, err := NewReplica(store, &ReplicaOptions{StalenessBound: time.Hour})
 	if err != nil {
 		tb.Fatal(err)
@@ -122,13 +122,13 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(float64(percentile(l.all, 0.99).Microseconds()), "p99-µs")
 }
 
-func benchRedisStore(b *testing.B, opts ...*RedisOptions) *RedisStore {
+func benchRedisStore(b *testing.B, opts ...*RedisOptions) *redisStore {
 	srv := redistest.Start(b, nil)
 	var o *RedisOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	s, err := NewRedis(srv.Client(), o)
+	s, err := newRedis(srv.Client(), o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func BenchmarkRedisRefresh(b *testing.B) {
 	}
 }
 
-func benchmarkRedisRefresh(b *testing.B, s *RedisStore) {
+func benchmarkRedisRefresh(b *testing.B, s *redisStore) {
 	ctx := context.Background()
 	var lat latencies
 	b.ReportAllocs()
@@ -221,8 +221,8 @@ func BenchmarkRedisIsRevoked(b *testing.B) {
 // included). One iteration is 1000 revocations, one at a time.
 func BenchmarkRedisPropagation(b *testing.B) {
 	srv := redistest.Start(b, nil)
-	a, _ := NewRedis(srv.Client(), nil)
-	other, _ := NewRedis(srv.Client(), nil)
+	a, _ := newRedis(srv.Client(), nil)
+	other, _ := newRedis(srv.Client(), nil)
 	ra, _ := NewReplica(a, nil)
 	rb, _ := NewReplica(other, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -263,7 +263,7 @@ func BenchmarkRedisPropagation(b *testing.B) {
 }
 
 func BenchmarkMemoryRefresh(b *testing.B) {
-	s, _ := NewMemory(nil)
+	s, _ := newMemory(nil)
 	ctx := context.Background()
 	_, tok, _ := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
 	b.ReportAllocs()

@@ -42,8 +42,8 @@
 // # Replica
 //
 // A [Replica] loads a snapshot, then follows the feed (a Redis Stream read
-// with XREAD BLOCK from a cursor; for [DynamoStore], numbered items polled
-// with a Query from a cursor; for [MemoryStore], an in-process log) and
+// with XREAD BLOCK from a cursor; for [NewDynamo] store, numbered items polled
+// with a Query from a cursor; for [NewMemory] store, an in-process log) and
 // merges a full snapshot every ResyncInterval (default 5m) as a safety net.
 // After a failure it resumes from its cursor, or resyncs if events after the
 // cursor are gone. Resyncs merge: an entry leaves a replica only by expiring,
@@ -116,8 +116,8 @@
 //
 // # DynamoDB layout and atomicity
 //
-// A [DynamoStore] keeps everything in one table (key pk, sk; TTL attribute
-// "ttl"; [DynamoStore.CreateTable] makes it) and uses no transaction, no
+// A [NewDynamo] store keeps everything in one table (key pk, sk; TTL attribute
+// "ttl"; [CreateDynamoTable] makes it) and uses no transaction, no
 // Stream and no TTL guarantee: every step is one conditional write on one
 // item, and each operation orders its steps so that a crash between any two
 // leaves a state the rules above allow, which a retry completes.
@@ -152,10 +152,10 @@
 //
 // # Concurrency
 //
-// Every method of [RedisStore], [DynamoStore], [MemoryStore] and [Replica]
+// Every method of the stores NewRedis, NewDynamo and NewMemory make, and of [Replica],
 // may be called concurrently, except that [Replica.Run] runs once at a time.
 //
-// A RedisStore auto-pipelines its state-changing scripts (create, refresh,
+// A NewRedis store auto-pipelines its state-changing scripts (create, refresh,
 // update, revoke): a call that finds no pipeline to its master in flight
 // sends its script at once; calls made meanwhile go together in the next
 // pipeline, one pipeline in flight per master on a Cluster. Each script stays

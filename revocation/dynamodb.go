@@ -91,13 +91,13 @@ import (
 // the stored first secret is ours (as create.lua checks), and otherwise an
 // existing family, never overwritten.
 //
-// Refresh: read the family (strongly consistent), decide as MemoryStore
+// Refresh: read the family (strongly consistent), decide as memoryStore
 // does, then write with the condition that cur is still the hash that was
 // read: a rotation (cur moves on, so of racing rotations one wins, the
 // others read again and replay) or a replay (only lu changes). Expiry
 // deletes the family on the condition that cur and lu are unchanged.
 // Reuse writes the denylist and feed for the session first, then deletes
-// the family, like RedisStore: a crash between leaves the session revoked
+// the family, like redisStore: a crash between leaves the session revoked
 // and the family alive, and the next presentation of the stolen token finds
 // the reuse again.
 //
@@ -130,10 +130,10 @@ const (
 	dynCASTries = 16
 )
 
-// DynamoOptions configures a [DynamoStore]. A nil or zero DynamoOptions means
+// DynamoOptions configures a [NewDynamo] store. A nil or zero DynamoOptions means
 // the defaults.
 type DynamoOptions struct {
-	// Table is the table's name. Zero means "sesame". [DynamoStore.CreateTable]
+	// Table is the table's name. Zero means "sesame". [CreateDynamoTable]
 	// creates it.
 	Table string
 	// EntryTTL, GraceWindow, ReuseLookback and Now mean what they mean in
@@ -142,15 +142,15 @@ type DynamoOptions struct {
 	GraceWindow   time.Duration
 	ReuseLookback int
 	Now           func() time.Time
-	// PollInterval is how often [DynamoStore.Read] asks for new feed
+	// PollInterval is how often the store's Read asks for new feed
 	// entries while it waits (DynamoDB cannot block on a read): each poll
 	// is one strongly consistent Query, 1 read unit while the feed is
 	// quiet, per replica. Zero means 100ms.
 	PollInterval time.Duration
 }
 
-// DynamoStore is a [Store] and a [Feed] kept in one Amazon DynamoDB table
-// (see [DynamoStore.CreateTable] for its definition), through a client from
+// dynamoStore is a [Store] and a [Feed] kept in one Amazon DynamoDB table
+// (see [CreateDynamoTable] for its definition), through a client from
 // github.com/aws/aws-sdk-go-v2/service/dynamodb. All methods may be called
 // concurrently. DynamoDB errors and timeouts are returned wrapping
 // [ErrUnavailable]; the client's own timeouts and retries apply (give it an
@@ -158,7 +158,7 @@ type DynamoOptions struct {
 // calls are bounded here, at 10s). The
 // package documentation and the comment at the top of dynamodb.go say why
 // each operation is safe without transactions.
-type DynamoStore struct {
+type dynamoStore struct {
 	db    *dynamodb.Client
 	c     common
 	table string
@@ -169,13 +169,21 @@ type DynamoStore struct {
 }
 
 var (
-	_ Store = (*DynamoStore)(nil)
-	_ Feed  = (*DynamoStore)(nil)
+	_ Store = (*dynamoStore)(nil)
+	_ Feed  = (*dynamoStore)(nil)
 )
 
-// NewDynamo returns a DynamoStore using client. opts may be nil. It does not
-// touch the table; [DynamoStore.CreateTable] creates it.
-func NewDynamo(client *dynamodb.Client, opts *DynamoOptions) (*DynamoStore, error) {
+// NewDynamo returns a dynamoStore using client. opts may be nil. It does not
+// touch the table; [CreateDynamoTable] creates it.
+func NewDynamo(client *dynamodb.Client, opts *DynamoOptions) (Backend, error) {
+	s, err := newDynamo(client, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newDynamo(client *dynamodb.Client, opts *DynamoOptions) (*dynamoStore, error) {
 	if client == nil {
 		return nil, errors.New("revocation: nil dynamodb client")
 	}
@@ -199,26 +207,28 @@ func NewDynamo(client *dynamodb.Client, opts *DynamoOptions) (*DynamoStore, erro
 	if err != nil {
 		return nil, err
 	}
-	return &DynamoStore{db: client, c: c, table: o.Table, poll: o.PollInterval, holes: map[uint64]time.Time{}}, nil
+	return &dynamoStore{db: client, c: c, table: o.Table, poll: o.PollInterval, holes: map[uint64]time.Time{}}, nil
 }
 
 // EntryTTL returns how long a denylist entry lives, so that a caller can
 // check its access tokens do not outlive it (auth.New does).
-func (d *DynamoStore) EntryTTL() time.Duration { return d.c.entryTTL }
+func (d *dynamoStore) EntryTTL() time.Duration { return d.c.entryTTL }
 
-// Table returns the table's name.
-func (d *DynamoStore) Table() string { return d.table }
+// CreateTable creates the table of a NewDynamo store; see CreateDynamoTable.
+func (d *dynamoStore) CreateTable(ctx context.Context) (bool, error) {
+	return CreateDynamoTable(ctx, d.db, d.table)
+}
 
-// CreateTable creates the store's table if it does not exist (on-demand
+// CreateDynamoTable creates table, for NewDynamo, if it does not exist (on-demand
 // capacity; key pk, sk, both strings; no index), waits until it is active,
 // and turns on TTL deletion on the attribute "ttl". It reports whether it
 // created the table; running it again is harmless. An emulator that does
 // not implement UpdateTimeToLive (dynalite answers
 // UnknownOperationException) is tolerated: it never deletes by TTL anyway,
 // and no read depends on it.
-func (d *DynamoStore) CreateTable(ctx context.Context) (created bool, err error) {
-	_, err = d.db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(d.table),
+func CreateDynamoTable(ctx context.Context, db *dynamodb.Client, table string) (created bool, err error) {
+	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{
 			{AttributeName: aws.String(dynPK), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(dynSK), AttributeType: types.ScalarAttributeTypeS},
@@ -237,21 +247,21 @@ func (d *DynamoStore) CreateTable(ctx context.Context) (created bool, err error)
 	default:
 		return false, unavailable("create table", err)
 	}
-	w := dynamodb.NewTableExistsWaiter(d.db, func(o *dynamodb.TableExistsWaiterOptions) {
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second
 	})
-	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(d.table)}, 5*time.Minute); err != nil {
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 5*time.Minute); err != nil {
 		return created, unavailable("wait for table", err)
 	}
-	ttl, err := d.db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(d.table)})
+	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 	if err == nil && ttl.TimeToLiveDescription != nil {
 		switch ttl.TimeToLiveDescription.TimeToLiveStatus {
 		case types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling:
 			return created, nil
 		}
 	}
-	_, err = d.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName: aws.String(d.table),
+	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: aws.String(table),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{
 			AttributeName: aws.String(dynTTL), Enabled: aws.Bool(true),
 		},
@@ -273,7 +283,7 @@ func isConditionFailed(err error) bool {
 	return errors.As(err, &c)
 }
 
-func (d *DynamoStore) nowMs() int64 { return d.c.now().UnixMilli() }
+func (d *dynamoStore) nowMs() int64 { return d.c.now().UnixMilli() }
 
 // ttlAt is the TTL attribute for an item that ends at ms (unix ms).
 func ttlAt(ms int64) types.AttributeValue {

@@ -15,7 +15,7 @@ import (
 // machine: they measure this package's round trips and dynalite's speed,
 // and say nothing about DynamoDB's latency or throughput on AWS.
 
-func benchDynamoStore(b *testing.B, opts DynamoOptions) *DynamoStore {
+func benchDynamoStore(b *testing.B, opts DynamoOptions) *dynamoStore {
 	srv := dynalitetest.Start(b)
 	return newDynamoTable(b, srv.Client(), opts)
 }
@@ -120,7 +120,7 @@ func BenchmarkDynamoPropagation(b *testing.B) {
 		b.Run("poll="+poll.String(), func(b *testing.B) {
 			srv := dynalitetest.Start(b)
 			a := newDynamoTable(b, srv.Client(), DynamoOptions{PollInterval: poll})
-			other, _ := NewDynamo(srv.Client(), &DynamoOptions{Table: a.Table(), PollInterval: poll})
+			other, _ := newDynamo(srv.Client(), &DynamoOptions{Table: a.table, PollInterval: poll})
 			rb, _ := NewReplica(other, nil)
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup

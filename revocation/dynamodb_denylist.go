@@ -23,23 +23,23 @@ func dlKey(kind byte, id string) map[string]types.AttributeValue {
 }
 
 // RevokeSession implements [Store].
-func (d *DynamoStore) RevokeSession(ctx context.Context, sid string) error {
+func (d *dynamoStore) RevokeSession(ctx context.Context, sid string) error {
 	return d.revoke(ctx, 's', sid, 0)
 }
 
 // RevokeToken implements [Store].
-func (d *DynamoStore) RevokeToken(ctx context.Context, jti string) error {
+func (d *dynamoStore) RevokeToken(ctx context.Context, jti string) error {
 	return d.revoke(ctx, 'j', jti, 0)
 }
 
 // RevokeUser implements [Store].
-func (d *DynamoStore) RevokeUser(ctx context.Context, userID string, before time.Time) error {
+func (d *dynamoStore) RevokeUser(ctx context.Context, userID string, before time.Time) error {
 	return d.revoke(ctx, 'u', userID, before.UnixMilli())
 }
 
 // revoke raises the denylist entry, then appends its feed entry (see the
 // top of this file for why in this order).
-func (d *DynamoStore) revoke(ctx context.Context, kind byte, id string, before int64) error {
+func (d *dynamoStore) revoke(ctx context.Context, kind byte, id string, before int64) error {
 	now := d.nowMs()
 	exp := now + d.c.entryTTL.Milliseconds()
 	in := &dynamodb.UpdateItemInput{
@@ -71,7 +71,7 @@ func (d *DynamoStore) revoke(ctx context.Context, kind byte, id string, before i
 }
 
 // IsRevoked implements [Store] with one strongly consistent BatchGetItem.
-func (d *DynamoStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
+func (d *dynamoStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
 	var keys []map[string]types.AttributeValue
 	if s.SID != "" {
 		keys = append(keys, dlKey('s', s.SID))
@@ -106,7 +106,7 @@ func (d *DynamoStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
 
 // batchGet reads up to 100 items, strongly consistent, retrying the keys
 // DynamoDB leaves unprocessed (throttling).
-func (d *DynamoStore) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]item, error) {
+func (d *dynamoStore) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]item, error) {
 	var out []item
 	for attempt := 0; len(keys) > 0; attempt++ {
 		if attempt == 10 {

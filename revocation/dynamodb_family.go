@@ -78,7 +78,7 @@ func parseFam(fid string, raw map[string]types.AttributeValue) (st famState, ok 
 	return st, true
 }
 
-func (d *DynamoStore) getFam(ctx context.Context, fid string) (famState, bool, error) {
+func (d *dynamoStore) getFam(ctx context.Context, fid string) (famState, bool, error) {
 	res, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(d.table), Key: famKey(fid), ConsistentRead: aws.Bool(true),
 	})
@@ -90,7 +90,7 @@ func (d *DynamoStore) getFam(ctx context.Context, fid string) (famState, bool, e
 }
 
 // CreateFamily implements [Store].
-func (d *DynamoStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error) {
+func (d *dynamoStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error) {
 	now := d.c.now()
 	if err := validNewFamily(nf, now); err != nil {
 		return Family{}, RefreshToken{}, err
@@ -142,7 +142,7 @@ func (d *DynamoStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, R
 
 // Refresh implements [Store]: read, decide, and write on the condition that
 // the family's current hash is still the one read.
-func (d *DynamoStore) Refresh(ctx context.Context, token string) (RefreshResult, error) {
+func (d *dynamoStore) Refresh(ctx context.Context, token string) (RefreshResult, error) {
 	fid, secret, ok := parseToken(token)
 	if !ok {
 		return RefreshResult{}, ErrInvalidToken
@@ -228,7 +228,7 @@ func (d *DynamoStore) Refresh(ctx context.Context, token string) (RefreshResult,
 // reused handles theft: the session id goes on the denylist first, then the
 // family is deleted. If the first step fails nothing changed, the error is
 // ErrUnavailable, and the next presentation of the token detects it again.
-func (d *DynamoStore) reused(ctx context.Context, fid string, f Family) error {
+func (d *dynamoStore) reused(ctx context.Context, fid string, f Family) error {
 	if err := d.RevokeSession(ctx, f.SessionID); err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func (d *DynamoStore) reused(ctx context.Context, fid string, f Family) error {
 
 // UpdateData implements [Store]: one write, on the condition that the
 // family is live.
-func (d *DynamoStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
+func (d *dynamoStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
 	if !validFamilyID(familyID) {
 		return ErrNotFound
 	}
@@ -266,7 +266,7 @@ func (d *DynamoStore) UpdateData(ctx context.Context, familyID string, payload [
 }
 
 // GetFamily implements [Store].
-func (d *DynamoStore) GetFamily(ctx context.Context, familyID string) (Family, bool, error) {
+func (d *dynamoStore) GetFamily(ctx context.Context, familyID string) (Family, bool, error) {
 	if !validFamilyID(familyID) {
 		return Family{}, false, nil
 	}

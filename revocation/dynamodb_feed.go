@@ -60,7 +60,7 @@ func newEpoch() string {
 
 // appendFeed numbers an entry and writes it. If a reader sealed the number
 // before the put arrived, it takes another.
-func (d *DynamoStore) appendFeed(ctx context.Context, kind byte, id string, exp, before int64) error {
+func (d *dynamoStore) appendFeed(ctx context.Context, kind byte, id string, exp, before int64) error {
 	for range dynCASTries {
 		c, err := d.nextSeq(ctx)
 		if err != nil {
@@ -78,7 +78,7 @@ func (d *DynamoStore) appendFeed(ctx context.Context, kind byte, id string, exp,
 }
 
 // putFeed writes feed entry seq unless something (a seal) is there already.
-func (d *DynamoStore) putFeed(ctx context.Context, c feedCursor, kind byte, id string, exp, before int64) (sealed bool, err error) {
+func (d *dynamoStore) putFeed(ctx context.Context, c feedCursor, kind byte, id string, exp, before int64) (sealed bool, err error) {
 	now := d.nowMs()
 	_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(d.table),
@@ -96,7 +96,7 @@ func (d *DynamoStore) putFeed(ctx context.Context, c feedCursor, kind byte, id s
 }
 
 // nextSeq takes the next number, setting the epoch on the first call.
-func (d *DynamoStore) nextSeq(ctx context.Context) (feedCursor, error) {
+func (d *dynamoStore) nextSeq(ctx context.Context) (feedCursor, error) {
 	res, err := d.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(d.table),
 		Key:                       key(dynSeqPK, dynNoSK),
@@ -116,7 +116,7 @@ func (d *DynamoStore) nextSeq(ctx context.Context) (feedCursor, error) {
 
 // lastSeq returns the counter: the epoch and the highest number handed out
 // so far (0 and no epoch before the first).
-func (d *DynamoStore) lastSeq(ctx context.Context) (feedCursor, error) {
+func (d *dynamoStore) lastSeq(ctx context.Context) (feedCursor, error) {
 	res, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(d.table), Key: key(dynSeqPK, dynNoSK), ConsistentRead: aws.Bool(true),
 	})
@@ -131,7 +131,7 @@ func (d *DynamoStore) lastSeq(ctx context.Context) (feedCursor, error) {
 // partition. An entry numbered at or below the counter wrote its denylist
 // item before it took its number, so the scan sees it; the ones after come
 // from the feed.
-func (d *DynamoStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
+func (d *dynamoStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
 	defer cancel()
 	c, err := d.lastSeq(ctx)
@@ -183,7 +183,7 @@ func (d *DynamoStore) Snapshot(ctx context.Context, add func(Entry)) (string, er
 // another epoch or behind it (the table was recreated or restored), or when
 // its own entry is gone or was written more than EntryTTL ago (later ones
 // may have been deleted by TTL).
-func (d *DynamoStore) Resume(ctx context.Context, cursor string) error {
+func (d *dynamoStore) Resume(ctx context.Context, cursor string) error {
 	ctx, cancel := context.WithTimeout(ctx, feedCallTimeout)
 	defer cancel()
 	cur, ok := parseCursor(cursor)
@@ -215,7 +215,7 @@ func (d *DynamoStore) Resume(ctx context.Context, cursor string) error {
 
 // Read implements [Feed] by polling every PollInterval until entries come
 // or wait has passed.
-func (d *DynamoStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
+func (d *dynamoStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
 	cur, ok := parseCursor(cursor)
 	if !ok {
 		return nil, cursor, ErrCursorLost
@@ -244,7 +244,7 @@ func (d *DynamoStore) Read(ctx context.Context, cursor string, wait time.Duratio
 // which every entry has been read; entries after a hole are returned too.
 // news is false when nothing was returned, or only entries behind a hole
 // that an earlier read saw already.
-func (d *DynamoStore) readOnce(ctx context.Context, cur feedCursor) (entries []Entry, next feedCursor, news bool, err error) {
+func (d *dynamoStore) readOnce(ctx context.Context, cur feedCursor) (entries []Entry, next feedCursor, news bool, err error) {
 	for {
 		entries, next, news, retry, err := d.readFeed(ctx, cur)
 		if !retry {
@@ -254,7 +254,7 @@ func (d *DynamoStore) readOnce(ctx context.Context, cur feedCursor) (entries []E
 	}
 }
 
-func (d *DynamoStore) readFeed(ctx context.Context, cur feedCursor) (entries []Entry, next feedCursor, news, retry bool, err error) {
+func (d *dynamoStore) readFeed(ctx context.Context, cur feedCursor) (entries []Entry, next feedCursor, news, retry bool, err error) {
 	// The cursor's own entry is read too, to know it is still there.
 	p := dynamodb.NewQueryPaginator(d.db, &dynamodb.QueryInput{
 		TableName:              aws.String(d.table),
@@ -349,7 +349,7 @@ func (d *DynamoStore) readFeed(ctx context.Context, cur feedCursor) (entries []E
 	return nil, cur, false, true, nil
 }
 
-func (d *DynamoStore) forgetHoles(upTo uint64) {
+func (d *dynamoStore) forgetHoles(upTo uint64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for seq := range d.holes {

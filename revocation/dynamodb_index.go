@@ -19,7 +19,7 @@ type indexEntry struct {
 	abs     int64
 }
 
-func (d *DynamoStore) index(ctx context.Context, userID string) ([]indexEntry, error) {
+func (d *dynamoStore) index(ctx context.Context, userID string) ([]indexEntry, error) {
 	p := dynamodb.NewQueryPaginator(d.db, &dynamodb.QueryInput{
 		TableName:                 aws.String(d.table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
@@ -42,7 +42,7 @@ func (d *DynamoStore) index(ctx context.Context, userID string) ([]indexEntry, e
 
 // ListFamilies implements [Store]: one query of the index, one batch read of
 // the families (100 a request), and a delete for each stale index entry.
-func (d *DynamoStore) ListFamilies(ctx context.Context, userID string) ([]Family, error) {
+func (d *dynamoStore) ListFamilies(ctx context.Context, userID string) ([]Family, error) {
 	idx, err := d.index(ctx, userID)
 	if err != nil {
 		return nil, unavailable("list families", err)
@@ -93,7 +93,7 @@ func (d *DynamoStore) ListFamilies(ctx context.Context, userID string) ([]Family
 }
 
 // RevokeFamily implements [Store].
-func (d *DynamoStore) RevokeFamily(ctx context.Context, familyID string) error {
+func (d *dynamoStore) RevokeFamily(ctx context.Context, familyID string) error {
 	if !validFamilyID(familyID) {
 		return nil
 	}
@@ -118,7 +118,7 @@ func (d *DynamoStore) RevokeFamily(ctx context.Context, familyID string) error {
 // RevokeAllFamilies implements [Store]: for each family in the user's
 // index, its session id is denylisted and a tombstone replaces the family;
 // then the index entries go, then the user's revoked-before is raised.
-func (d *DynamoStore) RevokeAllFamilies(ctx context.Context, userID string) error {
+func (d *dynamoStore) RevokeAllFamilies(ctx context.Context, userID string) error {
 	idx, err := d.index(ctx, userID)
 	if err != nil {
 		return unavailable("revoke all families", err)
@@ -152,7 +152,7 @@ func (d *DynamoStore) RevokeAllFamilies(ctx context.Context, userID string) erro
 // FindSession implements [Store] with a Scan of the whole table, filtered on
 // the session id: for administrators' tools, not the request path (it reads
 // every item, and pays for every item it reads).
-func (d *DynamoStore) FindSession(ctx context.Context, sid string) (Family, bool, error) {
+func (d *dynamoStore) FindSession(ctx context.Context, sid string) (Family, bool, error) {
 	if sid == "" {
 		return Family{}, false, nil
 	}

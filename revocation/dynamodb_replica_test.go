@@ -29,7 +29,7 @@ func TestDynamoTwoReplicas(t *testing.T) {
 	ctx := context.Background()
 	srv := dynalitetest.Start(t)
 	a := newDynamoTable(t, srv.Client(), DynamoOptions{PollInterval: 20 * time.Millisecond})
-	b, _ := NewDynamo(srv.Client(), &DynamoOptions{Table: a.Table(), PollInterval: 20 * time.Millisecond})
+	b, _ := newDynamo(srv.Client(), &DynamoOptions{Table: a.table, PollInterval: 20 * time.Millisecond})
 	_ = a.RevokeSession(ctx, "old")
 	ra, _ := NewReplica(a, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
 	rb, _ := NewReplica(b, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
@@ -93,7 +93,7 @@ func TestDynamoReplicaPaused(t *testing.T) {
 	t.Parallel()
 	srv := dynalitetest.Start(t)
 	setup := newDynamoTable(t, srv.Client(), DynamoOptions{})
-	store, _ := NewDynamo(fastDynamo(srv), &DynamoOptions{Table: setup.Table(), PollInterval: 20 * time.Millisecond})
+	store, _ := newDynamo(fastDynamo(srv), &DynamoOptions{Table: setup.table, PollInterval: 20 * time.Millisecond})
 	const bound = 500 * time.Millisecond
 	closed, _ := NewReplica(store, &ReplicaOptions{StalenessBound: bound, ReadWait: 50 * time.Millisecond})
 	open, _ := NewReplica(store, &ReplicaOptions{StalenessBound: bound, ReadWait: 50 * time.Millisecond, Policy: FailOpen})
@@ -269,7 +269,7 @@ func TestDynamoResumeDetectsLostEvents(t *testing.T) {
 	}
 	// As TTL would: the cursor's own entry is deleted.
 	if _, err := store.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: aws.String(store.Table()), Key: key(dynFeedPK, seqSK(1)),
+		TableName: aws.String(store.table), Key: key(dynFeedPK, seqSK(1)),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestDynamoTableRecreated(t *testing.T) {
 	if err != nil || seqOf(cursor) != "2" {
 		t.Fatalf("snapshot cursor %q, %v", cursor, err)
 	}
-	if _, err := store.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(store.Table())}); err != nil {
+	if _, err := store.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(store.table)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.CreateTable(ctx); err != nil {
@@ -342,7 +342,7 @@ func TestDynamoUnavailable(t *testing.T) {
 	t.Parallel()
 	srv := dynalitetest.Start(t)
 	setup := newDynamoTable(t, srv.Client(), DynamoOptions{})
-	s, err := NewDynamo(fastDynamo(srv), &DynamoOptions{Table: setup.Table()})
+	s, err := newDynamo(fastDynamo(srv), &DynamoOptions{Table: setup.table})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestDynamoUnavailable(t *testing.T) {
 func TestDynamoCreateTable(t *testing.T) {
 	t.Parallel()
 	srv := dynalitetest.Start(t)
-	s, err := NewDynamo(srv.Client(), &DynamoOptions{Table: "sessions"})
+	s, err := newDynamo(srv.Client(), &DynamoOptions{Table: "sessions"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,11 +417,11 @@ func TestDynamoCreateTable(t *testing.T) {
 	if d.Table.BillingModeSummary == nil || d.Table.BillingModeSummary.BillingMode != "PAY_PER_REQUEST" {
 		t.Fatalf("billing mode %+v, want on-demand", d.Table.BillingModeSummary)
 	}
-	if _, err := NewDynamo(nil, nil); err == nil {
+	if _, err := newDynamo(nil, nil); err == nil {
 		t.Error("a nil client was accepted")
 	}
 	for _, o := range []DynamoOptions{{Table: "ab"}, {PollInterval: -1}, {EntryTTL: -1}} {
-		if _, err := NewDynamo(srv.Client(), &o); err == nil {
+		if _, err := newDynamo(srv.Client(), &o); err == nil {
 			t.Errorf("NewDynamo accepted %+v", o)
 		}
 	}

@@ -16,10 +16,10 @@ import (
 var tableSeq atomic.Int64
 
 // newDynamoTable creates a fresh table on srv and returns a store using it.
-func newDynamoTable(t testing.TB, client *dynamodb.Client, opts DynamoOptions) *DynamoStore {
+func newDynamoTable(t testing.TB, client *dynamodb.Client, opts DynamoOptions) *dynamoStore {
 	t.Helper()
 	opts.Table = fmt.Sprintf("test%d", tableSeq.Add(1))
-	s, err := NewDynamo(client, &opts)
+	s, err := newDynamo(client, &opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,11 +19,12 @@ func ExampleNewDynamo() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	store, err := revocation.NewDynamo(dynamodb.NewFromConfig(cfg), &revocation.DynamoOptions{Table: "sesame"})
-	if err != nil {
+	client := dynamodb.NewFromConfig(cfg)
+	if _, err := revocation.CreateDynamoTable(ctx, client, "sesame"); err != nil { // usually done once, by sessionctl store init
 		log.Fatal(err)
 	}
-	if _, err := store.CreateTable(ctx); err != nil { // usually done once, by sessionctl store init
+	store, err := revocation.NewDynamo(client, &revocation.DynamoOptions{Table: "sesame"})
+	if err != nil {
 		log.Fatal(err)
 	}
 	replica, err := revocation.NewReplica(store, nil)

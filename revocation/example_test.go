@@ -79,7 +79,7 @@ func ExampleReuseError() {
 	// session revoked true
 }
 
-// A replica answers the per-request check from memory. A MemoryStore is a
+// A replica answers the per-request check from memory. A memoryStore is a
 // feed, so a single process uses the same path as a fleet on Redis.
 func ExampleReplica() {
 	ctx, cancel := context.WithCancel(context.Background())

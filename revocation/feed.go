@@ -37,7 +37,7 @@ type Entry struct {
 }
 
 // Feed is an ordered source of denylist entries for a [Replica].
-// [*RedisStore], [*DynamoStore] and [*MemoryStore] implement it, so a single
+// [NewRedis] store, [NewDynamo] store and [NewMemory] store implement it, so a single
 // process uses the same replica path as a fleet. A cursor is an opaque
 // string.
 type Feed interface {

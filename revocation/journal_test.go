@@ -12,7 +12,7 @@ import (
 func TestJournalRepublishesToMemory(t *testing.T) {
 	ctx := context.Background()
 	clk := newFakeClock()
-	src, err := NewMemory(&MemoryOptions{Now: clk.Now, EntryTTL: time.Hour})
+	src, err := newMemory(&MemoryOptions{Now: clk.Now, EntryTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestJournalRepublishesToMemory(t *testing.T) {
 	if n := j.Len(); n != 4 {
 		t.Fatalf("journal holds %d live entries, want 4", n)
 	}
-	early, _ := NewMemory(&MemoryOptions{Now: clk.Now, EntryTTL: time.Hour})
+	early, _ := newMemory(&MemoryOptions{Now: clk.Now, EntryTTL: time.Hour})
 	if n, err := j.Republish(ctx, early); err != nil || n != 4 {
 		t.Fatalf("republished %d (%v), want 4", n, err)
 	}
@@ -53,7 +53,7 @@ func TestJournalRepublishesToMemory(t *testing.T) {
 		}
 	}
 	clk.Advance(11 * time.Minute) // s1, j1 and u1 (before+1h) have expired
-	dst, err := NewMemory(&MemoryOptions{Now: clk.Now, EntryTTL: time.Hour})
+	dst, err := newMemory(&MemoryOptions{Now: clk.Now, EntryTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ type LimiterStatus struct {
 }
 
 // LimiterSource is implemented by stores that can keep limiter counts in
-// their backend: [*RedisStore] (shared by the fleet) and [*MemoryStore]
+// their backend: [NewRedis] store (shared by the fleet) and [NewMemory] store
 // (in the process).
 type LimiterSource interface {
 	// Limiter returns a Limiter for rate whose keys live under name (for
@@ -125,8 +125,8 @@ type LimiterSource interface {
 }
 
 var (
-	_ LimiterSource = (*RedisStore)(nil)
-	_ LimiterSource = (*MemoryStore)(nil)
+	_ LimiterSource = (*redisStore)(nil)
+	_ LimiterSource = (*memoryStore)(nil)
 )
 
 // LimiterOptions configure a Limiter. A nil *LimiterOptions means the

@@ -10,11 +10,11 @@ import (
 
 // A login handler reserves before it checks the password, so concurrent
 // guesses cannot overtake the count, and clears the user's budget on
-// success. With a RedisStore the same calls count across the fleet.
+// success. With a NewRedis store the same calls count across the fleet.
 func ExampleLimiter() {
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC) // a fixed clock, for stable output
 	store, _ := revocation.NewMemory(&revocation.MemoryOptions{Now: func() time.Time { return now }})
-	perUser, _ := store.Limiter("login-user", revocation.Rate{Limit: 3, Period: 5 * time.Minute}, nil)
+	perUser, _ := store.(revocation.LimiterSource).Limiter("login-user", revocation.Rate{Limit: 3, Period: 5 * time.Minute}, nil)
 	ctx := context.Background()
 
 	login := func(user, password string) string {

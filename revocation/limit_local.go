@@ -167,7 +167,7 @@ func (l *localLimiter) Status() LimiterStatus { return LimiterStatus{} }
 
 // Limiter returns a [NewLocalLimiter] limiter: a process has one count per
 // key. name is not used (each call returns a separate table).
-func (m *MemoryStore) Limiter(name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
+func (m *memoryStore) Limiter(name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
 	o := opts.withDefaults()
 	if o.Now == nil {
 		o.Now = m.c.now

@@ -24,7 +24,7 @@ import (
 // dependency.
 var limitScript = loadScript("limit.lua")
 
-// newRedisLimiter is [RedisStore.Limiter] on any client and prefix.
+// newRedisLimiter is [redisStore.Limiter] on any client and prefix.
 func newRedisLimiter(client redis.UniversalClient, prefix, name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
 	if client == nil {
 		return nil, errors.New("revocation: nil redis client")
@@ -78,7 +78,7 @@ func newRedisLimiter(client redis.UniversalClient, prefix, name string, rate Rat
 // for opts.RetryInterval before asking Redis again; [Limiter.Status] reports
 // the fallback. Counts made locally are not copied to Redis afterwards, and
 // a Reset during the fallback clears only the local count.
-func (s *RedisStore) Limiter(name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
+func (s *redisStore) Limiter(name string, rate Rate, opts *LimiterOptions) (Limiter, error) {
 	return newRedisLimiter(s.rdb, s.prefix, name, rate, opts)
 }
 

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// MemoryStore is a [Store] and a [Feed] held in process memory, for a single
+// memoryStore is a [Store] and a [Feed] held in process memory, for a single
 // node and for tests. Its state is lost when the process ends. All methods may
-// be called concurrently. Its behaviour matches [RedisStore]: one contract
+// be called concurrently. Its behaviour matches [NewRedis] store: one contract
 // test suite runs against both.
-type MemoryStore struct {
+type memoryStore struct {
 	c common
 
 	mu     sync.Mutex
@@ -31,8 +31,16 @@ type MemoryStore struct {
 
 type userEntry struct{ before, exp int64 }
 
-// NewMemory returns an empty MemoryStore. opts may be nil.
-func NewMemory(opts *MemoryOptions) (*MemoryStore, error) {
+// NewMemory returns an empty memoryStore. opts may be nil.
+func NewMemory(opts *MemoryOptions) (Backend, error) {
+	s, err := newMemory(opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newMemory(opts *MemoryOptions) (*memoryStore, error) {
 	var o MemoryOptions
 	if opts != nil {
 		o = *opts
@@ -41,7 +49,7 @@ func NewMemory(opts *MemoryOptions) (*MemoryStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &MemoryStore{
+	return &memoryStore{
 		c:      c,
 		sids:   map[string]int64{},
 		jtis:   map[string]int64{},
@@ -54,10 +62,10 @@ func NewMemory(opts *MemoryOptions) (*MemoryStore, error) {
 
 // EntryTTL returns how long a denylist entry lives, so that a caller can
 // check its access tokens do not outlive it (auth.New does).
-func (m *MemoryStore) EntryTTL() time.Duration { return m.c.entryTTL }
+func (m *memoryStore) EntryTTL() time.Duration { return m.c.entryTTL }
 
 // RevokeSession implements [Store].
-func (m *MemoryStore) RevokeSession(ctx context.Context, sid string) error {
+func (m *memoryStore) RevokeSession(ctx context.Context, sid string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.revokeLocked(KindSession, sid, 0)
@@ -65,7 +73,7 @@ func (m *MemoryStore) RevokeSession(ctx context.Context, sid string) error {
 }
 
 // RevokeToken implements [Store].
-func (m *MemoryStore) RevokeToken(ctx context.Context, jti string) error {
+func (m *memoryStore) RevokeToken(ctx context.Context, jti string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.revokeLocked(KindToken, jti, 0)
@@ -73,14 +81,14 @@ func (m *MemoryStore) RevokeToken(ctx context.Context, jti string) error {
 }
 
 // RevokeUser implements [Store].
-func (m *MemoryStore) RevokeUser(ctx context.Context, userID string, before time.Time) error {
+func (m *memoryStore) RevokeUser(ctx context.Context, userID string, before time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.revokeLocked(KindUser, userID, before.UnixMilli())
 	return nil
 }
 
-func (m *MemoryStore) revokeLocked(k Kind, id string, before int64) {
+func (m *memoryStore) revokeLocked(k Kind, id string, before int64) {
 	now := m.c.now().UnixMilli()
 	m.sweepLocked(now)
 	ttl := m.c.entryTTL.Milliseconds()
@@ -108,7 +116,7 @@ func (m *MemoryStore) revokeLocked(k Kind, id string, before int64) {
 }
 
 // sweepLocked drops expired denylist entries, at most once per EntryTTL/2.
-func (m *MemoryStore) sweepLocked(now int64) {
+func (m *memoryStore) sweepLocked(now int64) {
 	if now < m.sweep {
 		return
 	}
@@ -128,7 +136,7 @@ func (m *MemoryStore) sweepLocked(now int64) {
 }
 
 // IsRevoked implements [Store].
-func (m *MemoryStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
+func (m *memoryStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
 	now := m.c.now().UnixMilli()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -147,7 +155,7 @@ func (m *MemoryStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
 }
 
 // CreateFamily implements [Store].
-func (m *MemoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error) {
+func (m *memoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error) {
 	now := m.c.now()
 	if err := validNewFamily(nf, now); err != nil {
 		return Family{}, RefreshToken{}, err
@@ -180,7 +188,7 @@ func (m *MemoryStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, R
 }
 
 // Refresh implements [Store].
-func (m *MemoryStore) Refresh(ctx context.Context, token string) (RefreshResult, error) {
+func (m *memoryStore) Refresh(ctx context.Context, token string) (RefreshResult, error) {
 	fid, secret, ok := parseToken(token)
 	if !ok {
 		return RefreshResult{}, ErrInvalidToken
@@ -233,7 +241,7 @@ func (m *MemoryStore) Refresh(ctx context.Context, token string) (RefreshResult,
 
 // liveLocked returns the family if it exists and has not expired; an expired
 // one is deleted.
-func (m *MemoryStore) liveLocked(fid string) *famState {
+func (m *memoryStore) liveLocked(fid string) *famState {
 	st := m.fams[fid]
 	if st == nil {
 		return nil
@@ -246,7 +254,7 @@ func (m *MemoryStore) liveLocked(fid string) *famState {
 }
 
 // UpdateData implements [Store].
-func (m *MemoryStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
+func (m *memoryStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.liveLocked(familyID)
@@ -258,7 +266,7 @@ func (m *MemoryStore) UpdateData(ctx context.Context, familyID string, payload [
 }
 
 // GetFamily implements [Store].
-func (m *MemoryStore) GetFamily(ctx context.Context, familyID string) (Family, bool, error) {
+func (m *memoryStore) GetFamily(ctx context.Context, familyID string) (Family, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.liveLocked(familyID)
@@ -269,7 +277,7 @@ func (m *MemoryStore) GetFamily(ctx context.Context, familyID string) (Family, b
 }
 
 // ListFamilies implements [Store].
-func (m *MemoryStore) ListFamilies(ctx context.Context, userID string) ([]Family, error) {
+func (m *memoryStore) ListFamilies(ctx context.Context, userID string) ([]Family, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Family
@@ -296,14 +304,14 @@ func sortFamilies(fs []Family) {
 
 // indexLen is for tests: the number of index entries kept for a user,
 // including stale ones not pruned yet.
-func (m *MemoryStore) indexLen(userID string) int {
+func (m *memoryStore) indexLen(userID string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.byUser[userID])
 }
 
 // RevokeFamily implements [Store].
-func (m *MemoryStore) RevokeFamily(ctx context.Context, familyID string) error {
+func (m *memoryStore) RevokeFamily(ctx context.Context, familyID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.fams[familyID]
@@ -316,7 +324,7 @@ func (m *MemoryStore) RevokeFamily(ctx context.Context, familyID string) error {
 }
 
 // RevokeAllFamilies implements [Store].
-func (m *MemoryStore) RevokeAllFamilies(ctx context.Context, userID string) error {
+func (m *memoryStore) RevokeAllFamilies(ctx context.Context, userID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for fid := range m.byUser[userID] {
@@ -334,7 +342,7 @@ func (m *MemoryStore) RevokeAllFamilies(ctx context.Context, userID string) erro
 
 // Feed.
 
-func (m *MemoryStore) appendLocked(e Entry, now int64) {
+func (m *memoryStore) appendLocked(e Entry, now int64) {
 	// Trim expired entries from the head: a replica that missed them has
 	// nothing to miss. A replica whose cursor falls behind the head resyncs.
 	drop := 0
@@ -350,12 +358,12 @@ func (m *MemoryStore) appendLocked(e Entry, now int64) {
 	m.notify = make(chan struct{})
 }
 
-func (m *MemoryStore) cursorLocked() string {
+func (m *memoryStore) cursorLocked() string {
 	return strconv.FormatUint(m.logBase+uint64(len(m.log)), 10)
 }
 
 // Snapshot implements [Feed].
-func (m *MemoryStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
+func (m *memoryStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.c.now().UnixMilli()
@@ -377,7 +385,7 @@ func (m *MemoryStore) Snapshot(ctx context.Context, add func(Entry)) (string, er
 	return m.cursorLocked(), nil
 }
 
-func (m *MemoryStore) checkCursorLocked(cursor string) (uint64, error) {
+func (m *memoryStore) checkCursorLocked(cursor string) (uint64, error) {
 	seq, err := strconv.ParseUint(cursor, 10, 64)
 	if err != nil || seq < m.logBase || seq > m.logBase+uint64(len(m.log)) {
 		return 0, ErrCursorLost
@@ -386,7 +394,7 @@ func (m *MemoryStore) checkCursorLocked(cursor string) (uint64, error) {
 }
 
 // Resume implements [Feed].
-func (m *MemoryStore) Resume(ctx context.Context, cursor string) error {
+func (m *memoryStore) Resume(ctx context.Context, cursor string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, err := m.checkCursorLocked(cursor)
@@ -394,7 +402,7 @@ func (m *MemoryStore) Resume(ctx context.Context, cursor string) error {
 }
 
 // Read implements [Feed].
-func (m *MemoryStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
+func (m *memoryStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
 	var timer <-chan time.Time
 	for {
 		m.mu.Lock()
@@ -428,7 +436,7 @@ func (m *MemoryStore) Read(ctx context.Context, cursor string, wait time.Duratio
 
 // FindSession returns the live family of session sid; found is false if
 // there is none. It scans every family: for administrators' tools.
-func (m *MemoryStore) FindSession(ctx context.Context, sid string) (Family, bool, error) {
+func (m *memoryStore) FindSession(ctx context.Context, sid string) (Family, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for fid, st := range m.fams {
@@ -440,3 +448,10 @@ func (m *MemoryStore) FindSession(ctx context.Context, sid string) (Family, bool
 	}
 	return Family{}, false, nil
 }
+
+// InProcess is implemented by the stores that keep their state in this
+// process alone ([NewMemory]'s): nothing they hold reaches another
+// machine, so session data kept with their families needs no sealing.
+type InProcess interface{ inProcess() }
+
+func (*memoryStore) inProcess() {}

@@ -52,7 +52,7 @@ func newCommon(entryTTL, grace time.Duration, lookback int, now func() time.Time
 	return c, nil
 }
 
-// RedisOptions configures a [RedisStore]. A nil or zero RedisOptions means
+// RedisOptions configures a [NewRedis] store. A nil or zero RedisOptions means
 // the defaults.
 type RedisOptions struct {
 	// KeyPrefix starts every key. It must not contain '{' or '}' (they would
@@ -104,7 +104,7 @@ type RedisOptions struct {
 	NoAutoPipeline bool
 }
 
-// MemoryOptions configures a [MemoryStore]. A nil or zero MemoryOptions means
+// MemoryOptions configures a [NewMemory] store. A nil or zero MemoryOptions means
 // the defaults; the fields mean what they mean in [RedisOptions].
 type MemoryOptions struct {
 	EntryTTL      time.Duration

@@ -90,7 +90,7 @@ type PersistenceOptions struct {
 	OnReset func(ctx context.Context, st PersistenceStatus) error
 }
 
-// PersistenceMonitor watches the Redis under a [RedisStore] for the two
+// PersistenceMonitor watches the Redis under a [NewRedis] store for the two
 // ways it can lose revocations: a configuration that keeps nothing on disk,
 // and a data set reset under the running fleet.
 //
@@ -121,10 +121,19 @@ type PersistenceMonitor struct {
 	status PersistenceStatus
 }
 
-// PersistenceMonitor returns a monitor of the store's Redis. Call
+// NewPersistenceMonitor returns a monitor of the Redis behind b, a NewRedis
+// store (any other is an error: there is no Redis to watch). Call
 // [PersistenceMonitor.Check] once at start (and log its answer), then run
 // [PersistenceMonitor.Run].
-func (s *RedisStore) PersistenceMonitor(opts *PersistenceOptions) *PersistenceMonitor {
+func NewPersistenceMonitor(b Backend, opts *PersistenceOptions) (*PersistenceMonitor, error) {
+	s, ok := b.(*redisStore)
+	if !ok {
+		return nil, fmt.Errorf("revocation: a persistence monitor watches a Redis store, not %T", b)
+	}
+	return s.persistenceMonitor(opts), nil
+}
+
+func (s *redisStore) persistenceMonitor(opts *PersistenceOptions) *PersistenceMonitor {
 	m := &PersistenceMonitor{rdb: s.rdb, prefix: s.prefix, markers: map[string]string{}}
 	if opts != nil {
 		m.opts = *opts

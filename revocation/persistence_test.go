@@ -30,11 +30,11 @@ func TestPersistenceDurability(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t, tc.opts)
-			s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+			s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := s.PersistenceMonitor(nil).Check(context.Background())
+			st, err := s.persistenceMonitor(nil).Check(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func TestResetDetectedAndRepublished(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t, nil)
-	s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestResetDetectedAndRepublished(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	var republished atomic.Int64
-	mon := s.PersistenceMonitor(&PersistenceOptions{OnReset: func(ctx context.Context, _ PersistenceStatus) error {
+	mon := s.persistenceMonitor(&PersistenceOptions{OnReset: func(ctx context.Context, _ PersistenceStatus) error {
 		n, err := j.Republish(ctx, s)
 		republished.Add(int64(n))
 		return err
@@ -148,11 +148,11 @@ func TestRestartWithPersistenceIsNoReset(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t, &redistest.Options{Persistence: true})
-	s, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := s.PersistenceMonitor(nil)
+	mon := s.persistenceMonitor(nil)
 	if _, err := mon.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -174,11 +174,11 @@ func TestResetOnClusterMaster(t *testing.T) {
 	ctx := context.Background()
 	c := redistest.StartCluster(t, nil)
 	client := c.ClusterClient(clusterOpts())
-	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := s.PersistenceMonitor(nil)
+	mon := s.persistenceMonitor(nil)
 	st, err := mon.Check(ctx)
 	if err != nil || st.Durability != DurabilityNone || strings.Count(st.Detail, ";") != 2 {
 		t.Fatalf("first check: %+v, %v", st, err)

@@ -53,11 +53,11 @@ var (
 // logic always compares stored times with the store's clock.
 const keyMargin = time.Minute
 
-// RedisStore is a [Store] and a [Feed] kept in Redis (standalone, Sentinel or
+// redisStore is a [Store] and a [Feed] kept in Redis (standalone, Sentinel or
 // Cluster) through a go-redis UniversalClient. All methods may be called
 // concurrently. Redis errors and timeouts are returned wrapping
 // [ErrUnavailable]; the client's own timeouts and retries apply.
-type RedisStore struct {
+type redisStore struct {
 	rdb    redis.UniversalClient
 	c      common
 	prefix string
@@ -67,8 +67,16 @@ type RedisStore struct {
 	batch  *pipeliner // nil: one command per script
 }
 
-// NewRedis returns a RedisStore using client. opts may be nil.
-func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, error) {
+// NewRedis returns a redisStore using client. opts may be nil.
+func NewRedis(client redis.UniversalClient, opts *RedisOptions) (Backend, error) {
+	s, err := newRedis(client, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newRedis(client redis.UniversalClient, opts *RedisOptions) (*redisStore, error) {
 	if client == nil {
 		return nil, errors.New("revocation: nil redis client")
 	}
@@ -121,7 +129,7 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 			return nil, fmt.Errorf("revocation: WaitTimeout %v must be shorter than the client's ReadTimeout %v: the WAIT reply is read under it", o.WaitTimeout, readTimeout)
 		}
 	}
-	r := &RedisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
+	r := &redisStore{rdb: client, c: c, prefix: o.KeyPrefix, dl: "{" + o.KeyPrefix + "dl}:",
 		waitN: o.WaitReplicas, waitMs: o.WaitTimeout.Milliseconds()}
 	if known && !o.NoAutoPipeline && o.WaitReplicas == 0 { // see pipeliner
 		r.batch = newPipeliner(client)
@@ -139,7 +147,7 @@ func NewRedis(client redis.UniversalClient, opts *RedisOptions) (*RedisStore, er
 // keeps WaitTimeout below it. (A sticky redis.Conn would let WAIT be read
 // under its own timeout, but go-redis v9.23 races on the shared options when
 // a Conn and its parent client open connections at once.)
-func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (ret *redis.Cmd) {
+func (r *redisStore) run(ctx context.Context, s *redis.Script, keys []string, args ...any) (ret *redis.Cmd) {
 	if r.batch != nil {
 		return r.batch.run(ctx, s, keys, args...)
 	}
@@ -199,14 +207,14 @@ func (r *RedisStore) run(ctx context.Context, s *redis.Script, keys []string, ar
 	}
 }
 
-func (r *RedisStore) famKey(fid string) string {
+func (r *redisStore) famKey(fid string) string {
 	return r.prefix + "{" + fid[:tagLen] + "}:fam:" + fid
 }
 
-func (r *RedisStore) idxKey(userID string) string {
+func (r *redisStore) idxKey(userID string) string {
 	return r.prefix + "{" + userTag(userID) + "}:user:" + userID
 }
 
-func (r *RedisStore) eventsKey() string { return r.dl + "events" }
+func (r *redisStore) eventsKey() string { return r.dl + "events" }
 
-func (r *RedisStore) nowMs() int64 { return r.c.now().UnixMilli() }
+func (r *redisStore) nowMs() int64 { return r.c.now().UnixMilli() }

@@ -15,7 +15,7 @@ import (
 // family hashes — on every master of a Cluster — in time proportional to
 // the number of families: it is for administrators' tools (sessionctl), not
 // for the request path.
-func (r *RedisStore) FindSession(ctx context.Context, sid string) (Family, bool, error) {
+func (r *redisStore) FindSession(ctx context.Context, sid string) (Family, bool, error) {
 	if sid == "" {
 		return Family{}, false, nil
 	}

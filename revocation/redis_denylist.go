@@ -11,24 +11,24 @@ import (
 
 // EntryTTL returns how long a denylist entry lives, so that a caller can
 // check its access tokens do not outlive it (auth.New does).
-func (r *RedisStore) EntryTTL() time.Duration { return r.c.entryTTL }
+func (r *redisStore) EntryTTL() time.Duration { return r.c.entryTTL }
 
 // RevokeSession implements [Store].
-func (r *RedisStore) RevokeSession(ctx context.Context, sid string) error {
+func (r *redisStore) RevokeSession(ctx context.Context, sid string) error {
 	return r.revoke(ctx, "s", r.dl+"sid", sid, 0)
 }
 
 // RevokeToken implements [Store].
-func (r *RedisStore) RevokeToken(ctx context.Context, jti string) error {
+func (r *redisStore) RevokeToken(ctx context.Context, jti string) error {
 	return r.revoke(ctx, "j", r.dl+"jti", jti, 0)
 }
 
 // RevokeUser implements [Store].
-func (r *RedisStore) RevokeUser(ctx context.Context, userID string, before time.Time) error {
+func (r *redisStore) RevokeUser(ctx context.Context, userID string, before time.Time) error {
 	return r.revoke(ctx, "u", r.dl+"user", userID, before.UnixMilli())
 }
 
-func (r *RedisStore) revoke(ctx context.Context, kind, key, id string, before int64) error {
+func (r *redisStore) revoke(ctx context.Context, kind, key, id string, before int64) error {
 	ttl := r.c.entryTTL.Milliseconds()
 	err := r.run(ctx, revokeScript, []string{key, r.eventsKey(), r.dl + "ubefore"},
 		kind, id, ttl, r.nowMs(), ttl, before).Err()
@@ -39,7 +39,7 @@ func (r *RedisStore) revoke(ctx context.Context, kind, key, id string, before in
 }
 
 // IsRevoked implements [Store].
-func (r *RedisStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
+func (r *redisStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
 	var sid, jti, uexp *redis.FloatCmd
 	var ubefore *redis.StringCmd
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

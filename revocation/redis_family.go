@@ -10,7 +10,7 @@ import (
 )
 
 // CreateFamily implements [Store].
-func (r *RedisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error) {
+func (r *redisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, RefreshToken, error) {
 	now := r.c.now()
 	if err := validNewFamily(nf, now); err != nil {
 		return Family{}, RefreshToken{}, err
@@ -41,7 +41,7 @@ func (r *RedisStore) CreateFamily(ctx context.Context, nf NewFamily) (Family, Re
 }
 
 // Refresh implements [Store].
-func (r *RedisStore) Refresh(ctx context.Context, token string) (RefreshResult, error) {
+func (r *redisStore) Refresh(ctx context.Context, token string) (RefreshResult, error) {
 	fid, secret, ok := parseToken(token)
 	if !ok {
 		return RefreshResult{}, ErrInvalidToken
@@ -95,7 +95,7 @@ func (r *RedisStore) Refresh(ctx context.Context, token string) (RefreshResult, 
 // reused handles theft: the session id goes on the denylist first, then the
 // family is deleted. If the first step fails nothing changed, the error is
 // ErrUnavailable, and the next presentation of the token detects it again.
-func (r *RedisStore) reused(ctx context.Context, fid, sid, uid string) error {
+func (r *redisStore) reused(ctx context.Context, fid, sid, uid string) error {
 	if err := r.RevokeSession(ctx, sid); err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func parseFamily(fid string, m map[string]string) (Family, error) {
 }
 
 // UpdateData implements [Store].
-func (r *RedisStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
+func (r *redisStore) UpdateData(ctx context.Context, familyID string, payload []byte) error {
 	if !validFamilyID(familyID) {
 		return ErrNotFound
 	}
@@ -149,7 +149,7 @@ func (r *RedisStore) UpdateData(ctx context.Context, familyID string, payload []
 }
 
 // GetFamily implements [Store].
-func (r *RedisStore) GetFamily(ctx context.Context, familyID string) (Family, bool, error) {
+func (r *redisStore) GetFamily(ctx context.Context, familyID string) (Family, bool, error) {
 	if !validFamilyID(familyID) {
 		return Family{}, false, nil
 	}
@@ -162,7 +162,7 @@ func (r *RedisStore) GetFamily(ctx context.Context, familyID string) (Family, bo
 }
 
 // live parses a family hash and reports whether it is live now.
-func (r *RedisStore) live(fid string, m map[string]string) (Family, bool) {
+func (r *redisStore) live(fid string, m map[string]string) (Family, bool) {
 	if len(m) == 0 {
 		return Family{}, false
 	}
@@ -174,7 +174,7 @@ func (r *RedisStore) live(fid string, m map[string]string) (Family, bool) {
 }
 
 // ListFamilies implements [Store].
-func (r *RedisStore) ListFamilies(ctx context.Context, userID string) ([]Family, error) {
+func (r *redisStore) ListFamilies(ctx context.Context, userID string) ([]Family, error) {
 	idx := r.idxKey(userID)
 	fids, err := r.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
@@ -231,7 +231,7 @@ func toAny(s []string) []any {
 }
 
 // RevokeFamily implements [Store].
-func (r *RedisStore) RevokeFamily(ctx context.Context, familyID string) error {
+func (r *redisStore) RevokeFamily(ctx context.Context, familyID string) error {
 	if !validFamilyID(familyID) {
 		return nil
 	}
@@ -256,7 +256,7 @@ func (r *RedisStore) RevokeFamily(ctx context.Context, familyID string) error {
 // call is refused too, whatever the clocks say), then the families and the
 // index go, then the user's revoked-before is written. A failure half-way
 // leaves at worst more revoked than deleted, and a retry finishes the job.
-func (r *RedisStore) RevokeAllFamilies(ctx context.Context, userID string) error {
+func (r *redisStore) RevokeAllFamilies(ctx context.Context, userID string) error {
 	idx := r.idxKey(userID)
 	fids, err := r.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {

@@ -15,7 +15,7 @@ const snapshotBatch = 2048
 // Snapshot implements [Feed]. It reads the stream position first, then scans
 // the denylist in batches (never blocking Redis for long); entries written
 // during the scan come again from the stream.
-func (r *RedisStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
+func (r *redisStore) Snapshot(ctx context.Context, add func(Entry)) (string, error) {
 	cursor := "0-0"
 	info, err := r.rdb.XInfoStream(ctx, r.eventsKey()).Result()
 	switch {
@@ -76,7 +76,7 @@ func isNoSuchKey(err error) bool {
 
 // Resume implements [Feed]. The cursor is lost when the stream restarted
 // behind it (Redis lost its data) or events after it may have been removed.
-func (r *RedisStore) Resume(ctx context.Context, cursor string) error {
+func (r *redisStore) Resume(ctx context.Context, cursor string) error {
 	cur, ok := parseStreamID(cursor)
 	if !ok {
 		return ErrCursorLost
@@ -115,7 +115,7 @@ func (r *RedisStore) Resume(ctx context.Context, cursor string) error {
 }
 
 // Read implements [Feed] with XREAD BLOCK.
-func (r *RedisStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
+func (r *redisStore) Read(ctx context.Context, cursor string, wait time.Duration) ([]Entry, string, error) {
 	if wait < time.Millisecond {
 		wait = time.Millisecond // XREAD BLOCK 0 would wait forever
 	}

@@ -25,7 +25,7 @@ func TestRedisContract(t *testing.T) {
 	for _, noPipe := range []bool{false, true} {
 		t.Run(fmt.Sprintf("NoAutoPipeline=%v", noPipe), func(t *testing.T) {
 			runContract(t, func(t *testing.T, cfg backendConfig) backend {
-				s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
+				s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
 					GraceWindow: cfg.grace, ReuseLookback: cfg.lookback, Now: cfg.clock.Now, NoAutoPipeline: noPipe})
 				if err != nil {
 					t.Fatal(err)
@@ -47,13 +47,13 @@ func TestRedisContract(t *testing.T) {
 
 func TestRedisOptions(t *testing.T) {
 	srv := redistest.Start(t, nil)
-	if _, err := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: "a{b}:"}); err == nil {
+	if _, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: "a{b}:"}); err == nil {
 		t.Error("a prefix with braces was accepted")
 	}
-	if _, err := NewRedis(nil, nil); err == nil {
+	if _, err := newRedis(nil, nil); err == nil {
 		t.Error("a nil client was accepted")
 	}
-	s, err := NewRedis(srv.Client(), nil)
+	s, err := newRedis(srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestRedisOptions(t *testing.T) {
 func TestRedisKeysShareSlots(t *testing.T) {
 	// A cluster-enabled server answers CLUSTER KEYSLOT even with no slots.
 	srv := redistest.Start(t, &redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
-	s, err := NewRedis(srv.Client(), nil)
+	s, err := newRedis(srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestRedisUnavailable(t *testing.T) {
 	srv := redistest.Start(t, nil)
 	client := srv.Client(&redis.Options{MaxRetries: -1, DialerRetries: 1, DialTimeout: 100 * time.Millisecond,
 		ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond})
-	s, err := NewRedis(client, nil)
+	s, err := newRedis(client, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestRedisEntriesExpireInRedis(t *testing.T) {
 	// The store's clock is injected, so expiry does not depend on how fast
 	// this (possibly loaded) machine runs the next command.
 	clk := newFakeClock()
-	s, err := NewRedis(srv.Client(), &RedisOptions{EntryTTL: time.Minute, Now: clk.Now})
+	s, err := newRedis(srv.Client(), &RedisOptions{EntryTTL: time.Minute, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

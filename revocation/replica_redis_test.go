@@ -24,8 +24,8 @@ func TestRedisTwoReplicas(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t, nil)
 	prefix := uniquePrefix()
-	a, _ := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
-	b, _ := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
+	a, _ := newRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
+	b, _ := newRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
 	_ = a.RevokeSession(ctx, "old")
 	ra, _ := NewReplica(a, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
 	rb, _ := NewReplica(b, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
@@ -73,8 +73,8 @@ func TestRedisReplicaSurvivesRestart(t *testing.T) {
 			ctx := context.Background()
 			srv := redistest.Start(t, &redistest.Options{Persistence: persist})
 			prefix := uniquePrefix()
-			feedStore, _ := NewRedis(fastClient(srv), &RedisOptions{KeyPrefix: prefix})
-			writer, _ := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
+			feedStore, _ := newRedis(fastClient(srv), &RedisOptions{KeyPrefix: prefix})
+			writer, _ := newRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
 			const bound = 300 * time.Millisecond
 			closed, _ := NewReplica(feedStore, &ReplicaOptions{StalenessBound: bound, ReadWait: 50 * time.Millisecond})
 			open, _ := NewReplica(feedStore, &ReplicaOptions{StalenessBound: bound, ReadWait: 50 * time.Millisecond, Policy: FailOpen})
@@ -138,7 +138,7 @@ func TestRedisReplicaSurvivesRestart(t *testing.T) {
 func TestRedisReplicaPaused(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
-	store, _ := NewRedis(fastClient(srv), &RedisOptions{KeyPrefix: uniquePrefix()})
+	store, _ := newRedis(fastClient(srv), &RedisOptions{KeyPrefix: uniquePrefix()})
 	const bound = 300 * time.Millisecond
 	r, _ := NewReplica(store, &ReplicaOptions{StalenessBound: bound, ReadWait: 50 * time.Millisecond})
 	startReplica(t, r)
@@ -155,7 +155,7 @@ func TestRedisReplicaEntriesExpire(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t, nil)
 	clk := newFakeClock()
-	store, _ := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: time.Minute, Now: clk.Now})
+	store, _ := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: time.Minute, Now: clk.Now})
 	r, _ := NewReplica(store, &ReplicaOptions{Now: clk.Now, ReadWait: 20 * time.Millisecond})
 	startReplica(t, r)
 	_ = store.RevokeSession(ctx, "s")
@@ -173,7 +173,7 @@ func TestRedisResumeDetectsLostEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t, nil)
-	store, _ := NewRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	store, _ := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err := store.Resume(ctx, "0-0"); err != nil {
 		t.Fatalf("empty stream, zero cursor: %v", err)
 	}

@@ -40,7 +40,7 @@ func mustCheck(t *testing.T, r *Replica, s Subject, want bool) {
 func TestReplicaMemoryFeed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		store, err := NewMemory(&MemoryOptions{EntryTTL: time.Minute})
+		store, err := newMemory(&MemoryOptions{EntryTTL: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestReplicaStalenessPolicy(t *testing.T) {
 	} {
 		t.Run(tc.policy.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				store, _ := NewMemory(nil)
+				store, _ := newMemory(nil)
 				feed := &flakyFeed{Feed: store}
 				r, err := NewReplica(feed, &ReplicaOptions{Policy: tc.policy, StalenessBound: 5 * time.Second})
 				if err != nil {
@@ -127,7 +127,7 @@ func TestReplicaStalenessPolicy(t *testing.T) {
 }
 
 // flakyFeed is a Feed that can be cut off, standing for a network partition
-// between a replica and a MemoryStore.
+// between a replica and a memoryStore.
 type flakyFeed struct {
 	Feed
 	mu   sync.Mutex
@@ -179,7 +179,7 @@ func (f *flakyFeed) Read(ctx context.Context, cursor string, wait time.Duration)
 
 func TestReplicaResyncs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, _ := NewMemory(nil)
+		store, _ := newMemory(nil)
 		feed := &flakyFeed{Feed: store}
 		r, _ := NewReplica(feed, &ReplicaOptions{ResyncInterval: time.Minute})
 		startReplica(t, r)
@@ -211,7 +211,7 @@ func TestReplicaResyncs(t *testing.T) {
 
 func TestReplicaRunTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, _ := NewMemory(nil)
+		store, _ := newMemory(nil)
 		r, _ := NewReplica(store, nil)
 		startReplica(t, r)
 		synctest.Wait()
@@ -222,7 +222,7 @@ func TestReplicaRunTwice(t *testing.T) {
 }
 
 func TestReplicaOptions(t *testing.T) {
-	store, _ := NewMemory(nil)
+	store, _ := newMemory(nil)
 	for _, o := range []ReplicaOptions{
 		{StalenessBound: -1}, {SweepInterval: -1}, {ReadWait: -1}, {Policy: 7},
 	} {
@@ -244,7 +244,7 @@ func TestReplicaOptions(t *testing.T) {
 
 func TestReplicaCheckAllocs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, _ := NewMemory(nil)
+		store, _ := newMemory(nil)
 		_ = store.RevokeSession(context.Background(), "hit")
 		r, _ := NewReplica(store, nil)
 		startReplica(t, r)
@@ -290,7 +290,7 @@ func TestTable(t *testing.T) {
 // time: spinning readers would keep a synctest bubble from ever advancing.
 func TestReplicaConcurrentChecks(t *testing.T) {
 	ctx := context.Background()
-	store, _ := NewMemory(nil)
+	store, _ := newMemory(nil)
 	// This test is about concurrent readers and writers of the tables, not
 	// staleness: the four spinning readers can starve the feed goroutine on a
 	// loaded machine, so the bound is long and the policy answers from memory.
@@ -340,7 +340,7 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 
 func TestReplicaReadyClosesOnFirstSnapshot(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, _ := NewMemory(nil)
+		store, _ := newMemory(nil)
 		r, _ := NewReplica(store, nil)
 		select {
 		case <-r.Ready():

@@ -5,9 +5,23 @@ import (
 	"time"
 )
 
+// Backend is what revocation's constructors return: a [Store] whose
+// changes a [Replica] can follow ([Feed]), and the lifetime of its denylist
+// entries. NewMemory (one process), NewRedis (a fleet on Redis) and
+// NewDynamo (a fleet on DynamoDB) make one; their types stay unexported.
+// Optional abilities are optional interfaces: [LimiterSource] (memory and
+// Redis). Every method may be called concurrently.
+type Backend interface {
+	Store
+	Feed
+	// EntryTTL is how long a denylist entry lives: a token it revokes
+	// must expire before it does (auth checks).
+	EntryTTL() time.Duration
+}
+
 // Store is the revocation state of a deployment: the denylist and the
-// refresh-token families. [*RedisStore] and [*DynamoStore] serve a fleet;
-// [*MemoryStore] serves a single process. Every method may be called
+// refresh-token families. [NewRedis] store and [NewDynamo] store serve a fleet;
+// [NewMemory] store serves a single process. Every method may be called
 // concurrently.
 //
 // A non-nil error wraps [ErrUnavailable] when the backend could not be asked,
@@ -122,8 +136,8 @@ type RefreshResult struct {
 }
 
 var (
-	_ Store = (*RedisStore)(nil)
-	_ Store = (*MemoryStore)(nil)
-	_ Feed  = (*RedisStore)(nil)
-	_ Feed  = (*MemoryStore)(nil)
+	_ Store = (*redisStore)(nil)
+	_ Store = (*memoryStore)(nil)
+	_ Feed  = (*redisStore)(nil)
+	_ Feed  = (*memoryStore)(nil)
 )

@@ -51,7 +51,7 @@ import (
 //
 // Deriving also means one session can have only one family: CreateFamily
 // refuses a session id whose family exists, rather than overwrite it (the
-// create script and MemoryStore check and write under one lock).
+// create script and memoryStore check and write under one lock).
 const (
 	familyIDLen = 24
 	tagLen      = 2

@@ -42,7 +42,7 @@ func waitTimeout(waitReplicas int) time.Duration {
 
 func contractOn(t *testing.T, client redis.UniversalClient, waitReplicas int) {
 	runContract(t, func(t *testing.T, cfg backendConfig) backend {
-		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
+		s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix(), EntryTTL: cfg.entryTTL,
 			GraceWindow: cfg.grace, ReuseLookback: cfg.lookback, Now: cfg.clock.Now, WaitReplicas: waitReplicas,
 			WaitTimeout: waitTimeout(waitReplicas)})
 		if err != nil {
@@ -73,7 +73,7 @@ func TestCluster(t *testing.T) {
 	t.Run("every script, no CROSSSLOT", func(t *testing.T) { everyScript(t, c, client) })
 	t.Run("a stalled master holds up only its own calls", func(t *testing.T) { stalledMaster(t, c) })
 	t.Run("replica follows failover", func(t *testing.T) {
-		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+		s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestSentinel(t *testing.T) {
 			ReadTimeout: 3 * time.Second, WriteTimeout: 500 * time.Millisecond}), 1)
 	})
 	t.Run("replica follows failover", func(t *testing.T) {
-		s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+		s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func noCrossSlot(t *testing.T, what string, err error) {
 // cluster, where a cross-slot script fails with CROSSSLOT.
 func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClient) {
 	ctx := context.Background()
-	s, err := NewRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func everyScript(t *testing.T, c *redistest.Cluster, client redis.UniversalClien
 // master holding the denylist and its stream, waits for the failover, and
 // checks that revocations written afterwards reach the replica, and that
 // one acknowledged (and replicated, by WAIT) before the kill is still there.
-func feedFollowsFailover(t *testing.T, s *RedisStore, kill func(), waitFailover func() error) {
+func feedFollowsFailover(t *testing.T, s *redisStore, kill func(), waitFailover func() error) {
 	ctx := context.Background()
 	rep, err := NewReplica(s, &ReplicaOptions{ReadWait: 100 * time.Millisecond, StalenessBound: time.Minute})
 	if err != nil {
@@ -248,7 +248,7 @@ func feedFollowsFailover(t *testing.T, s *RedisStore, kill func(), waitFailover 
 }
 
 // waitReplicated issues WAIT 1 on the node holding the denylist.
-func waitReplicated(ctx context.Context, s *RedisStore) error {
+func waitReplicated(ctx context.Context, s *redisStore) error {
 	var n int64
 	var err error
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
@@ -271,7 +271,7 @@ func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil)
 	ctx := context.Background()
-	s, err := NewRedis(srv.Client(), &RedisOptions{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	s, err := newRedis(srv.Client(), &RedisOptions{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,25 +287,27 @@ func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
 	// shorter is refused, and the default fits under it, so a refusal is
 	// "0 of 1", not an i/o timeout that leaves the caller unsure whether WAIT
 	// ran at all.
-	short := srv.Client(&redis.Options{ReadTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	if _, err := NewRedis(short, &RedisOptions{WaitReplicas: 1, WaitTimeout: 100 * time.Millisecond}); err == nil ||
+	// (1s, not less: on a loaded machine the reply to a 500ms WAIT must
+	// still arrive within the read timeout's other half.)
+	short := srv.Client(&redis.Options{ReadTimeout: time.Second, MaxRetries: -1})
+	if _, err := newRedis(short, &RedisOptions{WaitReplicas: 1, WaitTimeout: time.Second}); err == nil ||
 		!strings.Contains(err.Error(), "shorter than the client's ReadTimeout") {
 		t.Errorf("WaitTimeout = ReadTimeout: got %v, want a refusal", err)
 	}
-	s2, err := NewRedis(short, &RedisOptions{WaitReplicas: 1})
+	s2, err := newRedis(short, &RedisOptions{WaitReplicas: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = s2.RevokeSession(ctx, "s2")
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas acknowledged within 50ms") {
-		t.Fatalf("default WaitTimeout under ReadTimeout 100ms: got %v, want ErrUnavailable (0 of 1 replicas within 50ms)", err)
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "0 of 1 replicas acknowledged within 500ms") {
+		t.Fatalf("default WaitTimeout under ReadTimeout 1s: got %v, want ErrUnavailable (0 of 1 replicas within 500ms)", err)
 	}
-	if _, err := NewRedis(srv.Client(), &RedisOptions{WaitReplicas: -1}); err == nil {
+	if _, err := newRedis(srv.Client(), &RedisOptions{WaitReplicas: -1}); err == nil {
 		t.Error("negative WaitReplicas accepted")
 	}
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": srv.Addr()}})
 	defer ring.Close()
-	if _, err := NewRedis(ring, &RedisOptions{WaitReplicas: 1}); err == nil {
+	if _, err := newRedis(ring, &RedisOptions{WaitReplicas: 1}); err == nil {
 		t.Error("WaitReplicas accepted on a Ring")
 	}
 }
@@ -317,7 +319,7 @@ func TestRedisWaitReplicasWithoutReplica(t *testing.T) {
 func stalledMaster(t *testing.T, c *redistest.Cluster) {
 	o := clusterOpts()
 	o.ReadTimeout = 5 * time.Second // the stalled call waits for the resume, not for a timeout
-	s, err := NewRedis(c.ClusterClient(o), &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newRedis(c.ClusterClient(o), &RedisOptions{KeyPrefix: uniquePrefix()})
 	if err != nil {
 		t.Fatal(err)
 	}

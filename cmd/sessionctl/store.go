@@ -24,22 +24,26 @@ func storeURL(flag string) string {
 }
 
 // openDynamo opens the DynamoDB store a dynamodb:// URL names.
-func openDynamo(raw string, entryTTL time.Duration) (*revocation.DynamoStore, error) {
-	st, _, err := openDynamoClient(raw, entryTTL)
-	return st, err
+func openDynamo(raw string, entryTTL time.Duration) (revocation.Backend, error) {
+	client, table, err := dynamoClient(raw)
+	if err != nil {
+		return nil, err
+	}
+	return revocation.NewDynamo(client, &revocation.DynamoOptions{Table: table, EntryTTL: entryTTL})
 }
 
-func openDynamoClient(raw string, entryTTL time.Duration) (*revocation.DynamoStore, *dynamodb.Client, error) {
+// dynamoClient returns a client for the endpoint a dynamodb:// URL names,
+// and its table.
+func dynamoClient(raw string) (*dynamodb.Client, string, error) {
 	u, err := dynamourl.Parse(raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--store: %w", err)
+		return nil, "", fmt.Errorf("--store: %w", err)
 	}
 	client, err := u.Client(context.Background(), os.Getenv)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--store: %w", err)
+		return nil, "", fmt.Errorf("--store: %w", err)
 	}
-	st, err := revocation.NewDynamo(client, &revocation.DynamoOptions{Table: u.Table, EntryTTL: entryTTL})
-	return st, client, err
+	return client, u.Table, nil
 }
 
 func newStoreCmd() *cobra.Command {
@@ -67,25 +71,25 @@ Scan for sessionctl sessions revoke --sid without --user) and DescribeTable.`,
 			if raw == "" {
 				return errors.New("no store: give --store dynamodb://TABLE (or set SESAME_STORE)")
 			}
-			st, client, err := openDynamoClient(raw, 0)
+			client, table, err := dynamoClient(raw)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Minute)
 			defer cancel()
-			created, err := st.CreateTable(ctx)
+			created, err := revocation.CreateDynamoTable(ctx, client, table)
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			if created {
-				fmt.Fprintf(w, "created table %s: keys pk, sk (strings); on-demand capacity\n", st.Table())
+				fmt.Fprintf(w, "created table %s: keys pk, sk (strings); on-demand capacity\n", table)
 			} else {
-				fmt.Fprintf(w, "table %s exists; nothing to do\n", st.Table())
+				fmt.Fprintf(w, "table %s exists; nothing to do\n", table)
 			}
 			// Say what the endpoint reports, not what was asked for: an
 			// emulator may lack TTL (reads never rely on it).
-			ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(st.Table())})
+			ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 			status := "unknown"
 			if err == nil && ttl.TimeToLiveDescription != nil {
 				status = string(ttl.TimeToLiveDescription.TimeToLiveStatus)

@@ -24,6 +24,7 @@ import (
 // SESAME_MASTER_KEY or from --master-key-file.
 type config struct {
 	addr            string
+	metricsAddr     string
 	tlsCert, tlsKey string
 	insecureCookies optionalBool
 	redisURL        string
@@ -74,6 +75,7 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("sessiond", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics and the full /readyz?verbose on this address (plain HTTP; keep it private) instead of the main one (default: /metrics on --addr, /readyz?verbose only from this machine)")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.Var(&c.insecureCookies, "insecure-cookies", "drop Secure and the __Host-/__Secure- cookie prefixes, for plain-HTTP development (default: on only without TLS on a loopback address)")
@@ -109,7 +111,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 
 sessiond serves sesame sessions: /auth/* (login, refresh, logout, sessions),
 /.well-known/jwks.json, /healthz, /readyz, /metrics and the demo route
-/api/whoami.
+/api/whoami. /readyz says ready or not, and why in one word; its details
+(/readyz?verbose) are answered only on --metrics-addr, or without it only to
+requests from this machine that no proxy forwarded.
 
 Every flag but --version can also be set by its environment variable, shown
 in brackets.
@@ -205,6 +209,11 @@ func (c *config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return fmt.Errorf("--addr %q: %v", c.addr, err)
+	}
+	if c.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: %v", c.metricsAddr, err)
+		}
 	}
 	return nil
 }

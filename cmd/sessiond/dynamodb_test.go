@@ -21,11 +21,7 @@ import (
 func TestDynamoFleet(t *testing.T) {
 	t.Parallel()
 	srv := dynalitetest.Start(t)
-	s, err := revocation.NewDynamo(srv.Client(), &revocation.DynamoOptions{Table: "sessions"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateTable(context.Background()); err != nil {
+	if _, err := revocation.CreateDynamoTable(context.Background(), srv.Client(), "sessions"); err != nil {
 		t.Fatal(err)
 	}
 	shared := t.TempDir()
@@ -44,8 +40,9 @@ func TestDynamoFleet(t *testing.T) {
 	a := startSessiond(t, "A", t.TempDir(), env)
 	b := startSessiond(t, "B", t.TempDir(), env)
 	for _, p := range []*proc{a, b} {
-		r := p.do("GET", "/readyz", "")
-		if st := r.json(t)["store"].(map[string]any); r.status != 200 || st["backend"] != "dynamodb" || st["ok"] != true {
+		r := p.do("GET", "/readyz?verbose", "") // the details: from loopback only
+		st, _ := r.json(t)["store"].(map[string]any)
+		if r.status != 200 || st["backend"] != "dynamodb" || st["ok"] != true {
 			t.Fatalf("%s readyz: %d %s", p.name, r.status, r.body)
 		}
 		if l := p.logLine("listening"); l["revocation"] != "dynamodb" {
@@ -81,12 +78,16 @@ func TestDynamoFleet(t *testing.T) {
 		t.Errorf("refresh on B after logout on A: %d %s, want 401", r.status, r.body)
 	}
 
-	// DynamoDB gone: readiness says so.
+	// DynamoDB gone: readiness says so, in one word in public and in
+	// detail to loopback.
 	srv.Kill()
 	waitFor(t, 10*time.Second, "readyz 503", func() bool {
 		r := b.do("GET", "/readyz", "")
-		return r.status == 503 && r.json(t)["store"].(map[string]any)["ok"] == false
+		return r.status == 503 && r.json(t)["reason"] == "store"
 	})
+	if st, _ := b.do("GET", "/readyz?verbose", "").json(t)["store"].(map[string]any); st["ok"] != false || st["error"] == nil {
+		t.Errorf("verbose readyz with DynamoDB gone: store %v", st)
+	}
 	for _, p := range []*proc{a, b} {
 		if code := p.stop(syscall.SIGTERM); code != 0 {
 			t.Errorf("%s: SIGTERM exit code %d, want 0", p.name, code)

@@ -229,7 +229,7 @@ func TestMetricsAndEvents(t *testing.T) {
 	if age < 0 || age > 120 || untilNext+age < 24*3600-2 || untilNext+age > 24*3600+2 {
 		t.Errorf("active key age %vs, next rotation in %vs: want age+next = 24h", age, untilNext)
 	}
-	rd := p.do("GET", "/readyz", "").json(t)
+	rd := p.do("GET", "/readyz?verbose", "").json(t)
 	if v := value(after, "sesame_keyset_version"); v != rd["keyset"].(map[string]any)["version"].(float64) {
 		t.Errorf("sesame_keyset_version %v, readyz says %v", v, rd["keyset"])
 	}

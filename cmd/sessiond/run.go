@@ -145,12 +145,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	ping, backend := func(context.Context) error { return nil }, "memory"
 	switch {
 	case c.storeURL != "":
-		d, dc, err := newDynamoStore(c.storeURL, cfg.EntryTTL(), getenv)
+		d, dc, table, err := newDynamoStore(c.storeURL, cfg.EntryTTL(), getenv)
 		if err != nil {
 			return err
 		}
 		cfg.Store, cfg.DataKey = d, ks.masterKey.Derive(auth.DataKeyLabel)
-		ping, backend = func(ctx context.Context) error { return pingDynamo(ctx, dc, d.Table()) }, "dynamodb"
+		ping, backend = func(ctx context.Context) error { return pingDynamo(ctx, dc, table) }, "dynamodb"
 		m, err = auth.Start(octx, authn, cfg)
 	case client != nil:
 		ping, backend = func(ctx context.Context) error { return pingRedis(ctx, client) }, "redis"
@@ -164,6 +164,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	defer m.Close()
 	n := newNode(m, backend, ping, authn, policy, log, nm)
+	n.metricsApart, n.proxies = c.metricsAddr != "", proxies
 
 	// Background work runs until bg ends, after the server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
@@ -178,16 +179,30 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           n.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
 	}
-	served := make(chan error, 1)
+	srv := newServer(n.routes())
+	served := make(chan error, 2)
+	var ops *http.Server // --metrics-addr
+	if c.metricsAddr != "" {
+		oln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		ops = newServer(n.opsRoutes())
+		go func() { served <- ops.Serve(oln) }()
+		log.Info("metrics listening", "addr", oln.Addr().String(), "url", "http://"+oln.Addr().String()+"/metrics")
+	}
 	scheme := "http"
 	if c.tls() {
 		scheme = "https"
@@ -208,6 +223,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	if ops != nil {
+		err = errors.Join(err, ops.Shutdown(sctx))
+	}
 	stopBG()
 	wg.Wait()
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -29,6 +31,13 @@ type node struct {
 	policy  keys.RotationPolicy
 	log     *slog.Logger
 	nm      *nodeMetrics
+
+	// metricsApart: /metrics and the readiness details are served on
+	// --metrics-addr (opsRoutes), not on the main listener.
+	metricsApart bool
+	// proxies are --trusted-proxies: a request from one of them came from
+	// somewhere else, so it never gets the readiness details.
+	proxies []netip.Prefix
 }
 
 // newNode is the node of a running Manager.
@@ -45,10 +54,54 @@ func (n *node) routes() http.Handler {
 	r.Method(http.MethodGet, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Method(http.MethodHead, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Get("/healthz", n.healthz)
-	r.Get("/readyz", n.readyz)
-	r.Method(http.MethodGet, "/metrics", n.metrics())
+	if n.metricsApart {
+		r.Get("/readyz", n.readyz(never))
+	} else {
+		r.Get("/readyz", n.readyz(n.fromThisMachine))
+		r.Method(http.MethodGet, "/metrics", n.metrics())
+	}
 	r.With(n.m.Require()).Get("/api/whoami", n.whoami)
 	return r
+}
+
+// opsRoutes are the routes of --metrics-addr: what a scraper and an
+// operator need, with every readiness detail.
+func (n *node) opsRoutes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, n.accessLog)
+	r.Get("/healthz", n.healthz)
+	r.Get("/readyz", n.readyz(always))
+	r.Method(http.MethodGet, "/metrics", n.metrics())
+	return r
+}
+
+func never(*http.Request) bool  { return false }
+func always(*http.Request) bool { return true }
+
+// fromThisMachine reports whether r came straight from this machine: a
+// loopback peer that is not a trusted proxy and that names no client
+// behind it (a reverse proxy on the same host forwards the world's
+// requests from a loopback address, and says so in one of these headers).
+func (n *node) fromThisMachine(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.Unmap().IsLoopback() {
+		return false
+	}
+	for _, p := range n.proxies {
+		if p.Contains(ip.Unmap()) {
+			return false
+		}
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Host"} {
+		if len(r.Header.Values(h)) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // healthz is liveness: the process runs and serves HTTP.
@@ -56,8 +109,18 @@ func (n *node) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// publicReadiness is all /readyz tells anyone: ready or not, and which
+// part is not (store, replica or keyset). The details (the users file's
+// path, the user count, the active kid, error texts) would help an
+// attacker map the deployment and are for operators only.
+type publicReadiness struct {
+	Ready  bool   `json:"ready"`
+	Reason string `json:"reason,omitempty"`
+}
+
 type readiness struct {
 	Ready   bool         `json:"ready"`
+	Reason  string       `json:"reason,omitempty"`
 	Store   storeCheck   `json:"store"`
 	Replica replicaCheck `json:"replica"`
 	Keyset  keysetCheck  `json:"keyset"`
@@ -99,7 +162,9 @@ type usersCheck struct {
 }
 
 // readyz is readiness: 200 when this node can serve sessions correctly, 503
-// with the failing part otherwise.
+// otherwise, with the first failing part as the reason ("store", "replica",
+// "keyset"). That is the whole answer, unless the request asks for
+// "?verbose" and details(r) allows it: then every part is shown.
 //
 //   - store: memory always answers; Redis must answer PING within 1s
 //     (login, refresh and logout need it).
@@ -108,11 +173,27 @@ type usersCheck struct {
 //   - keyset: a keyset is loaded. A failed reload keeps the last good one
 //     serving; its error is shown but does not fail readiness.
 //   - users: shown, never failing (the last good users file stays in use).
-func (n *node) readyz(w http.ResponseWriter, r *http.Request) {
+func (n *node) readyz(details func(*http.Request) bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rd := n.readiness(r.Context())
+		code := http.StatusOK
+		if !rd.Ready {
+			code = http.StatusServiceUnavailable
+		}
+		if r.URL.Query().Has("verbose") && details(r) {
+			writeJSON(w, code, rd)
+			return
+		}
+		writeJSON(w, code, publicReadiness{Ready: rd.Ready, Reason: rd.Reason})
+	}
+}
+
+// readiness checks every part.
+func (n *node) readiness(ctx context.Context) readiness {
 	var rd readiness
 
 	rd.Store.Backend = n.backend
-	if err := n.ping(r.Context()); err != nil {
+	if err := n.ping(ctx); err != nil {
 		rd.Store.Error = err.Error()
 	} else {
 		rd.Store.OK = true
@@ -147,11 +228,15 @@ func (n *node) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rd.Ready = rd.Store.OK && rd.Replica.OK && rd.Keyset.OK
-	code := http.StatusOK
-	if !rd.Ready {
-		code = http.StatusServiceUnavailable
+	switch {
+	case !rd.Store.OK:
+		rd.Reason = "store"
+	case !rd.Replica.OK:
+		rd.Reason = "replica"
+	case !rd.Keyset.OK:
+		rd.Reason = "keyset"
 	}
-	writeJSON(w, code, rd)
+	return rd
 }
 
 // whoami is the demo protected route: who the access token says you are.

@@ -224,7 +224,7 @@ func TestRedis(t *testing.T) {
 	env := []string{"SESAME_MASTER_KEY=" + testMasterKey, "SESAME_REDIS_URL=" + url, "SESAME_KEYSET=" + url, "SESAME_USERS=" + usersFile}
 
 	p := startSessiond(t, "sessiond", dir, env)
-	r := p.do("GET", "/readyz", "")
+	r := p.do("GET", "/readyz?verbose", "") // details: from this machine
 	if st := r.json(t)["store"].(map[string]any); st["backend"] != "redis" || st["ok"] != true {
 		t.Errorf("readyz store: %v", st)
 	}
@@ -267,7 +267,10 @@ func TestRedis(t *testing.T) {
 	// Redis gone: readiness says so, with the failing part.
 	srv.Kill()
 	waitFor(t, 10*time.Second, "readyz 503", func() bool {
-		r := p.do("GET", "/readyz", "")
+		if r := p.do("GET", "/readyz", ""); r.status != 503 || r.json(t)["reason"] != "store" {
+			return false
+		}
+		r := p.do("GET", "/readyz?verbose", "")
 		return r.status == 503 && r.json(t)["store"].(map[string]any)["ok"] == false
 	})
 

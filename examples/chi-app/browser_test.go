@@ -45,7 +45,7 @@ import (
 const (
 	browserTTL    = 3 * time.Second
 	accessCookie  = "__Host-sesame"
-	refreshCookie = "__Secure-sesame-refresh"
+	refreshCookie = "__Host-sesame-refresh"
 )
 
 func TestBrowser(t *testing.T) {
@@ -152,8 +152,8 @@ func TestBrowser(t *testing.T) {
 	if c := jar[accessCookie]; c == nil || !c.HTTPOnly || !c.Secure || c.SameSite != network.CookieSameSiteLax || c.Path != "/" || c.Domain != "127.0.0.1" || !c.Session {
 		t.Errorf("access cookie %s, want HttpOnly, Secure, SameSite=Lax, Path=/, host-only 127.0.0.1, session cookie", describe(c))
 	}
-	if c := jar[refreshCookie]; c == nil || !c.HTTPOnly || !c.Secure || c.SameSite != network.CookieSameSiteStrict || c.Path != "/auth" || !c.Session {
-		t.Errorf("refresh cookie %s, want HttpOnly, Secure, SameSite=Strict, Path=/auth, session cookie", describe(c))
+	if c := jar[refreshCookie]; c == nil || !c.HTTPOnly || !c.Secure || c.SameSite != network.CookieSameSiteStrict || c.Path != "/" || c.Domain != "127.0.0.1" || !c.Session {
+		t.Errorf("refresh cookie %s, want HttpOnly, Secure, SameSite=Strict, Path=/, host-only 127.0.0.1, session cookie", describe(c))
 	}
 
 	// 3. The access token expires; "Add to cart" on the page loaded before

@@ -72,7 +72,7 @@ for (const f of document.querySelectorAll("form.add")) f.onsubmit = async (e) =>
 <p><button>Log in</button> <span id="msg" role="alert"></span></p></form>
 <script>
 const next = {{.Next}};
-// A live refresh cookie (Path=/auth) gets a new access token without a password.
+// A live refresh cookie gets a new access token without a password.
 refreshSession().then(s=>{if(s===200)location=next});
 document.getElementById("login").onsubmit=async(e)=>{
   e.preventDefault();

@@ -45,7 +45,7 @@ func TestHTTPTransport(t *testing.T) {
 			{"cookie/case-variant-name", "GET", "/app", "", []string{"Cookie", "__host-sesame=" + at}, 401, "unauthenticated"},
 			{"cookie/unprefixed-name", "GET", "/app", "", []string{"Cookie", "sesame=" + at}, 401, "unauthenticated"},
 			{"cookie/empty", "GET", "/app", "", []string{"Cookie", "__Host-sesame="}, 401, "unauthenticated"},
-			{"cookie/refresh-duplicate", "POST", "/auth/refresh", "", []string{"Cookie", "__Secure-sesame-refresh=" + e.victim.RefreshToken + "; __Secure-sesame-refresh=" + bob.RefreshToken}, 401, "malformed"},
+			{"cookie/refresh-duplicate", "POST", "/auth/refresh", "", []string{"Cookie", "__Host-sesame-refresh=" + e.victim.RefreshToken + "; __Host-sesame-refresh=" + bob.RefreshToken}, 401, "malformed"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				hits := e.totalHits()
@@ -203,7 +203,7 @@ func TestGETNeverChangesState(t *testing.T) {
 	e := newEnv(t, options{})
 	for _, p := range []string{"/auth/session", "/auth/sessions", "/auth/logout", "/auth/logout-all", "/auth/refresh", "/auth/login", "/auth/sessions/" + claimsMap(t, e.victim.AccessToken)["sid"].(string)} {
 		for _, m := range []string{"GET", "HEAD"} {
-			e.do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Secure-sesame-refresh="+e.victim.RefreshToken)...)
+			e.do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Host-sesame-refresh="+e.victim.RefreshToken)...)
 			e.intact(t)
 		}
 	}
@@ -224,7 +224,7 @@ func TestLogin(t *testing.T) {
 		c := e.srv.Client()
 		c.Jar = jar
 		r := e.do(c, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`,
-			"Cookie", "__Host-sesame="+planted.AccessToken+"; __Secure-sesame-refresh="+planted.RefreshToken)
+			"Cookie", "__Host-sesame="+planted.AccessToken+"; __Host-sesame-refresh="+planted.RefreshToken)
 		if r.status != 200 {
 			t.Fatalf("login: %d %s", r.status, r.body)
 		}
@@ -237,8 +237,8 @@ func TestLogin(t *testing.T) {
 			switch {
 			case strings.HasPrefix(ck, "__Host-sesame="):
 				access = strings.SplitN(strings.TrimPrefix(ck, "__Host-sesame="), ";", 2)[0]
-			case strings.HasPrefix(ck, "__Secure-sesame-refresh="):
-				refresh = strings.SplitN(strings.TrimPrefix(ck, "__Secure-sesame-refresh="), ";", 2)[0]
+			case strings.HasPrefix(ck, "__Host-sesame-refresh="):
+				refresh = strings.SplitN(strings.TrimPrefix(ck, "__Host-sesame-refresh="), ";", 2)[0]
 			}
 		}
 		if access == "" || access == planted.AccessToken || refresh == "" || refresh == planted.RefreshToken {

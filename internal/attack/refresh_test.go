@@ -126,9 +126,9 @@ func TestForgedLogoutOfAnotherSession(t *testing.T) {
 			{"delete-victim-family-id", "DELETE", "/auth/sessions/" + vfid, "", bearer(m.AccessToken), 404, "not_found"},
 			{"refresh-victim-family-forged-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + "." + strings.Repeat("A", 43) + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
 			{"refresh-victim-family-own-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + m.RefreshToken[24:] + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
-			{"logout-with-victim-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Secure-sesame-refresh=" + vfid + "." + strings.Repeat("A", 43)}, 401, "unauthenticated"},
+			{"logout-with-victim-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Host-sesame-refresh=" + vfid + "." + strings.Repeat("A", 43)}, 401, "unauthenticated"},
 			{"logout-bad-bearer-forged-refresh-body", "POST", "/auth/logout", `{"refresh_token":"` + vfid + "." + strings.Repeat("A", 43) + `"}`, []string{"Authorization", "Bearer x.y.z"}, 401, "malformed"},
-			{"logout-expired-style-forged-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Host-sesame=x.y.z; __Secure-sesame-refresh=" + vfid + m.RefreshToken[24:]}, 401, "malformed"},
+			{"logout-expired-style-forged-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Host-sesame=x.y.z; __Host-sesame-refresh=" + vfid + m.RefreshToken[24:]}, 401, "malformed"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				if r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...); r.status != tc.status || r.code() != tc.code {
@@ -281,7 +281,7 @@ func TestMalformedRefreshTokens(t *testing.T) {
 			e.intact(t)
 		})
 		t.Run("access-token-as-refresh-cookie", func(t *testing.T) {
-			if r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", "__Secure-sesame-refresh="+e.victim.AccessToken); r.status != 401 || r.code() != "invalid_refresh_token" {
+			if r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", "__Host-sesame-refresh="+e.victim.AccessToken); r.status != 401 || r.code() != "invalid_refresh_token" {
 				t.Fatalf("got %d %s", r.status, r.body)
 			}
 			e.intact(t)
@@ -392,12 +392,12 @@ func TestCrossSiteStateChanges(t *testing.T) {
 		if strings.HasPrefix(v, "__Host-sesame=") {
 			access = strings.TrimPrefix(v, "__Host-sesame=")
 		} else {
-			refresh = strings.TrimPrefix(v, "__Secure-sesame-refresh=")
+			refresh = strings.TrimPrefix(v, "__Host-sesame-refresh=")
 		}
 	}
 	gen := e.family(refresh).Generation
 	sid := claimsMap(t, access)["sid"].(string)
-	cookies := "__Host-sesame=" + access + "; __Secure-sesame-refresh=" + refresh
+	cookies := "__Host-sesame=" + access + "; __Host-sesame-refresh=" + refresh
 	for _, p := range []struct{ method, path string }{
 		{"POST", "/auth/refresh"}, {"POST", "/auth/logout"}, {"POST", "/auth/logout-all"},
 		{"DELETE", "/auth/sessions/" + sid}, {"POST", "/app"}, {"POST", "/pay"},

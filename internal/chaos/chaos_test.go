@@ -30,7 +30,7 @@ const bound = 2 * time.Second // replica staleness bound
 
 type node struct {
 	name  string
-	store *revocation.RedisStore
+	store revocation.Backend
 	rep   *revocation.Replica
 	srv   *httptest.Server
 	cli   *http.Client

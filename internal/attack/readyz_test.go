@@ -1,0 +1,160 @@
+package attack_test
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	sesameusers "github.com/sesame-go/sesame/users"
+)
+
+// TestReadyzDetailsStayPrivate (low, disclosure): an outsider asks a real
+// sessiond for its readiness details (the users file's path, the user
+// count, the active kid) in every spelling of /readyz?verbose: directly
+// from another address, and through a reverse proxy on the node's own
+// machine — the case a loopback check alone gets wrong. Every answer is
+// {"ready":true} and nothing more.
+func TestReadyzDetailsStayPrivate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sessiond")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/sesame-go/sesame/cmd/sessiond").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	usersFile := filepath.Join(dir, "users.json")
+	u, err := sesameusers.NewUser("alice", "alice-pw", sesameusers.Params{Time: 1, MemoryKiB: 1024, Threads: 1}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sesameusers.Edit(usersFile, func(f *sesameusers.File) error { return f.Put(u, false) }); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{
+		"/readyz", "/readyz?verbose", "/readyz?verbose=1", "/readyz?verbose=true", "/readyz?a=b&verbose",
+		"/readyz?verbose&verbose", "/readyz/?verbose", "//readyz?verbose", "/readyz%3Fverbose", "/READYZ?verbose",
+		"/readyz;verbose", "/./readyz?verbose", "/auth/../readyz?verbose",
+	}
+	check := func(t *testing.T, base string, hdr ...string) {
+		t.Helper()
+		for _, p := range paths {
+			req, err := http.NewRequest("GET", base+p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			body := strings.TrimSpace(string(b))
+			for _, leak := range []string{usersFile, "users", "kid", "loaded_at", "backend", "lag_seconds"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("GET %s: %d %s discloses %q", p, res.StatusCode, body, leak)
+				}
+			}
+			if res.StatusCode == 200 && body != `{"ready":true}` {
+				t.Errorf("GET %s: 200 %s, want {\"ready\":true}", p, body)
+			}
+		}
+	}
+	env := []string{"SESAME_MASTER_KEY=" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32))), "SESAME_USERS=" + usersFile}
+
+	t.Run("local-reverse-proxy", func(t *testing.T) {
+		node := startSessiond(t, bin, dir, env, "--addr", "127.0.0.1:0")
+		target, _ := url.Parse(node)
+		// httputil's proxy adds X-Forwarded-For, as nginx's usual
+		// configuration does.
+		proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+		t.Cleanup(proxy.Close)
+		check(t, proxy.URL)
+	})
+	t.Run("local-reverse-proxy-without-forwarding-headers", func(t *testing.T) {
+		// A proxy that names no client: --trusted-proxies says who it is.
+		node := startSessiond(t, bin, dir, env, "--addr", "127.0.0.1:0", "--trusted-proxies", "127.0.0.1")
+		target, _ := url.Parse(node)
+		proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }})
+		t.Cleanup(proxy.Close)
+		check(t, proxy.URL)
+	})
+	t.Run("other-address", func(t *testing.T) {
+		ip := otherAddress(t)
+		node := startSessiond(t, bin, dir, env, "--addr", net.JoinHostPort(ip, "0"))
+		check(t, node)
+		check(t, node, "X-Forwarded-For", "127.0.0.1")
+	})
+}
+
+// startSessiond runs the sessiond binary and returns its base URL once it
+// listens.
+func startSessiond(t *testing.T, bin, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	cmd.Stdout = io.Discard
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sent := false
+		for sc.Scan() {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "listening" && !sent {
+				addr <- l.Addr
+				sent = true
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatal("sessiond exited before listening")
+		}
+		return "http://" + a
+	case <-time.After(30 * time.Second):
+		t.Fatal("sessiond did not listen within 30s")
+	}
+	return ""
+}
+
+// otherAddress is an address of this machine other than loopback, or the
+// test is skipped.
+func otherAddress(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address on this machine")
+	return ""
+}
