@@ -24,7 +24,7 @@ const (
 // a Key makes of itself and never leaves the package except through the
 // typed accessors on Key.
 type material struct {
-	secret [SecretSize]byte
+	secret [secretSize]byte
 	priv   ed25519.PrivateKey
 	pub    ed25519.PublicKey
 	aead   cipher.AEAD
@@ -32,7 +32,7 @@ type material struct {
 
 // derive expands secret into the signing and payload keys with HKDF-SHA256.
 // The secret is uniformly random, so no salt is needed (RFC 5869, section 3.1).
-func derive(secret [SecretSize]byte) (*material, error) {
+func derive(secret [secretSize]byte) (*material, error) {
 	var seed [ed25519.SeedSize]byte
 	if _, err := io.ReadFull(hkdf.New(sha256.New, secret[:], nil, []byte(labelSign)), seed[:]); err != nil {
 		return nil, fmt.Errorf("keys: deriving signing key: %w", err)

@@ -209,7 +209,7 @@ func TestRotatorRotateIfDue(t *testing.T) {
 		want bool
 	}{{0, false}, {59 * time.Minute, false}, {time.Hour, true}, {time.Hour + time.Second, false}, {2 * time.Hour, true}} {
 		now = t0.Add(tc.at)
-		got, err := r.RotateIfDue(t.Context())
+		got, err := r.rotateIfDue(t.Context())
 		if err != nil || got != tc.want {
 			t.Errorf("at +%v: rotated=%v err=%v, want %v", tc.at, got, err, tc.want)
 		}

@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// SecretSize is the size of a key generation's secret: 256 bits, from which
+// secretSize is the size of a key generation's secret: 256 bits, from which
 // both the signing key and the payload key are derived.
-const SecretSize = 32
+const secretSize = 32
 
 // kidBytes is the number of random bytes in a key id. 64 bits keep ids short in
 // every token header while making a collision between the handful of live
@@ -47,7 +47,7 @@ func Generate(now time.Time) (*Key, error) { return GenerateFrom(rand.Reader, no
 // argument (sessionctl keys revoke KID) without being taken for a flag; a draw
 // that would is thrown away whole and drawn again (1 in 64).
 func GenerateFrom(r io.Reader, now time.Time) (*Key, error) {
-	var raw [kidBytes + SecretSize]byte
+	var raw [kidBytes + secretSize]byte
 	var id string
 	for {
 		if _, err := io.ReadFull(r, raw[:]); err != nil {
@@ -58,7 +58,7 @@ func GenerateFrom(r io.Reader, now time.Time) (*Key, error) {
 			break
 		}
 	}
-	var secret [SecretSize]byte
+	var secret [secretSize]byte
 	copy(secret[:], raw[kidBytes:])
 	clear(raw[:])
 	return newKey(id, secret, Pending, now, time.Time{}, time.Time{})
@@ -66,7 +66,7 @@ func GenerateFrom(r io.Reader, now time.Time) (*Key, error) {
 
 // newKey builds a Key from stored fields. It is the single place where the
 // secret becomes key material.
-func newKey(id string, secret [SecretSize]byte, st State, created, activated, deactivated time.Time) (*Key, error) {
+func newKey(id string, secret [secretSize]byte, st State, created, activated, deactivated time.Time) (*Key, error) {
 	if err := validKID(id); err != nil {
 		return nil, err
 	}

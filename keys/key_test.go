@@ -49,7 +49,7 @@ func TestDeriveKnownAnswer(t *testing.T) {
 // A first draw whose id would start with '-' (0xf8 encodes as '-') is
 // discarded whole; the key comes from the second draw.
 func TestGeneratedIDNeverStartsWithDash(t *testing.T) {
-	first := bytes.Repeat([]byte{0xf8}, kidBytes+SecretSize)
+	first := bytes.Repeat([]byte{0xf8}, kidBytes+secretSize)
 	k, err := GenerateFrom(io.MultiReader(bytes.NewReader(first), &fixedReader{}), t0)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestDerivedKeysAreIndependent(t *testing.T) {
 	if _, err := m2.aead.Open(nil, nonce, ct, nil); err != nil {
 		t.Fatalf("same secret must open: %v", err)
 	}
-	other, err := derive([SecretSize]byte{1})
+	other, err := derive([secretSize]byte{1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestStateText(t *testing.T) {
 			t.Fatalf("round trip of %s gave %v, %v", s, back, err)
 		}
 	}
-	if _, err := ParseState("Active"); err == nil {
+	if _, err := parseState("Active"); err == nil {
 		t.Fatal("state names are case-sensitive")
 	}
 	if _, err := State(0).MarshalText(); err == nil {
@@ -233,7 +233,7 @@ func TestStateText(t *testing.T) {
 
 func TestInvalidKID(t *testing.T) {
 	for _, id := range []string{"", "../etc", "a b", "a\nb", strings.Repeat("a", 65), `"x"`} {
-		if _, err := newKey(id, [SecretSize]byte{}, Active, t0, t0, time.Time{}); err == nil {
+		if _, err := newKey(id, [secretSize]byte{}, Active, t0, t0, time.Time{}); err == nil {
 			t.Errorf("kid %q accepted", id)
 		}
 	}

@@ -202,7 +202,7 @@ func testRotatorsRace(t *testing.T, rb redisBackend) {
 		}
 		for _, r := range rs {
 			go func() {
-				rotated, err := r.RotateIfDue(ctx)
+				rotated, err := r.rotateIfDue(ctx)
 				if err != nil {
 					t.Error(err)
 				}

@@ -62,11 +62,11 @@ func NewRotator(store Store, p RotationPolicy, opts *RotatorOptions) (*Rotator, 
 	return &Rotator{store: store, policy: p, interval: o.CheckInterval, logger: o.Logger, now: o.Now}, nil
 }
 
-// RotateIfDue rotates the keyset if its active key has signed for
+// rotateIfDue rotates the keyset if its active key has signed for
 // RotateEvery, and prunes keys past retention. It reports whether this call
 // rotated; false with a nil error means nothing was due or another node
 // rotated first.
-func (r *Rotator) RotateIfDue(ctx context.Context) (rotated bool, err error) {
+func (r *Rotator) rotateIfDue(ctx context.Context) (rotated bool, err error) {
 	now := r.now()
 	var before *Key
 	after, err := Update(ctx, r.store, func(cur *Keyset) (*Keyset, error) {
@@ -116,7 +116,7 @@ func (r *Rotator) Run(ctx context.Context) error {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
 	for {
-		if _, err := r.RotateIfDue(ctx); err != nil && ctx.Err() == nil {
+		if _, err := r.rotateIfDue(ctx); err != nil && ctx.Err() == nil {
 			r.logger.Warn("keys: rotation check failed", "err", err)
 		}
 		select {

@@ -134,8 +134,8 @@ func open(mk *MasterKey, data []byte) (*Keyset, error) {
 	stored := v2.Keys
 	ks := make([]*Key, len(stored))
 	for i, sk := range stored {
-		var secret [SecretSize]byte
-		if len(sk.Secret) != SecretSize {
+		var secret [secretSize]byte
+		if len(sk.Secret) != secretSize {
 			return nil, fmt.Errorf("keys: stored key %q has a %d-byte secret", sk.KID, len(sk.Secret))
 		}
 		copy(secret[:], sk.Secret)

@@ -42,8 +42,8 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-// ParseState returns the State named name.
-func ParseState(name string) (State, error) {
+// parseState returns the State named name.
+func parseState(name string) (State, error) {
 	for s := Pending; s <= Revoked; s++ {
 		if stateNames[s] == name {
 			return s, nil
@@ -68,7 +68,7 @@ func (s State) MarshalText() ([]byte, error) {
 
 // UnmarshalText decodes a state name.
 func (s *State) UnmarshalText(b []byte) error {
-	v, err := ParseState(string(b))
+	v, err := parseState(string(b))
 	if err != nil {
 		return err
 	}

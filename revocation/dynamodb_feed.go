@@ -263,7 +263,7 @@ func (d *dynamoStore) readFeed(ctx context.Context, cur feedCursor) (entries []E
 			":pk": avS(dynFeedPK), ":from": avS(seqSK(cur.seq)),
 		},
 		ConsistentRead: aws.Bool(true),
-		Limit:          aws.Int32(MaxReadBatch + 1),
+		Limit:          aws.Int32(maxReadBatch + 1),
 	})
 	next = cur
 	contiguous := true
@@ -272,7 +272,7 @@ func (d *dynamoStore) readFeed(ctx context.Context, cur feedCursor) (entries []E
 	now := d.nowMs()
 	// Read until the end of the feed or a full batch: a batch shorter than
 	// MaxReadBatch tells the replica it is current.
-	for p.HasMorePages() && len(entries) < MaxReadBatch {
+	for p.HasMorePages() && len(entries) < maxReadBatch {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, cur, false, false, unavailable("read feed", err)
@@ -287,7 +287,7 @@ func (d *dynamoStore) readFeed(ctx context.Context, cur feedCursor) (entries []E
 		}
 		first = false
 		for _, raw := range items {
-			if len(entries) == MaxReadBatch {
+			if len(entries) == maxReadBatch {
 				break
 			}
 			it := item(raw)

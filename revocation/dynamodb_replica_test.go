@@ -139,7 +139,7 @@ func TestDynamoReplicaEntriesExpire(t *testing.T) {
 	waitFor(t, 10*time.Second, func() bool { ok, err := r.Check(Subject{SID: "s"}); return ok && err == nil })
 	clk.Advance(time.Minute)
 	// The jump makes the replica look stale until its next read confirms it.
-	waitFor(t, 10*time.Second, func() bool { return r.Lag() < time.Second })
+	waitFor(t, 10*time.Second, func() bool { return r.lag() < time.Second })
 	mustCheck(t, r, Subject{SID: "s"}, false)
 	if ok, _ := store.IsRevoked(ctx, Subject{SID: "s"}); ok {
 		t.Fatal("entry outlived its TTL in the strict check (DynamoDB's TTL deletes late: reads must compare)")

@@ -412,7 +412,7 @@ func (m *memoryStore) Read(ctx context.Context, cursor string, wait time.Duratio
 			return nil, cursor, err
 		}
 		if end := m.logBase + uint64(len(m.log)); seq < end {
-			end = min(end, seq+MaxReadBatch)
+			end = min(end, seq+maxReadBatch)
 			out := slices.Clone(m.log[seq-m.logBase : end-m.logBase])
 			m.mu.Unlock()
 			return out, strconv.FormatUint(end, 10), nil

@@ -30,9 +30,9 @@ func (p Policy) String() string {
 	return "fail-closed"
 }
 
-// MaxReadBatch is the most entries a [Feed] Read returns at once. A Read
+// maxReadBatch is the most entries a [Feed] Read returns at once. A Read
 // that returns fewer was current when it answered.
-const MaxReadBatch = 1024
+const maxReadBatch = 1024
 
 // ReplicaOptions configures a [Replica]. A nil or zero ReplicaOptions means
 // the defaults.
@@ -256,9 +256,9 @@ func (r *Replica) checkStale() {
 // before serving, instead of polling Status.
 func (r *Replica) Ready() <-chan struct{} { return r.ready }
 
-// Lag returns the time since the replica last confirmed it was current
+// lag returns the time since the replica last confirmed it was current
 // (since it was created, if it never did).
-func (r *Replica) Lag() time.Duration {
+func (r *Replica) lag() time.Duration {
 	cur := r.current.Load()
 	if cur == 0 {
 		return r.now().Sub(r.created)
@@ -271,7 +271,7 @@ type ReplicaStatus struct {
 	Ready          bool          // the first snapshot is loaded
 	Stale          bool          // Lag is past StalenessBound (or not Ready)
 	Policy         Policy        // what Check does while Stale
-	Lag            time.Duration // see [Replica.Lag]
+	Lag            time.Duration // since the replica last confirmed it was current (since it was made, if never)
 	StalenessBound time.Duration
 	Entries        int    // entries held, expired ones not yet swept included
 	Resyncs        uint64 // full snapshots loaded, the first one included
@@ -280,7 +280,7 @@ type ReplicaStatus struct {
 
 // Status returns the replica's current health.
 func (r *Replica) Status() ReplicaStatus {
-	lag := r.Lag()
+	lag := r.lag()
 	ready := r.current.Load() != 0
 	stale := r.staleAt(r.now().UnixMilli())
 	if r.fastNow {
@@ -345,7 +345,7 @@ func (r *Replica) Run(ctx context.Context) error {
 			if err == nil {
 				r.apply(entries)
 				cursor = next
-				if len(entries) < MaxReadBatch {
+				if len(entries) < maxReadBatch {
 					r.confirm(r.now().UnixMilli())
 				}
 			}

@@ -64,8 +64,8 @@ import (
 	"github.com/sesame-go/sesame/keys"
 )
 
-// Type is the JWS typ header of sesame access tokens (RFC 9068 media type).
-const Type = "at+jwt"
+// tokenType is the JWS typ header of sesame access tokens (RFC 9068 media type).
+const tokenType = "at+jwt"
 
 // Options configure a [Codec]. The zero value means the defaults; each field
 // says its own.
@@ -260,7 +260,7 @@ func (c *Codec[T]) Mint(ks *keys.Keyset, sid string, payload T) (string, Claims,
 		Enc: enc,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, wc)
-	t.Header = map[string]any{"alg": jwt.SigningMethodEdDSA.Alg(), "kid": k.ID(), "typ": Type}
+	t.Header = map[string]any{"alg": jwt.SigningMethodEdDSA.Alg(), "kid": k.ID(), "typ": tokenType}
 	raw, err := t.SignedString(k.SigningKey())
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("token: signing: %w", err)

@@ -74,7 +74,7 @@ func (n *node) metrics() http.Handler {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_replica_lag_seconds",
 			Help: "Time since the denylist replica last confirmed it was current.",
-		}, func() float64 { return n.replica.Lag().Seconds() }),
+		}, func() float64 { return n.replica.Status().Lag.Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_replica_stale",
 			Help: "1 while the denylist replica is past its staleness bound.",

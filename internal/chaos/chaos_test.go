@@ -255,7 +255,7 @@ func TestChaos(t *testing.T) {
 		})
 		ready := time.Now()
 		waitUntil(t, 10*time.Second, func() bool {
-			return !a.rep.Status().Stale && a.rep.Lag() < bound && !b.rep.Status().Stale && b.rep.Lag() < bound
+			return !a.rep.Status().Stale && a.rep.Status().Lag < bound && !b.rep.Status().Stale && b.rep.Status().Lag < bound
 		})
 		catchUp[fault] = time.Since(ready)
 		if d := time.Since(ready); d > 2*time.Second {
