@@ -16,6 +16,8 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -60,7 +62,7 @@ func TestForgottenReplicaIsLoud(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs sesametest.LogBuffer
 	var events []auth.EventKind
 	m, err := auth.New(auth.Config[Profile]{Keys: testKeys(), Store: store, Denylist: rep,
 		Authenticator: auth.AuthenticatorFunc[Profile](authenticate),
@@ -161,7 +163,7 @@ func TestRefreshIdleOff(t *testing.T) {
 		{0, 401},  // the default, 7 days: the session ended
 		{-1, 200}, // none: it lives to its absolute lifetime
 	} {
-		clk := &settableClock{now: time.Now()}
+		clk := testclock.New(time.Now())
 		e := localEnv(t, &auth.Config[Profile]{RefreshIdle: tc.idle, SessionLifetime: month, RememberLifetime: month, Now: clk.Now})
 		tk := e.loginHeader("alice")
 		if tk.RefreshToken == "" {
@@ -175,7 +177,7 @@ func TestRefreshIdleOff(t *testing.T) {
 		if off := f.IdleTimeout == 0; off != (tc.idle < 0) {
 			t.Errorf("RefreshIdle %v: family idle timeout %v", tc.idle, f.IdleTimeout)
 		}
-		clk.Add(8 * 24 * time.Hour)
+		clk.Advance(8 * 24 * time.Hour)
 		if r, _ := e.refreshHeader(tk.RefreshToken); r.status != tc.want {
 			t.Errorf("RefreshIdle %v: refresh after 8 idle days: %d %s, want %d", tc.idle, r.status, r.body, tc.want)
 		}

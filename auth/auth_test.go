@@ -11,6 +11,7 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -505,13 +506,13 @@ func TestLoginRightAfterLogoutAll(t *testing.T) {
 // still logs out for real: the refresh cookie ends the family, so the
 // refresh token is dead afterwards. A forged refresh cookie ends nothing.
 func TestLogoutWithExpiredAccessToken(t *testing.T) {
-	clk := &settableClock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Now = clk.Now })
 	b := e.browser()
 	if r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw","remember":true}`); r.status != 200 {
 		t.Fatalf("login: %d", r.status)
 	}
-	clk.Add(20 * time.Minute) // access token expired; refresh token still good
+	clk.Advance(20 * time.Minute) // access token expired; refresh token still good
 	u, _ := url.Parse(e.srv.URL + "/auth/")
 	var refresh string
 	for _, c := range b.Jar.Cookies(u) {

@@ -8,13 +8,13 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -24,24 +24,6 @@ import (
 type mutableKeys struct{ p atomic.Pointer[keys.Keyset] }
 
 func (m *mutableKeys) Current() *keys.Keyset { return m.p.Load() }
-
-// settableClock is an injected clock.
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *settableClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // TestCachedTokenStillChecked: a token that was verified once (and so is in
 // the cache) is still refused when it expires, when its key is revoked or
@@ -53,7 +35,7 @@ func TestCachedTokenStillChecked(t *testing.T) {
 	}
 	src := &mutableKeys{}
 	src.p.Store(ks)
-	clk := &settableClock{now: time.Now()}
+	clk := testclock.New(time.Now())
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
 		c.Keys = src
 		c.Now = clk.Now
@@ -76,15 +58,15 @@ func TestCachedTokenStillChecked(t *testing.T) {
 	})
 
 	t.Run("expiry", func(t *testing.T) {
-		clk.Add(10*time.Minute + 29*time.Second) // within leeway
+		clk.Advance(10*time.Minute + 29*time.Second) // within leeway
 		if r := call(); r.status != 200 {
 			t.Fatalf("within leeway: %d", r.status)
 		}
-		clk.Add(2 * time.Second)
+		clk.Advance(2 * time.Second)
 		if r := call(); r.status != 401 || r.code(t) != "expired" {
 			t.Fatalf("expired cached token: %d %s", r.status, r.body)
 		}
-		clk.Add(-(10*time.Minute + 31*time.Second))
+		clk.Advance(-(10*time.Minute + 31*time.Second))
 	})
 
 	t.Run("key revoked", func(t *testing.T) {

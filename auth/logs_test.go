@@ -18,26 +18,9 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
-
-// syncBuffer is a bytes.Buffer that handlers may write concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // secretSet collects every secret a test handed out or received, in the
 // forms a careless log line might print it.
@@ -104,14 +87,14 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs sesametest.LogBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// The default logger too, for what the replica logs. This test is not
 	// parallel, so no other test runs while it is replaced.
 	old := slog.Default()
 	slog.SetDefault(logger)
 	t.Cleanup(func() { slog.SetDefault(old) })
-	var events syncBuffer
+	var events sesametest.LogBuffer
 	payloadKey := bytes.Repeat([]byte{0x5a}, 32)
 	e := newEnv(t, store, func(c *auth.Config[Profile]) {
 		c.Logger = logger

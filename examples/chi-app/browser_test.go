@@ -11,7 +11,6 @@ package main
 // deadline instead of sleeping.
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -39,6 +38,7 @@ import (
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/users"
 )
 
@@ -62,7 +62,7 @@ func TestBrowser(t *testing.T) {
 	start := time.Now()
 
 	cert, spki := testCert(t)
-	logs := &syncBuffer{}
+	logs := &sesametest.LogBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
@@ -635,23 +635,4 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return w.ResponseWriter.Write(b)
-}
-
-// syncBuffer is a bytes.Buffer that the server's logger and the test may
-// use at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

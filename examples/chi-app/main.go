@@ -17,9 +17,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,12 +40,11 @@ func run() error {
 		addr            = flag.String("addr", "127.0.0.1:8081", "address to listen on")
 		tlsCert         = flag.String("tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
 		tlsKey          = flag.String("tls-key", "", "TLS private key file (PEM)")
-		insecureCookies optionalBool
+		insecureCookies = flag.String("insecure-cookies", "auto", "cookies without Secure and the __Host-/__Secure- prefixes, for plain-HTTP localhost: true, false, or auto (on only without TLS on a loopback address)")
 		user            = flag.String("user", "alice", "the demo user's name")
 		accessTTL       = flag.Duration("access-ttl", 0, "access-token lifetime (default 10m); try 5s with --leeway=-1s to watch the page refresh silently")
 		leeway          = flag.Duration("leeway", 0, "clock skew allowed on a token's exp (default 30s; negative: none)")
 	)
-	flag.Var(&insecureCookies, "insecure-cookies", "cookies without Secure and the __Host-/__Secure- prefixes, for plain-HTTP localhost (default: on only without TLS on a loopback address)")
 	flag.Parse()
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -52,9 +53,14 @@ func run() error {
 
 	// Browsers drop Secure cookies over plain HTTP, so without TLS on a
 	// loopback address the demo turns insecure cookies on by itself.
-	insecure := insecureCookies.v
-	if !insecureCookies.set {
-		insecure = *tlsCert == "" && isLoopback(*addr)
+	insecure, err := strconv.ParseBool(*insecureCookies)
+	if *insecureCookies == "auto" {
+		ap, perr := netip.ParseAddrPort(*addr)
+		loopback := perr == nil && ap.Addr().IsLoopback() || strings.HasPrefix(*addr, "localhost:")
+		insecure, err = *tlsCert == "" && loopback, nil
+	}
+	if err != nil {
+		return fmt.Errorf("--insecure-cookies %q: want true, false or auto", *insecureCookies)
 	}
 	if insecure {
 		log.Warn("insecure cookies: no Secure flag, no __Host-/__Secure- prefixes; development on localhost only")
@@ -103,30 +109,3 @@ func run() error {
 	defer cancel()
 	return srv.Shutdown(sctx)
 }
-
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || ip != nil && ip.IsLoopback()
-}
-
-// optionalBool is a boolean flag that remembers whether it was given.
-type optionalBool struct{ set, v bool }
-
-func (b *optionalBool) String() string {
-	if b == nil || !b.set {
-		return ""
-	}
-	return strconv.FormatBool(b.v)
-}
-
-func (b *optionalBool) Set(s string) error {
-	v, err := strconv.ParseBool(s)
-	b.set, b.v = true, v
-	return err
-}
-
-func (b *optionalBool) IsBoolFlag() bool { return true }

@@ -5,7 +5,9 @@
 package sesametest
 
 import (
+	"bytes"
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,3 +60,24 @@ func QuietRedis() { redis.SetLogger(quiet{}) }
 type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
+
+// LogBuffer collects what a logger (or several goroutines) writes, for a
+// test to read while it is being written. Its zero value is ready.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
