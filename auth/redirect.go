@@ -26,8 +26,10 @@ const maxRedirectLen = 2048
 //   - a backslash anywhere: browsers read "/\evil.example" as
 //     "//evil.example", a URL on another host;
 //   - a path starting with "//" (scheme-relative: another host), or one
-//     that does after one more percent-decoding ("/%2F%2Fevil.example"), in
-//     case a server on the way decodes it before redirecting;
+//     that does, or holds a backslash or a control character, after one
+//     more percent-decoding ("/%2F%2Fevil.example", "/%5Cevil.example",
+//     "/%09/evil.example"), in case a server on the way decodes it before
+//     redirecting;
 //   - a relative reference not starting with "/" ("evil.example",
 //     "javascript:alert(1)", "https:evil.example", which some parsers read
 //     as https://evil.example);
@@ -44,7 +46,7 @@ func safeRedirect(rd string, allowed []string) string {
 	}
 	if rd[0] == '/' {
 		if localPath(rd) {
-			if dec, err := url.PathUnescape(rd); err == nil && localPath(dec) && plainASCII(dec) {
+			if dec, err := url.PathUnescape(rd); err == nil && localPath(dec) && !hasControl(dec) {
 				return rd
 			}
 		}
@@ -80,6 +82,16 @@ func plainASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// hasControl reports whether s holds an ASCII control character.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // allowedHost reports whether u's host matches an entry of allowed: an
