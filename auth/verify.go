@@ -104,43 +104,52 @@ type originalRequest struct {
 // original describes the request that a forward-auth call is about. Only a
 // trusted proxy's headers are read: anyone else could claim a GET for a
 // POST, or a URL of their choosing for the sign-in page to send a browser
-// to. Two values of one header are refused: a proxy that overwrites the
-// header sends one, so two mean one came from the client.
+// to.
+//
+// A proxy sets one of each pair and passes the client's other headers on:
+// nginx sets X-Original-Method and passes a client's X-Forwarded-Method,
+// Traefik the reverse. So values that disagree (two lines of one header,
+// or X-Forwarded-Method against X-Original-Method) mean that one came from
+// the client, and the request is refused (403) rather than guessed about.
 func (m *Manager[T]) original(r *http.Request) (originalRequest, *Error) {
 	o := originalRequest{method: r.Method, host: r.Host}
 	if !m.fromTrustedProxy(r) {
 		return o, nil
 	}
-	pick := func(names ...string) (string, bool) {
+	pick := func(fold bool, names ...string) (string, bool) {
+		var val string
 		for _, n := range names {
-			switch v := r.Header.Values(n); len(v) {
-			case 0:
-			case 1:
-				return strings.TrimSpace(v[0]), true
-			default:
-				return "", false
+			for _, v := range r.Header.Values(n) {
+				v = strings.TrimSpace(v)
+				if fold {
+					v = strings.ToUpper(v)
+				}
+				if val != "" && v != val {
+					return "", false
+				}
+				val = v
 			}
 		}
-		return "", true
+		return val, true
 	}
-	bad := errBadRequest("ambiguous original-request headers")
-	method, ok := pick("X-Forwarded-Method", "X-Original-Method")
+	refuse := &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "conflicting original-request headers"}
+	method, ok := pick(true, "X-Forwarded-Method", "X-Original-Method")
 	if !ok {
-		return o, bad
+		return o, refuse
 	}
 	if method != "" {
-		o.method = strings.ToUpper(method)
+		o.method = method
 	}
-	host, ok := pick("X-Forwarded-Host")
+	host, ok := pick(false, "X-Forwarded-Host")
 	if !ok {
-		return o, bad
+		return o, refuse
 	}
 	if host != "" {
 		o.host = host
 	}
-	uri, ok := pick("X-Forwarded-Uri", "X-Original-URI")
+	uri, ok := pick(false, "X-Forwarded-Uri", "X-Original-URI")
 	if !ok {
-		return o, bad
+		return o, refuse
 	}
 	// Only a path on this host: the sign-in page refuses anything else as
 	// a place to return to, so there is no use in passing it on.
