@@ -5,7 +5,7 @@
   var rd = body.getAttribute("data-rd") || "/";
   var $ = function (id) { return document.getElementById(id); };
   var signin = $("signin"), signout = $("signout"), checking = $("checking"), lead = $("lead");
-  var error = $("error"), submit = $("submit"), user = $("username"), pass = $("password");
+  var error = $("error"), submit = $("submit"), user = $("username"), pass = $("password"), title = $("title");
 
   function post(path, data) {
     var init = { method: "POST", credentials: "same-origin", cache: "no-store", headers: {} };
@@ -19,6 +19,7 @@
   function showForm(message) {
     checking.hidden = true;
     signout.hidden = true;
+    title.textContent = "Sign in";
     lead.hidden = false;
     if (message) { lead.textContent = message; }
     signin.hidden = false;
@@ -28,6 +29,7 @@
     checking.hidden = true;
     lead.hidden = true;
     signin.hidden = true;
+    title.textContent = "Signed in";
     signout.hidden = false;
     $("continue").focus();
   }
