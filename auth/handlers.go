@@ -41,6 +41,7 @@ func (m *Manager[T]) Routes() chi.Router {
 	// Forward auth judges the cross-origin rules on the request it is
 	// asked about, not on its own (see ForwardAuth).
 	r.HandleFunc("/verify", m.forwardAuth)
+	r.HandleFunc("/verify/*", m.forwardAuth) // Envoy ext_authz appends the original path
 	r.Group(func(r chi.Router) {
 		r.Use(m.cop.Handler)
 		r.Post("/login", m.login)

@@ -74,15 +74,16 @@ func TestIntrospection(t *testing.T) {
 			Active    bool    `json:"active"`
 			Sub       string  `json:"sub"`
 			SID       string  `json:"sid"`
-			Exp, Iat  int64   `json:"exp"`
-			Iss, Aud  string  `json:"iss"`
+			Exp       int64   `json:"exp"`
+			Iat       int64   `json:"iat"`
 			TokenType string  `json:"token_type"`
 			Data      Profile `json:"data"`
 		}
 		r.json(t, &got)
 		var all map[string]any
 		r.json(t, &all)
-		if !got.Active || got.Sub != "uid-alice" || got.SID == "" || got.TokenType != "access_token" || got.Data.Name != "Alice" {
+		if !got.Active || got.Sub != "uid-alice" || got.SID == "" || got.TokenType != "access_token" || got.Data.Name != "Alice" ||
+			got.Exp <= got.Iat || got.Iat == 0 {
 			t.Errorf("got %s", r.body)
 		}
 		for _, k := range []string{"exp", "iat", "iss", "aud"} {

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // ForwardAuth returns the forward-auth handler that [Manager.Routes] mounts
@@ -29,7 +31,8 @@ import (
 //     known, the 401 also carries Location: the sign-in page with rd set to
 //     that URL, for the proxy to redirect to (nginx: auth_request_set). With
 //     the query parameter redirect=1 (/auth/verify?redirect=1, for proxies
-//     that hand the answer to the client as it is: Traefik, Caddy), such a
+//     that hand the answer to the client as it is: Traefik, Caddy), or the
+//     header X-Sesame-Redirect: 1 from a trusted proxy (Envoy), such a
 //     navigation gets that 302 instead of the 401;
 //   - 403 when the original request is state-changing and cross-origin,
 //     by the rules of the rest of sesame (Sec-Fetch-Site, then Origin
@@ -39,8 +42,10 @@ import (
 //
 // The original request is described by a proxy in Config.Gateway.TrustedProxies
 // with X-Forwarded-Method or X-Original-Method, X-Forwarded-Host,
-// X-Forwarded-Uri or X-Original-URI; from any other peer these headers are
-// ignored, and the verify request is taken as the original one. Its Origin,
+// X-Forwarded-Uri or X-Original-URI, or (Envoy's ext_authz, which appends
+// the original path to its path_prefix) the path after /verify/; headers
+// that disagree are refused (403). From any other peer these are ignored,
+// and the verify request is taken as the original one. Its Origin,
 // Sec-Fetch-Site, Sec-Fetch-Mode, Accept and credential headers are the ones
 // the proxy copied from the client.
 //
@@ -71,7 +76,7 @@ func (m *Manager[T]) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		if e.Status == http.StatusUnauthorized && o.uri != "" && navigation(r, o.method) {
 			loc := m.cfg.RefreshCookiePath + "/login?rd=" + url.QueryEscape(o.uri)
 			w.Header().Set("Location", loc)
-			if r.URL.Query().Get("redirect") == "1" {
+			if r.URL.Query().Get("redirect") == "1" || o.trusted && r.Header.Get("X-Sesame-Redirect") == "1" {
 				w.Header().Set("Cache-Control", "no-store")
 				w.WriteHeader(http.StatusFound)
 				return
@@ -96,9 +101,10 @@ func (m *Manager[T]) forwardAuth(w http.ResponseWriter, r *http.Request) {
 
 // originalRequest is what a trusted proxy says of the request it asks about.
 type originalRequest struct {
-	method string
-	host   string
-	uri    string // path and query, "" when unknown
+	method  string
+	host    string
+	uri     string // path and query, "" when unknown
+	trusted bool   // described by a trusted proxy
 }
 
 // original describes the request that a forward-auth call is about. Only a
@@ -116,6 +122,7 @@ func (m *Manager[T]) original(r *http.Request) (originalRequest, *Error) {
 	if !m.fromTrustedProxy(r) {
 		return o, nil
 	}
+	o.trusted = true
 	pick := func(fold bool, names ...string) (string, bool) {
 		var val string
 		for _, n := range names {
@@ -150,6 +157,15 @@ func (m *Manager[T]) original(r *http.Request) (originalRequest, *Error) {
 	uri, ok := pick(false, "X-Forwarded-Uri", "X-Original-URI")
 	if !ok {
 		return o, refuse
+	}
+	if rest := chi.URLParam(r, "*"); uri == "" && rest != "" {
+		// Envoy's ext_authz appends the original path to its path_prefix
+		// (/auth/verify): the rest of this path, and the query, are the
+		// original's.
+		uri = "/" + rest
+		if r.URL.RawQuery != "" {
+			uri += "?" + r.URL.RawQuery
+		}
 	}
 	// Only a path on this host: the sign-in page refuses anything else as
 	// a place to return to, so there is no use in passing it on.

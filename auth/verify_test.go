@@ -242,6 +242,10 @@ func TestForwardAuthSignInRedirect(t *testing.T) {
 		{"URI on another host", trusted, "/auth/verify", []string{"X-Original-URI", "//evil.example/", "Sec-Fetch-Mode", "navigate"}, 401, ""},
 		{"absolute URI", trusted, "/auth/verify", []string{"X-Original-URI", "https://evil.example/", "Sec-Fetch-Mode", "navigate"}, 401, ""},
 		{"untrusted peer", untrusted, "/auth/verify", nav, 401, ""},
+		{"Envoy: original path after /verify/", trusted, "/auth/verify/app/page?x=1&y=2",
+			[]string{"Sec-Fetch-Mode", "navigate", "X-Sesame-Redirect", "1"}, 302, want},
+		{"Envoy, untrusted peer", untrusted, "/auth/verify/app/page?x=1&y=2",
+			[]string{"Sec-Fetch-Mode", "navigate", "X-Sesame-Redirect", "1"}, 401, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := *tc.e.srv.Client()
