@@ -207,6 +207,7 @@ func (m *Manager[T]) verifyRaw(raw string) (*Session[T], *Error) {
 			UserID:   tok.Payload.Sub,
 			Data:     tok.Payload.Data,
 			familyID: fam,
+			header:   new(headerValues),
 		}
 		m.cache.put(raw, s, m.leeway())
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -85,18 +86,48 @@ func (m *Manager[T]) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, e)
 		return
 	}
-	g, h := &m.cfg.Gateway, w.Header()
-	h[g.Headers.User] = []string{s.UserID}
-	h[g.Headers.Session] = []string{s.Claims.SessionID}
-	h[g.Headers.Expires] = []string{strconv.FormatInt(s.Claims.ExpiresAt.Unix(), 10)}
+	g, h, v := &m.cfg.Gateway, w.Header(), s.headerValues()
+	// The values are made once per verified token and shared: a Header's
+	// values are only read once set.
+	h[g.Headers.User] = v.user
+	h[g.Headers.Session] = v.session
+	h[g.Headers.Expires] = v.expires
 	if g.MaxDataHeader > 0 {
-		if js, err := json.Marshal(s.Data); err == nil && base64.RawURLEncoding.EncodedLen(len(js)) <= g.MaxDataHeader {
-			h[g.Headers.Data] = []string{base64.RawURLEncoding.EncodeToString(js)}
+		if v.data != nil && len(v.data[0]) <= g.MaxDataHeader {
+			h[g.Headers.Data] = v.data
 		} else {
-			h[g.Headers.DataOmitted] = []string{"1"}
+			h[g.Headers.DataOmitted] = omitted
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+var omitted = []string{"1"}
+
+// headerValues are a session's identity headers, as header values.
+type headerValues struct {
+	once                   sync.Once
+	user, session, expires []string
+	data                   []string // nil when the data does not encode
+}
+
+// headerValues returns the session's identity header values, made on
+// first use: a Session is shared by every request with its token (the
+// verified-token cache), so a cache hit encodes nothing.
+func (s *Session[T]) headerValues() *headerValues {
+	v := s.header
+	if v == nil {
+		v = new(headerValues)
+	}
+	v.once.Do(func() {
+		v.user = []string{s.UserID}
+		v.session = []string{s.Claims.SessionID}
+		v.expires = []string{strconv.FormatInt(s.Claims.ExpiresAt.Unix(), 10)}
+		if js, err := json.Marshal(s.Data); err == nil {
+			v.data = []string{base64.RawURLEncoding.EncodeToString(js)}
+		}
+	})
+	return v
 }
 
 // originalRequest is what a trusted proxy says of the request it asks about.
