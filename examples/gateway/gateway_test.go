@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/redis/go-redis/v9"
 
@@ -560,6 +562,29 @@ func browse(t *testing.T, chrome, base string) {
 	}
 	shoot("signin-375", 375, 740)
 	shoot("signin-1280", 1280, 800)
+	// The page follows prefers-color-scheme.
+	dark := func(on bool) {
+		t.Helper()
+		v := "light"
+		if on {
+			v = "dark"
+		}
+		_, err := chromedp.Run(tab, func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+			return cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}},
+			})
+		})
+		if err != nil {
+			t.Fatalf("prefers-color-scheme %s: %v", v, err)
+		}
+	}
+	light := eval(`getComputedStyle(document.body).backgroundColor`)
+	dark(true)
+	if bg := eval(`getComputedStyle(document.body).backgroundColor`); bg == light {
+		t.Errorf("background %s in both colour schemes", bg)
+	}
+	shoot("signin-dark-375", 375, 740)
+	dark(false)
 
 	run("a wrong password",
 		chromedp.SendKeys(chromedp.CSS(`#username`), "alice"),
