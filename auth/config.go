@@ -233,6 +233,11 @@ type Config[T any] struct {
 	// list. Nil means the host of r.RemoteAddr. Behind a proxy, supply one
 	// that reads the header your proxy sets, and only that.
 	ClientIP func(r *http.Request) string
+	// Gateway configures forward auth (/auth/verify), the sign-in page and
+	// introspection, for applications behind a proxy; see [Gateway]. Zero
+	// means forward auth and the sign-in page with X-Sesame-* headers, and
+	// no introspection.
+	Gateway Gateway
 	// ErrorHandler writes error responses. Nil writes the JSON body
 	// {"error": code, "message": text}.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, e *Error)
@@ -351,6 +356,7 @@ func (c Config[T]) withDefaults() Config[T] {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Gateway = c.Gateway.withDefaults()
 	return c
 }
 
@@ -410,7 +416,7 @@ func (c *Config[T]) validate() error {
 			"a revoked token would be accepted again once its entry expired; use NewLocal or Open, which size the store, or give the store an EntryTTL of at least %v",
 			c.AccessTTL, c.Leeway, st.EntryTTL(), c.tokenLife())
 	}
-	return nil
+	return c.Gateway.validate()
 }
 
 // inProcess reports whether a store keeps its data in this process only.

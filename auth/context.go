@@ -24,6 +24,9 @@ type Session[T any] struct {
 	// familyID names the refresh family: revocation.DeriveFamilyID(UserID, sid),
 	// or the id carried by a token of a family made before ids were derived.
 	familyID string
+	// header is the X-Sesame-Data value of forward auth, encoded once per
+	// verified token (the Session is shared through the token cache).
+	header *headerValues
 }
 
 // ctxKey is private: only this package can put a session in a context.

@@ -47,6 +47,16 @@
 // [Manager.EndAllSessions], and answers errors as the middleware does with
 // [Manager.WriteError].
 //
+// # Applications behind a proxy
+//
+// [Manager.Routes] also serves what lets an app in any language behind
+// nginx, Traefik, Caddy or Envoy use these sessions: forward auth at
+// /verify ([Manager.ForwardAuth]: the session's identity in X-Sesame-*
+// headers for the proxy to pass on), a browser sign-in page at GET /login
+// ([Manager.SignInPage]) and RFC 7662 token introspection at POST
+// /introspect ([Manager.Introspection]). [Config.Gateway] configures them;
+// docs/gateway.md has a configuration for each proxy.
+//
 // # Metrics
 //
 // [Manager.Stats] gives the counters; package authprom exports them to

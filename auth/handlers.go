@@ -30,19 +30,31 @@ const maxBody = 64 << 10
 //	GET    /session        this session's claims and data   200
 //	GET    /sessions       the user's sessions (devices)    200
 //	DELETE /sessions/{sid} end one of the user's sessions   204
+//	*      /verify         forward auth for a proxy         200 + X-Sesame-* headers
+//	GET    /login          the sign-in page (Accept: text/html)
+//	POST   /introspect     RFC 7662 token introspection     200 (404 unless configured)
 //
-// State-changing routes refuse cross-origin browser requests (403). No GET
-// changes state.
+// State-changing routes refuse cross-origin browser requests (403); /verify
+// applies that rule to the request it is asked about ([Manager.ForwardAuth]).
+// No GET changes state; there is no GET /logout.
 func (m *Manager[T]) Routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(m.cop.Handler)
-	r.Post("/login", m.login)
-	r.Post("/refresh", m.refresh)
-	r.Post("/logout", m.logout)
-	r.Post("/logout-all", m.logoutAll)
-	r.Get("/session", m.session)
-	r.Get("/sessions", m.sessions)
-	r.Delete("/sessions/{sid}", m.endSession)
+	// Forward auth judges the cross-origin rules on the request it is
+	// asked about, not on its own (see ForwardAuth).
+	r.HandleFunc("/verify", m.forwardAuth)
+	r.HandleFunc("/verify/*", m.forwardAuth) // Envoy ext_authz appends the original path
+	r.Group(func(r chi.Router) {
+		r.Use(m.cop.Handler)
+		r.Post("/login", m.login)
+		r.Get("/login", m.signInPage)
+		r.Post("/refresh", m.refresh)
+		r.Post("/logout", m.logout)
+		r.Post("/logout-all", m.logoutAll)
+		r.Get("/session", m.session)
+		r.Get("/sessions", m.sessions)
+		r.Delete("/sessions/{sid}", m.endSession)
+		r.Post("/introspect", m.introspect)
+	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint"})
 	})

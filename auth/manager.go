@@ -22,18 +22,19 @@ import (
 // key rotator, the denylist replica; [New]: the replica when Config.Denylist
 // is nil) and a watch on the replica's staleness until [Manager.Close].
 type Manager[T any] struct {
-	cfg     Config[T]
-	codec   *token.Codec[payload[T]]
-	cop     *http.CrossOriginProtection
-	ipLimit *limiter
-	usLimit *limiter
-	rfLimit *limiter // failed refreshes per client IP
-	cache   *tokenCache[T]
-	sealer  *dataSealer
-	stats   *stats
-	local   *localRevocations
-	parts   Parts
-	stale   staleness
+	cfg        Config[T]
+	codec      *token.Codec[payload[T]]
+	cop        *http.CrossOriginProtection
+	ipLimit    *limiter
+	usLimit    *limiter
+	rfLimit    *limiter // failed refreshes per client IP
+	introLimit *limiter // introspection calls per client
+	cache      *tokenCache[T]
+	sealer     *dataSealer
+	stats      *stats
+	local      *localRevocations
+	parts      Parts
+	stale      staleness
 
 	stop func()         // ends what the Manager runs
 	wg   sync.WaitGroup // what it runs
@@ -75,17 +76,18 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	m := &Manager[T]{
-		cfg:     cfg,
-		codec:   codec.WithEncoding(payloadEncoding[T]{cfg.DataEncoding}),
-		cop:     http.NewCrossOriginProtection(),
-		ipLimit: newLimiter(cfg.Limits.LoginsPerAddress, cfg.Limits.Window),
-		usLimit: newLimiter(cfg.Limits.FailuresPerUser, cfg.Limits.Window),
-		rfLimit: newLimiter(cfg.Limits.RefreshFailuresPerAddress, cfg.Limits.Window),
-		cache:   newTokenCache[T](cfg.CacheSize, cfg.Now),
-		stats:   newStats(),
-		local:   newLocalRevocations(cfg.tokenLife()),
-		parts:   Parts{Store: cfg.Store},
-		stop:    func() {},
+		cfg:        cfg,
+		codec:      codec.WithEncoding(payloadEncoding[T]{cfg.DataEncoding}),
+		cop:        http.NewCrossOriginProtection(),
+		ipLimit:    newLimiter(cfg.Limits.LoginsPerAddress, cfg.Limits.Window),
+		usLimit:    newLimiter(cfg.Limits.FailuresPerUser, cfg.Limits.Window),
+		rfLimit:    newLimiter(cfg.Limits.RefreshFailuresPerAddress, cfg.Limits.Window),
+		introLimit: newLimiter(cfg.Gateway.IntrospectionsPerClient, cfg.Gateway.IntrospectionWindow),
+		cache:      newTokenCache[T](cfg.CacheSize, cfg.Now),
+		stats:      newStats(),
+		local:      newLocalRevocations(cfg.tokenLife()),
+		parts:      Parts{Store: cfg.Store},
+		stop:       func() {},
 	}
 	if m.sealer, err = newDataSealer(cfg.DataKey); err != nil {
 		return nil, err
@@ -172,6 +174,12 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 	if e != nil {
 		return nil, e
 	}
+	return m.verifyRaw(raw)
+}
+
+// verifyRaw verifies the access token raw, as verifyToken does once it has
+// taken it from the request.
+func (m *Manager[T]) verifyRaw(raw string) (*Session[T], *Error) {
 	ks, now := m.cfg.Keys.Current(), m.cfg.Now() // one clock read per request
 	s, e := m.cache.get(raw, now, ks)
 	if e != nil {
@@ -199,6 +207,7 @@ func (m *Manager[T]) verifyToken(r *http.Request) (*Session[T], *Error) {
 			UserID:   tok.Payload.Sub,
 			Data:     tok.Payload.Data,
 			familyID: fam,
+			header:   new(headerValues),
 		}
 		m.cache.put(raw, s, m.leeway())
 	}

@@ -35,6 +35,10 @@ type Stats struct {
 	Revocations map[string]uint64
 	// Events counts security events by kind.
 	Events map[EventKind]uint64
+	// Introspections counts POST /introspect calls by result: active,
+	// inactive, invalid_client, bad_request, rate_limited, unavailable,
+	// disabled (no IntrospectionClients configured).
+	Introspections map[string]uint64
 }
 
 // Outcome label values.
@@ -83,6 +87,7 @@ type stats struct {
 	invalid                 counters[string]
 	logins, refreshes, revs counters[string]
 	events                  counters[EventKind]
+	intros                  counters[string]
 }
 
 func newStats() *stats {
@@ -94,6 +99,7 @@ func newStats() *stats {
 		revs: newCounters(string(EventLogout), string(EventLogoutAll), string(EventSessionEnded), string(EventSessionEvicted),
 			string(EventUserInactive), "theft"),
 		events: newCounters(eventKinds...),
+		intros: newCounters(introOutcomes...),
 	}
 }
 
@@ -130,6 +136,7 @@ func (m *Manager[T]) Stats() Stats {
 		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
 		Logins: s.logins.snapshot(), Refreshes: s.refreshes.snapshot(),
 		Revocations: s.revs.snapshot(), Events: s.events.snapshot(),
+		Introspections: s.intros.snapshot(),
 	}
 }
 

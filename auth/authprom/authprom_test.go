@@ -145,6 +145,9 @@ func TestMetricsMoveAsExpected(t *testing.T) {
 	if code, _ := e.do("GET", "/app", "", tk2.AccessToken); code != 401 { // revoked (at once on this node)
 		t.Fatalf("token after logout: %d, want 401", code)
 	}
+	req = httptest.NewRequest("POST", "/auth/introspect", strings.NewReader("token=x")) // disabled: no clients
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	e.h.ServeHTTP(httptest.NewRecorder(), req)
 
 	f := scrape(t, reg)
 	checks := []struct {
@@ -167,6 +170,8 @@ func TestMetricsMoveAsExpected(t *testing.T) {
 		{"sesame_token_cache_hits_total", nil, 1, true},
 		{"sesame_revocations_total", []string{"kind", "logout"}, 1, false},
 		{"sesame_security_events_total", []string{"event", "login_failure"}, 1, false},
+		{"sesame_introspections_total", []string{"result", "disabled"}, 1, false},
+		{"sesame_introspections_total", []string{"result", "active"}, 0, false},
 	}
 	for _, c := range checks {
 		got := value(f, c.name, c.labels...)

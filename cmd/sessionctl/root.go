@@ -40,6 +40,7 @@ It is never accepted on the command line, where other users could read it.`,
 		"file holding the base64 master key (default: env SESAME_MASTER_KEY)")
 	root.AddCommand(newKeysCmd(&o))
 	root.AddCommand(newUsersCmd())
+	root.AddCommand(newClientsCmd())
 	root.AddCommand(newSessionsCmd())
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newStoreCmd())

@@ -15,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/clients"
 	"github.com/sesame-go/sesame/internal/dynalitetest"
 	"github.com/sesame-go/sesame/internal/redistest"
 	"github.com/sesame-go/sesame/internal/sesametest"
@@ -124,18 +125,19 @@ func state(ts *testscript.TestScript) *scriptState {
 }
 
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"sessionctl":     cmdSessionctl,
-	"json":           cmdJSON,
-	"mode":           cmdMode,
-	"authenticates":  cmdAuthenticates,
-	"write":          cmdWrite,
-	"start-redis":    cmdStartRedis,
-	"start-node":     cmdStartNode,
-	"start-dynalite": cmdStartDynalite,
-	"login":          cmdLogin,
-	"accepted":       cmdAccepted,
-	"refreshes":      cmdRefreshes,
-	"refused":        cmdRefused,
+	"sessionctl":           cmdSessionctl,
+	"json":                 cmdJSON,
+	"mode":                 cmdMode,
+	"authenticates":        cmdAuthenticates,
+	"client-authenticates": cmdClientAuthenticates,
+	"write":                cmdWrite,
+	"start-redis":          cmdStartRedis,
+	"start-node":           cmdStartNode,
+	"start-dynalite":       cmdStartDynalite,
+	"login":                cmdLogin,
+	"accepted":             cmdAccepted,
+	"refreshes":            cmdRefreshes,
+	"refused":              cmdRefused,
 }
 
 // sessionctl ARGS... runs sessionctl and checks it exits with status 0.
@@ -355,6 +357,24 @@ func cmdAuthenticates(ts *testscript.TestScript, neg bool, args []string) {
 	_, _, err := a.Authenticate(context.Background(), args[1], pw)
 	if err != nil && err != auth.ErrInvalidCredentials || (err == nil) == neg {
 		ts.Fatalf("login %s/%q: got %v", args[1], pw, err)
+	}
+}
+
+// client-authenticates FILE NAME SECRET checks that the introspection
+// clients file FILE accepts NAME with SECRET (with !, that it refuses it);
+// a SECRET of @PATH is the first line of the file PATH.
+func cmdClientAuthenticates(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: client-authenticates FILE NAME SECRET")
+	}
+	secret := args[2]
+	if path, ok := strings.CutPrefix(secret, "@"); ok {
+		secret = strings.TrimSpace(ts.ReadFile(path))
+	}
+	s, err := clients.Open(ts.MkAbs(args[0]), &clients.Options{PollInterval: -1})
+	ts.Check(err)
+	if ok := s.AuthenticateClient(args[1], secret); ok == neg {
+		ts.Fatalf("client %s: authenticated %v", args[1], ok)
 	}
 }
 

@@ -44,6 +44,9 @@ type config struct {
 	trustedOrigins   string
 	trustedProxies   string
 
+	introspectionClients string // --introspection-clients FILE
+	allowedRedirectHosts string
+
 	rotateEvery    time.Duration
 	stalenessBound time.Duration
 	stalePolicy    string
@@ -95,7 +98,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.issuer, "issuer", "sesame", "iss of minted tokens, required on verified ones")
 	fs.StringVar(&c.audience, "audience", "sesame", "aud of minted tokens, required on verified ones")
 	fs.StringVar(&c.trustedOrigins, "trusted-origins", "", "comma-separated origins (scheme://host[:port]) besides this server's own allowed to send state-changing requests")
-	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of the proxies in front of sessiond (e.g. 10.0.0.0/8); the client address for throttling and the session list is then read from X-Forwarded-For. Default: none, the peer address is the client")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of the proxies in front of sessiond (e.g. 10.0.0.0/8); the client address for throttling and the session list is then read from X-Forwarded-For, and /auth/verify believes their X-Forwarded-Method, X-Original-Method, X-Forwarded-Host, X-Forwarded-Uri and X-Original-URI. Default: none, the peer address is the client")
+	fs.StringVar(&c.introspectionClients, "introspection-clients", "", "clients file (see sessionctl clients) of the callers allowed to use POST /auth/introspect; default: none, and the endpoint answers 404")
+	fs.StringVar(&c.allowedRedirectHosts, "allowed-redirect-hosts", "", "comma-separated hosts the sign-in page may send a browser back to after login (rd), besides paths on this host: app.example.com, app.example.com:8443, or .example.com for every subdomain. Default: none")
 
 	fs.DurationVar(&c.rotateEvery, "rotate-every", 24*time.Hour, "rotate the signing key this often, coordinated across the fleet; 0 disables")
 	fs.DurationVar(&c.stalenessBound, "staleness-bound", 5*time.Second, "how long the local denylist replica may go unconfirmed before --stale-policy applies")
@@ -109,11 +114,13 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: sessiond [flags]
 
-sessiond serves sesame sessions: /auth/* (login, refresh, logout, sessions),
-/.well-known/jwks.json, /healthz, /readyz, /metrics and the demo route
-/api/whoami. /readyz says ready or not, and why in one word; its details
-(/readyz?verbose) are answered only on --metrics-addr, or without it only to
-requests from this machine that no proxy forwarded.
+sessiond serves sesame sessions: /auth/* (login, refresh, logout, sessions;
+forward auth at /auth/verify, the sign-in page at /auth/login, token
+introspection at /auth/introspect), /.well-known/jwks.json, /healthz,
+/readyz, /metrics and the demo route /api/whoami. /readyz says ready or
+not, and why in one word; its details (/readyz?verbose) are answered only
+on --metrics-addr, or without it only to requests from this machine that
+no proxy forwarded.
 
 Every flag but --version can also be set by its environment variable, shown
 in brackets.

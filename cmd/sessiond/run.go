@@ -115,6 +115,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if len(proxies) > 0 {
 		clientIP = auth.TrustedProxies(proxies...)
 	}
+	gw, introClients, err := gatewayConfig(c, proxies, log)
+	if err != nil {
+		return err
+	}
 	policy := keys.RotationPolicy{RotateEvery: offIfZero(c.rotateEvery)}
 	stalePolicy := revocation.FailClosed
 	if c.stalePolicy == "fail-open" {
@@ -134,6 +138,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		Insecure:         insecure,
 		TrustedOrigins:   origins,
 		ClientIP:         clientIP,
+		Gateway:          gw,
 		OnEvent:          logEvent(log, &knownUsers{a: authn}, nm.staleTrips),
 		Logger:           log,
 	}
@@ -172,6 +177,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	defer wg.Wait()
 	defer stopBG()
 	wg.Go(func() { authn.Run(bg) })
+	if introClients != nil {
+		wg.Go(func() { introClients.Run(bg) })
+	}
 	wg.Go(func() { reloadOnHUP(bg, hup, n.holder, authn, log) })
 	wg.Go(func() { watchKeys(bg, n.holder, log, nm.keyEvents) })
 

@@ -1,0 +1,232 @@
+package auth_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/clients"
+	"github.com/sesame-go/sesame/internal/testclock"
+)
+
+// introspectEnv is an env with one introspection client, "gw".
+func introspectEnv(t *testing.T, opts ...envOpt) (*env, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "clients.json")
+	c, secret, err := clients.Generate("gw", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clients.Edit(path, func(f *clients.File) error { return f.Add(c) }); err != nil {
+		t.Fatal(err)
+	}
+	set, err := clients.Open(path, &clients.Options{PollInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnv(t, newMemoryStore(t), append([]envOpt{func(c *auth.Config[Profile]) { c.Gateway.IntrospectionClients = set }}, opts...)...), secret
+}
+
+// introspect posts form to /auth/introspect as client id with secret.
+func (e *env) introspect(id, secret string, form url.Values, hdr ...string) resp {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/auth/introspect", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if id != "" {
+		req.SetBasicAuth(id, secret)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := res.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp{res.StatusCode, res.Header, b.String()}
+}
+
+func TestIntrospection(t *testing.T) {
+	clk := testclock.New(time.Now())
+	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) { c.Now = clk.Now })
+	tk := e.loginHeader("alice")
+	form := func(tok string) url.Values { return url.Values{"token": {tok}, "token_type_hint": {"access_token"}} }
+
+	t.Run("active", func(t *testing.T) {
+		r := e.introspect("gw", secret, form(tk.AccessToken))
+		if r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("got %d, Cache-Control %q: %s", r.status, r.header.Get("Cache-Control"), r.body)
+		}
+		var got struct {
+			Active    bool    `json:"active"`
+			Sub       string  `json:"sub"`
+			SID       string  `json:"sid"`
+			Exp       int64   `json:"exp"`
+			Iat       int64   `json:"iat"`
+			TokenType string  `json:"token_type"`
+			Data      Profile `json:"data"`
+		}
+		r.json(t, &got)
+		var all map[string]any
+		r.json(t, &all)
+		if !got.Active || got.Sub != "uid-alice" || got.SID == "" || got.TokenType != "access_token" || got.Data.Name != "Alice" ||
+			got.Exp <= got.Iat || got.Iat == 0 {
+			t.Errorf("got %s", r.body)
+		}
+		for _, k := range []string{"exp", "iat", "iss", "aud"} {
+			if _, ok := all[k]; !ok {
+				t.Errorf("no %q in %s", k, r.body)
+			}
+		}
+		if all["iss"] != "sesame" || all["aud"] != "sesame" {
+			t.Errorf("iss %v, aud %v: want sesame", all["iss"], all["aud"])
+		}
+	})
+
+	inactive := []struct {
+		name   string
+		token  func() string
+		before func()
+		after  func()
+	}{
+		{name: "garbage", token: func() string { return "garbage" }},
+		{name: "forged", token: func() string { return tk.AccessToken[:len(tk.AccessToken)-4] + "AAAA" }},
+		{name: "a refresh token", token: func() string { return tk.RefreshToken }},
+		{name: "expired", token: func() string { return tk.AccessToken },
+			before: func() { clk.Advance(10*time.Minute + 31*time.Second) }, after: func() { clk.Advance(-(10*time.Minute + 31*time.Second)) }},
+		{name: "revoked", token: func() string {
+			tk := e.loginHeader("bob")
+			if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.status != 204 {
+				t.Fatalf("logout: %d", r.status)
+			}
+			return tk.AccessToken
+		}},
+	}
+	for _, tc := range inactive {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.before != nil {
+				tc.before()
+				defer tc.after()
+			}
+			r := e.introspect("gw", secret, form(tc.token()))
+			if r.status != 200 || strings.TrimSpace(r.body) != `{"active":false}` {
+				t.Fatalf("got %d %s, want 200 {\"active\":false}", r.status, r.body)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name, id, secret string
+	}{
+		{"no credentials", "", ""},
+		{"wrong secret", "gw", secret[:42] + "x"},
+		{"unknown client", "other", secret},
+	} {
+		t.Run("refused: "+tc.name, func(t *testing.T) {
+			r := e.introspect(tc.id, tc.secret, form(tk.AccessToken))
+			if r.status != 401 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic") || strings.Contains(r.body, "active") {
+				t.Fatalf("got %d %q %s, want 401 Basic invalid_client", r.status, r.header.Get("WWW-Authenticate"), r.body)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		body url.Values
+		hdr  []string
+	}{
+		{"no token", url.Values{"token_type_hint": {"access_token"}}, nil},
+		{"empty token", url.Values{"token": {""}}, nil},
+		{"two tokens", url.Values{"token": {tk.AccessToken, tk.AccessToken}}, nil},
+		{"JSON body", form(tk.AccessToken), []string{"Content-Type", "application/json"}},
+	} {
+		t.Run("malformed: "+tc.name, func(t *testing.T) {
+			r := e.introspect("gw", secret, tc.body, tc.hdr...)
+			if r.status != 400 || !strings.Contains(r.body, "invalid_request") {
+				t.Fatalf("got %d %s, want 400 invalid_request", r.status, r.body)
+			}
+		})
+	}
+
+	s := e.m.Stats().Introspections
+	want := map[string]uint64{"active": 1, "inactive": 5, "invalid_client": 3, "bad_request": 4}
+	for k, n := range want {
+		if s[k] != n {
+			t.Errorf("Stats.Introspections[%q] = %d, want %d (all: %v)", k, s[k], n, s)
+		}
+	}
+	if _, ok := s[secret]; ok {
+		t.Error("a secret is a stats key")
+	}
+}
+
+func TestIntrospectionThrottled(t *testing.T) {
+	clk := testclock.New(time.Now())
+	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) {
+		c.Now = clk.Now
+		c.Gateway.IntrospectionsPerClient = 3
+		c.Gateway.IntrospectionWindow = time.Minute
+	})
+	form := url.Values{"token": {"x"}}
+	for i := range 3 {
+		if r := e.introspect("gw", secret, form); r.status != 200 {
+			t.Fatalf("call %d: %d", i+1, r.status)
+		}
+	}
+	r := e.introspect("gw", secret, form)
+	if r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("call 4: %d, Retry-After %q; want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+	// A wrong secret is refused as such, and does not count for the client.
+	if r := e.introspect("gw", "wrong", form); r.status != 401 {
+		t.Fatalf("wrong secret while throttled: %d", r.status)
+	}
+	clk.Advance(time.Minute)
+	if r := e.introspect("gw", secret, form); r.status != 200 {
+		t.Fatalf("next window: %d", r.status)
+	}
+	if n := e.m.Stats().Introspections["rate_limited"]; n != 1 {
+		t.Errorf("rate_limited counted %d, want 1", n)
+	}
+}
+
+func TestIntrospectionOff(t *testing.T) {
+	e := newEnv(t, newMemoryStore(t))
+	tk := e.loginHeader("alice")
+	r := e.introspect("gw", "x", url.Values{"token": {tk.AccessToken}})
+	if r.status != 404 {
+		t.Fatalf("without IntrospectionClients: %d %s, want 404", r.status, r.body)
+	}
+	var b map[string]any
+	json.Unmarshal([]byte(r.body), &b)
+	if _, ok := b["active"]; ok {
+		t.Errorf("404 body %s talks about the token", r.body)
+	}
+	if n := e.m.Stats().Introspections["disabled"]; n != 1 {
+		t.Errorf("disabled counted %d, want 1", n)
+	}
+}
+
+func TestIntrospectionUnavailable(t *testing.T) {
+	up := newEnv(t, newMemoryStore(t))
+	tk := up.loginHeader("alice")
+	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) { c.Denylist = unavailable{} })
+	r := e.introspect("gw", secret, url.Values{"token": {tk.AccessToken}})
+	if r.status != 503 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("stale replica: %d %s, want 503 with Retry-After", r.status, r.body)
+	}
+}
