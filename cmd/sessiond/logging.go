@@ -14,20 +14,63 @@ import (
 	"github.com/sesame-go/sesame/internal/users"
 )
 
-// newLogger returns sessiond's logger: JSON lines (or text with
+// logs is sessiond's logging: log for every line but the access log's,
+// and the access log's own two loggers, all writing to one logWriter (or
+// straight to the output with --log-buffer 0).
+type logs struct {
+	log *slog.Logger
+	// shed logs the access lines of successful, fast requests: under
+	// overload (the output cannot keep up) they are dropped and counted.
+	shed *slog.Logger
+	// keep logs the access lines of errors (status 400 and up) and of
+	// requests slower than --log-slow: never dropped.
+	keep *slog.Logger
+	slow time.Duration
+	w    *logWriter // nil with --log-buffer 0
+}
+
+// newLogs returns sessiond's logging: JSON lines (or text with
 // --log-format text) at --log-level, each line of a request carrying its
-// request_id.
-func newLogger(c *config, w io.Writer) *slog.Logger {
+// request_id, buffered by a logWriter of --log-buffer bytes flushed every
+// --log-flush-interval. Close it last: it writes what is buffered.
+func newLogs(c *config, out io.Writer) *logs {
 	var level slog.Level
 	level.UnmarshalText([]byte(c.logLevel)) // checked by validate
 	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	if c.logFormat == "text" {
-		h = slog.NewTextHandler(w, opts)
-	} else {
-		h = slog.NewJSONHandler(w, opts)
+	handler := func(w io.Writer) slog.Handler {
+		if c.logFormat == "text" {
+			return slog.NewTextHandler(w, opts)
+		}
+		return slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestIDHandler{h})
+	l := &logs{slow: c.logSlow}
+	main, shed, keep := out, out, out
+	if c.logBuffer > 0 {
+		l.w = newLogWriter(out, c.logBuffer, c.logFlushInterval)
+		main, shed, keep = l.w, l.w.shed(), l.w.keep()
+	}
+	l.log = slog.New(requestIDHandler{handler(main)})
+	// The access loggers add the request id themselves: one wrapper less
+	// on the hottest line.
+	l.shed = slog.New(handler(shed))
+	l.keep = slog.New(handler(keep))
+	return l
+}
+
+// dropped is the number of access log lines dropped under overload.
+func (l *logs) dropped() uint64 {
+	if l.w == nil {
+		return 0
+	}
+	return l.w.Dropped()
+}
+
+// Close writes the buffered lines out; later lines are written at once.
+func (l *logs) Close() error {
+	if l.w == nil {
+		return nil
+	}
+	return l.w.Close()
 }
 
 // requestIDHandler adds the request id that chi's RequestID middleware put
@@ -96,18 +139,25 @@ func safeRequestID(id string) bool {
 var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // accessLog logs one line per request, after it is served: method, chi
-// route pattern, status, duration and (through the context) the request id.
+// route pattern, status, duration, bytes and request id.
 //
 // It deliberately logs neither the raw path nor the query string (a sid in
 // /auth/sessions/{sid}, anything a client puts in a query) nor any header:
 // Authorization and Cookie carry tokens.
+//
+// Lines are buffered (see logWriter). The line of a request that failed
+// (status 400 and up) or took --log-slow or longer is never dropped; the
+// line of a successful, fast one may be, when the log output cannot keep up,
+// and is then counted in sesame_log_lines_dropped_total.
 func (n *node) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		d := time.Since(start)
 		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil {
+		ctx := r.Context()
+		if rc := chi.RouteContext(ctx); rc != nil {
 			if p := rc.RoutePattern(); p != "" {
 				route = p
 			}
@@ -117,15 +167,23 @@ func (n *node) accessLog(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		level := slog.LevelInfo
-		if probes[route] && status < 300 {
+		if status < 300 && probes[route] {
 			level = slog.LevelDebug
 		}
-		n.log.LogAttrs(r.Context(), level, "request",
+		lg := n.logs.shed
+		if status >= 400 || d >= n.logs.slow {
+			lg = n.logs.keep
+		}
+		if !lg.Enabled(ctx, level) {
+			return
+		}
+		lg.LogAttrs(ctx, level, "request",
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.Int64("bytes", sw.bytes),
+			slog.String("request_id", middleware.GetReqID(ctx)),
 		)
 	})
 }

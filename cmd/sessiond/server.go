@@ -22,6 +22,7 @@ type node struct {
 	users   *users.Authenticator
 	policy  keys.RotationPolicy
 	log     *slog.Logger
+	logs    *logs
 	nm      *nodeMetrics
 }
 
