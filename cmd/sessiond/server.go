@@ -28,7 +28,7 @@ type node struct {
 
 func (n *node) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, n.accessLog, n.m.Instrument)
+	r.Use(newRequestIDs().middleware, n.accessLog, n.m.Instrument, n.recoverPanics)
 	r.Mount("/auth", n.m.Routes())
 	r.Method(http.MethodGet, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Method(http.MethodHead, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
