@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// sampled are the series a soak samples on every node, from its /metrics:
+// the Go heap in use and its object count, goroutines, open file
+// descriptors, and the denylist replica's entries.
+var sampled = []string{"go_memstats_heap_inuse_bytes", "go_memstats_heap_objects", "go_goroutines", "process_open_fds", "sesame_replica_entries"}
+
+// redisMemory is the series name of Redis's INFO memory used_memory.
+const redisMemory = "redis_used_memory"
+
+// sample is one reading of every series.
+type sample struct {
+	at     time.Duration // since the load started
+	values map[string]float64
+}
+
+// series names a node's metric: "sessiond-1 go_goroutines".
+func series(node, metric string) string { return node + " " + metric }
+
+// sampler reads the series every interval until ctx ends.
+func sampler(ctx context.Context, c *cluster, rdb *redis.Client, start time.Time, interval time.Duration, out chan<- sample) {
+	defer close(out)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := sample{at: time.Since(start).Round(time.Second), values: map[string]float64{}}
+		for _, n := range c.nodes {
+			m, err := scrape(ctx, n.url+"/metrics")
+			if err != nil {
+				continue // a missing reading shows as a gap, and fails the check
+			}
+			for _, name := range sampled {
+				if v, ok := m[name]; ok {
+					s.values[series(n.name, name)] = v
+				}
+			}
+		}
+		if info, err := rdb.Info(ctx, "memory").Result(); err == nil {
+			for l := range strings.Lines(info) {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(l), "used_memory:"); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					s.values[redisMemory] = f
+				}
+			}
+		}
+		out <- s
+	}
+}
+
+// scrape reads the unlabelled samples of a Prometheus text page.
+func scrape(ctx context.Context, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	m := map[string]float64{}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 8<<20))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			m[name] = f
+		}
+	}
+	return m, sc.Err()
+}
+
+// tolerance is how far the second half's median may be from the first
+// half's, relatively and absolutely (the larger wins), for a series to be
+// flat. Why each:
+//
+//   - goroutines and open fds: set by the connections (clients × nodes,
+//     the Redis pool) and the background goroutines, constant under a
+//     constant load; a leak of one per request or per login would add
+//     thousands. 10 %, at least 5 (a few connections to Redis come and go
+//     with the pool).
+//   - heap objects: live objects plus garbage not yet collected, a
+//     sawtooth under a steady load; its median over many samples is
+//     steady. 10 %.
+//   - heap in use: also holds each argon2id hash's 64 MiB while logins are
+//     in flight (up to 4 per node at once), so a reading is the base plus
+//     0 to 256 MiB depending on the moment; the medians are compared with
+//     10 % plus one hash's 64 MiB.
+//   - replica entries and Redis memory: the denylist holds one entry per
+//     logout for the entry TTL (--access-ttl + 30 s); the sessions are one
+//     per client. After a warm-up longer than the entry TTL both are a
+//     rate times a constant. 10 %.
+func tolerance(name string) (rel, abs float64) {
+	switch {
+	case strings.HasSuffix(name, "go_goroutines"), strings.HasSuffix(name, "process_open_fds"):
+		return 0.10, 5
+	case strings.HasSuffix(name, "go_memstats_heap_inuse_bytes"):
+		return 0.10, 64 << 20
+	case strings.HasSuffix(name, "sesame_replica_entries"):
+		return 0.10, 10
+	}
+	return 0.10, 0
+}
+
+// verdict is one series' flatness after the warm-up.
+type verdict struct {
+	name                string
+	first, second       float64 // medians of the two halves
+	min, max            float64
+	samples             int
+	flat                bool
+	firstN, secondN     int
+	allowedRel, allowed float64
+}
+
+// flatness splits the samples taken at or after warmup into two halves
+// and compares each series' medians.
+func flatness(samples []sample, warmup time.Duration) []verdict {
+	var after []sample
+	for _, s := range samples {
+		if s.at >= warmup {
+			after = append(after, s)
+		}
+	}
+	names := map[string]bool{}
+	for _, s := range after {
+		for k := range s.values {
+			names[k] = true
+		}
+	}
+	var out []verdict
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range names {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		var a, b []float64
+		half := len(after) / 2
+		for i, s := range after {
+			v, ok := s.values[name]
+			if !ok {
+				continue
+			}
+			if i < half {
+				a = append(a, v)
+			} else if i >= len(after)-half { // an odd middle sample is in neither
+				b = append(b, v)
+			}
+		}
+		v := verdict{name: name, firstN: len(a), secondN: len(b), min: math.Inf(1), max: math.Inf(-1)}
+		for _, x := range append(slices.Clone(a), b...) {
+			v.min, v.max = min(v.min, x), max(v.max, x)
+		}
+		v.samples = len(a) + len(b)
+		v.first, v.second = median(a), median(b)
+		rel, abs := tolerance(name)
+		v.allowedRel = rel
+		v.allowed = max(rel*v.first, abs)
+		v.flat = len(a) >= 2 && len(b) >= 2 && len(a) == half && len(b) == half && math.Abs(v.second-v.first) <= v.allowed
+		out = append(out, v)
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// human prints a value: bytes in MiB, others as integers.
+func human(name string, v float64) string {
+	if strings.HasSuffix(name, "_bytes") || name == redisMemory {
+		return fmt.Sprintf("%.1f MiB", v/(1<<20))
+	}
+	return fmt.Sprintf("%.0f", v)
+}
