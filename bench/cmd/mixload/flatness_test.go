@@ -24,12 +24,12 @@ func TestFlatness(t *testing.T) {
 		{"growing", func(i int) float64 { return 100 + 10*float64(i) }, false},
 		{"warm-up only", func(i int) float64 { return min(100, float64(i)*50) }, true},
 	} {
-		v := flatness(mk(tc.f), 30*time.Second)
+		v := flatness(mk(tc.f), 30*time.Second, load{clients: 2})
 		if len(v) != 1 || v[0].flat != tc.flat {
 			t.Errorf("%s: %+v, want flat %v", tc.name, v, tc.flat)
 		}
 	}
-	if v := flatness(mk(func(int) float64 { return 1 })[:5], 30*time.Second); len(v) != 1 || v[0].flat {
+	if v := flatness(mk(func(int) float64 { return 1 })[:5], 30*time.Second, load{clients: 2}); len(v) != 1 || v[0].flat {
 		t.Errorf("two samples after the warm-up: %+v, want not flat (too few)", v)
 	}
 }

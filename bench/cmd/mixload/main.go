@@ -269,7 +269,8 @@ func runTarget(ctx context.Context, c *config, target, usersFile string) (*resul
 		}
 	}
 	if c.sample > 0 {
-		r.verdicts = flatness(r.samples, c.warmup)
+		logouts := len(r.stats.lat[logout]) + r.stats.failures[logout]
+		r.verdicts = flatness(r.samples, c.warmup, load{clients: c.clients, logoutRate: float64(logouts) / measured.Seconds()})
 	}
 	stopped = true
 	if err := cl.stop(); err != nil {
@@ -307,16 +308,26 @@ func report(out io.Writer, r *result) bool {
 	}
 	if len(r.samples) > 0 {
 		fmt.Fprintln(out, "samples (t, then every series):")
+		seen := map[string]bool{}
 		var names []string
-		for k := range r.samples[len(r.samples)-1].values {
-			names = append(names, k)
+		for _, s := range r.samples {
+			for k := range s.values {
+				if !seen[k] {
+					seen[k] = true
+					names = append(names, k)
+				}
+			}
 		}
 		slices.Sort(names)
 		fmt.Fprintf(out, "t\t%s\n", strings.Join(names, "\t"))
 		for _, s := range r.samples {
 			fmt.Fprintf(out, "%v", s.at)
 			for _, n := range names {
-				fmt.Fprintf(out, "\t%s", human(n, s.values[n]))
+				if v, ok := s.values[n]; ok {
+					fmt.Fprintf(out, "\t%s", human(n, v))
+				} else {
+					fmt.Fprint(out, "\t-")
+				}
 			}
 			fmt.Fprintln(out)
 		}

@@ -63,6 +63,9 @@ func sampler(ctx context.Context, c *cluster, rdb *redis.Client, start time.Time
 				}
 			}
 		}
+		if ctx.Err() != nil {
+			return // the run ended during the reading: incomplete
+		}
 		out <- s
 	}
 }
@@ -93,34 +96,57 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	return m, sc.Err()
 }
 
+// load is what the tolerances depend on.
+type load struct {
+	clients    int
+	logoutRate float64 // logouts per second, all nodes together
+}
+
+// replicaSweep is how often sessiond's denylist replica drops expired
+// entries (revocation.ReplicaOptions.SweepInterval, which sessiond leaves
+// at its default).
+const replicaSweep = time.Minute
+
 // tolerance is how far the second half's median may be from the first
 // half's, relatively and absolutely (the larger wins), for a series to be
-// flat. Why each:
+// flat; for the heap only growth counts (a heap that shrinks after the
+// warm-up is caches and the collector settling, not a leak). Why each:
 //
-//   - goroutines and open fds: set by the connections (clients × nodes,
-//     the Redis pool) and the background goroutines, constant under a
-//     constant load; a leak of one per request or per login would add
-//     thousands. 10 %, at least 5 (a few connections to Redis come and go
-//     with the pool).
-//   - heap objects: live objects plus garbage not yet collected, a
-//     sawtooth under a steady load; its median over many samples is
-//     steady. 10 %.
-//   - heap in use: also holds each argon2id hash's 64 MiB while logins are
-//     in flight (up to 4 per node at once), so a reading is the base plus
-//     0 to 256 MiB depending on the moment; the medians are compared with
-//     10 % plus one hash's 64 MiB.
-//   - replica entries and Redis memory: the denylist holds one entry per
-//     logout for the entry TTL (--access-ttl + 30 s); the sessions are one
-//     per client. After a warm-up longer than the entry TTL both are a
-//     rate times a constant. 10 %.
-func tolerance(name string) (rel, abs float64) {
+//   - open fds: the client connections, the Redis pool and the files and
+//     sockets of the process; constant under a constant load. 10 %, at
+//     least 5 (a Redis connection of the pool may come or go).
+//   - goroutines: one per client connection, one more for each request in
+//     flight (a background read while a handler runs), plus the fixed
+//     background ones; how many requests are in flight at the moment of a
+//     sample varies from none to every client's. 10 %, at least half the
+//     clients. A leak of one goroutine per login would add thousands.
+//   - heap objects: the heap is a sawtooth between the live heap and
+//     about twice it (GOGC=100), so a reading lands anywhere between; the
+//     medians of two halves stay within 25 %. One leaked object per
+//     request would add hundreds of thousands over the run.
+//   - heap in use: the same sawtooth, plus 64 MiB for each argon2id hash
+//     in flight (up to 4 at once per node: users.Options.MaxConcurrent), so
+//     a reading is the base plus 0 to 256 MiB by the moment; 25 % plus
+//     four hashes.
+//   - replica entries: one per logout, kept for the entry TTL
+//     (--access-ttl + 30 s) and then until the next sweep (every minute), so
+//     the count is a sawtooth whose teeth are one minute of logouts; 10 %
+//     plus one minute of logouts at the measured rate. Without expiry it
+//     would grow by that much every minute.
+//   - Redis memory: the sessions (one per client) and the denylist entries
+//     (Redis expires them itself). 10 %.
+func tolerance(name string, l load) (rel, abs float64) {
 	switch {
-	case strings.HasSuffix(name, "go_goroutines"), strings.HasSuffix(name, "process_open_fds"):
+	case strings.HasSuffix(name, "process_open_fds"):
 		return 0.10, 5
+	case strings.HasSuffix(name, "go_goroutines"):
+		return 0.10, float64(l.clients) / 2
+	case strings.HasSuffix(name, "go_memstats_heap_objects"):
+		return 0.25, 0
 	case strings.HasSuffix(name, "go_memstats_heap_inuse_bytes"):
-		return 0.10, 64 << 20
+		return 0.25, 4 * 64 << 20
 	case strings.HasSuffix(name, "sesame_replica_entries"):
-		return 0.10, 10
+		return 0.10, l.logoutRate * replicaSweep.Seconds()
 	}
 	return 0.10, 0
 }
@@ -138,7 +164,7 @@ type verdict struct {
 
 // flatness splits the samples taken at or after warmup into two halves
 // and compares each series' medians.
-func flatness(samples []sample, warmup time.Duration) []verdict {
+func flatness(samples []sample, warmup time.Duration, l load) []verdict {
 	var after []sample
 	for _, s := range samples {
 		if s.at >= warmup {
@@ -172,16 +198,22 @@ func flatness(samples []sample, warmup time.Duration) []verdict {
 				b = append(b, v)
 			}
 		}
+		rel, abs := tolerance(name, l)
 		v := verdict{name: name, firstN: len(a), secondN: len(b), min: math.Inf(1), max: math.Inf(-1)}
 		for _, x := range append(slices.Clone(a), b...) {
 			v.min, v.max = min(v.min, x), max(v.max, x)
 		}
 		v.samples = len(a) + len(b)
 		v.first, v.second = median(a), median(b)
-		rel, abs := tolerance(name)
 		v.allowedRel = rel
 		v.allowed = max(rel*v.first, abs)
-		v.flat = len(a) >= 2 && len(b) >= 2 && len(a) == half && len(b) == half && math.Abs(v.second-v.first) <= v.allowed
+		// At least 3 readings a half, and a reading missing from at most
+		// one sample per half (a scrape that failed).
+		change := v.second - v.first
+		if !strings.Contains(name, "heap") {
+			change = math.Abs(change)
+		}
+		v.flat = len(a) >= 3 && len(b) >= 3 && len(a) >= half-1 && len(b) >= half-1 && change <= v.allowed
 		out = append(out, v)
 	}
 	return out
