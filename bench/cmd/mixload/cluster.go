@@ -24,11 +24,12 @@ import (
 const password = "mixload-password-1"
 
 // writeUsers writes a users file of n users, user0 … user(n-1), with
-// argon2id at the default parameters (what `sessionctl users add` uses).
+// argon2id at p (the zero Params: the defaults, what `sessionctl users add`
+// uses).
 // They share one hash (same password, same salt): verifying it costs what
 // verifying n different hashes would, and the file takes one hash to make.
-func writeUsers(path string, n int) error {
-	u, err := users.NewUser("user0", password, users.Params{}, time.Now())
+func writeUsers(path string, n int, p users.Params) error {
+	u, err := users.NewUser("user0", password, p, time.Now())
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/bench/internal/redisproc"
+	"github.com/sesame-go/sesame/internal/users"
 )
 
 func main() {
@@ -83,6 +84,7 @@ type config struct {
 	maxRequests int
 	dir         string
 	extraArgs   []string // more sessiond flags
+	hashMemory  uint32   // argon2id memory in KiB; 0: the default parameters
 }
 
 func parseFlags(args []string) (*config, error) {
@@ -102,6 +104,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.maxRequests, "max-requests", 10_000_000, "cap on requests per client")
 	fs.StringVar(&c.dir, "dir", "", "where the users file and the nodes' logs go (default: a new temporary directory)")
 	fs.StringVar(&extra, "sessiond-args", "", "more sessiond flags, space-separated")
+	var hashMemory uint
+	fs.UintVar(&hashMemory, "argon2-memory", 0, "argon2id memory of the users' hashes in KiB, one pass, one lane (0: the defaults, 64 MiB and two lanes), to see the rest of the mix without the logins' cost")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -112,6 +116,10 @@ func parseFlags(args []string) (*config, error) {
 		c.targets = append(c.targets, t)
 	}
 	c.extraArgs = strings.Fields(extra)
+	if hashMemory > 1<<20 {
+		return nil, errors.New("-argon2-memory is at most 1 GiB")
+	}
+	c.hashMemory = uint32(hashMemory)
 	switch {
 	case c.nodes < 1 || c.nodes > 8, c.clients < 1 || c.clients > 1024:
 		return nil, errors.New("-nodes must be in [1, 8] and -clients in [1, 1024]")
@@ -157,11 +165,19 @@ func runAll(ctx context.Context, c *config, out io.Writer) (ok bool, err error) 
 		return false, err
 	}
 	usersFile := filepath.Join(c.dir, "users.json")
-	if err := writeUsers(usersFile, c.clients); err != nil {
+	var params users.Params
+	if c.hashMemory > 0 {
+		params = users.Params{Time: 1, MemoryKiB: c.hashMemory, Threads: 1}
+	}
+	if err := writeUsers(usersFile, c.clients, params); err != nil {
 		return false, err
 	}
-	fmt.Fprintf(out, "redis %s; %d nodes, %d clients; %v per target, the first %v not measured; sessiond --access-ttl %v; logs in %s\n\n",
-		c.redisAddr, c.nodes, c.clients, c.duration, c.warmup, c.accessTTL, c.dir)
+	hash := "argon2id defaults (64 MiB, 1 pass, 2 lanes)"
+	if c.hashMemory > 0 {
+		hash = fmt.Sprintf("argon2id %d KiB, 1 pass, 1 lane", c.hashMemory)
+	}
+	fmt.Fprintf(out, "redis %s; %d nodes, %d clients; %v per target, the first %v not measured; sessiond --access-ttl %v; %s; logs in %s\n\n",
+		c.redisAddr, c.nodes, c.clients, c.duration, c.warmup, c.accessTTL, hash, c.dir)
 	ok = true
 	var results []*result
 	for _, t := range c.targets {
