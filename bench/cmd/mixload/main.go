@@ -348,11 +348,15 @@ func report(out io.Writer, r *result) bool {
 			fmt.Fprintln(out)
 		}
 		fmt.Fprintln(out)
-		fmt.Fprintln(out, "| series | samples | median, first half | median, second half | min | max | allowed change | flat |")
-		fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|---|")
+		fmt.Fprintln(out, "| series | samples | compared | first half | second half | min | max | allowed change | flat |")
+		fmt.Fprintln(out, "|---|--:|---|--:|--:|--:|--:|--:|---|")
 		for _, v := range r.verdicts {
-			fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s | ±%s | %s |\n", v.name, v.samples, human(v.name, v.first), human(v.name, v.second),
-				human(v.name, v.min), human(v.name, v.max), human(v.name, v.allowed), yes(v.flat))
+			what, allowed := "median", "±"+human(v.name, v.allowed)
+			if v.byMin {
+				what, allowed = "lowest", "+"+human(v.name, v.allowed)
+			}
+			fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", v.name, v.samples, what, human(v.name, v.first), human(v.name, v.second),
+				human(v.name, v.min), human(v.name, v.max), allowed, yes(v.flat))
 			if !v.flat {
 				ok = false
 			}
