@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -22,6 +23,10 @@ func TestAccessLogFlushedAtSIGTERM(t *testing.T) {
 		}
 		r := p.do("GET", path, "", "X-Request-Id", id)
 		want[id] = r.status
+	}
+
+	if r := p.do("GET", "/metrics", ""); !strings.Contains(string(r.body), "\nsesame_log_lines_dropped_total 0\n") {
+		t.Errorf("/metrics has no sesame_log_lines_dropped_total 0")
 	}
 
 	// Nothing urgent was logged since start-up: every line is still in

@@ -45,9 +45,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	logs := newLogs(c, stderr)
-	defer logs.Close() // last of all: writes the buffered log lines
-	log := logs.log
+	logging := newLogs(c, stderr)
+	defer logging.Close() // last of all: writes the buffered log lines
+	log := logging.log
 	slog.SetDefault(log) // library components that log to the default
 	redis.SetLogger(redisLogger{log})
 
@@ -140,7 +140,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	n := &node{m: m, backend: be, holder: holder, users: authn, policy: policy, log: log, logs: logs, nm: nm}
+	n := &node{m: m, backend: be, holder: holder, users: authn, policy: policy, log: log, logs: logging, nm: nm}
 
 	// Background work runs until bg ends, after the server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
