@@ -10,7 +10,9 @@
 #   VARIANTS="sessiond-unbuffered:SESAME_LOG_BUFFER=0" bench/wrk-session.sh
 #
 # Servers, in the order of each round: the ceiling (bench/cmd/peers
-# -server ceiling), sessiond with its default flags, sessiond with
+# -server ceiling), the same ceiling sent sessiond's request (its
+# Authorization header: a bearer token of some 330 bytes, which the server
+# must read and parse even if it ignores it), sessiond with its default flags, sessiond with
 # SESAME_LOG_LEVEL=warn (no access log), each VARIANTS entry (name:ENV=VALUE,...),
 # sessiond at BEFORE, gorilla/sessions CookieStore and scs + redisstore
 # (bench/cmd/peers). Every sessiond's stderr (its logs) goes through a pipe
@@ -151,6 +153,9 @@ start_peer() {
 }
 
 start_peer ceiling ceiling
+NAMES+=("ceiling+token")
+URL[ceiling+token]=${URL[ceiling]}
+PID[ceiling+token]=${PID[ceiling]}
 start_sessiond sessiond "$OUT/bin/sessiond"
 start_sessiond sessiond-warn "$OUT/bin/sessiond" SESAME_LOG_LEVEL=warn
 for v in $VARIANTS; do
@@ -180,6 +185,8 @@ TICKS=$(getconf CLK_TCK)
 
 declare -A RPS CPUREQ
 for round in $(seq "$ROUNDS"); do
+	login sessiond
+	HDR[ceiling+token]=${HDR[sessiond]}
 	for name in "${NAMES[@]}"; do
 		[[ $name == sessiond* ]] && login "$name"
 		args=(-t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency)
