@@ -51,9 +51,12 @@ type config struct {
 	stalenessBound time.Duration
 	stalePolicy    string
 
-	logFormat       string
-	logLevel        string
-	shutdownTimeout time.Duration
+	logFormat        string
+	logLevel         string
+	logBuffer        int
+	logFlushInterval time.Duration
+	logSlow          time.Duration
+	shutdownTimeout  time.Duration
 
 	version bool // --version: print the version and exit
 }
@@ -108,6 +111,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.IntVar(&c.logBuffer, "log-buffer", 256<<10, "bytes of log lines buffered in memory (twice this at most: one buffer fills while the other is written); 0 writes every line at once, unbuffered")
+	fs.DurationVar(&c.logFlushInterval, "log-flush-interval", time.Second, "longest time a buffered access log line waits before it is written; other lines are written at once, and everything on shutdown")
+	fs.DurationVar(&c.logSlow, "log-slow", time.Second, "access log lines of requests this slow or slower, like those of errors (status 400 and up), are never dropped; only successful, faster requests' lines may be, when the log output cannot keep up (counted in sesame_log_lines_dropped_total)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.BoolVar(&c.version, "version", false, "print the module version and VCS revision, and exit")
 
@@ -189,6 +195,12 @@ func (c *config) validate() error {
 		return fmt.Errorf("--stale-policy %q: want fail-closed or fail-open", c.stalePolicy)
 	case c.logFormat != "json" && c.logFormat != "text":
 		return fmt.Errorf("--log-format %q: want json or text", c.logFormat)
+	case c.logBuffer < 0 || c.logBuffer > 0 && c.logBuffer < 4<<10:
+		return fmt.Errorf("--log-buffer %d: want 0 (unbuffered) or at least 4096 bytes", c.logBuffer)
+	case c.logBuffer > 0 && c.logFlushInterval <= 0:
+		return errors.New("--log-flush-interval must be positive")
+	case c.logSlow <= 0:
+		return errors.New("--log-slow must be positive")
 	case c.shutdownTimeout <= 0:
 		return errors.New("--shutdown-timeout must be positive")
 	case c.refreshIdle < 0:

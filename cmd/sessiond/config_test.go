@@ -22,7 +22,8 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.addr != "127.0.0.1:8080" || c.keyset != "file:./sesame-keys.json" || c.redisURL != "" || c.usersFile != "" ||
-		c.accessTTL != 10*time.Minute || c.rotateEvery != 24*time.Hour || c.logFormat != "json" {
+		c.accessTTL != 10*time.Minute || c.rotateEvery != 24*time.Hour || c.logFormat != "json" ||
+		c.logBuffer != 256<<10 || c.logFlushInterval != time.Second || c.logSlow != time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
 	if on, auto := c.insecure(); !on || !auto {
@@ -41,6 +42,9 @@ func TestConfigEnvTwins(t *testing.T) {
 		"SESAME_ROTATE_EVERY", "1h",
 		"SESAME_ACCESS_TTL", "5m",
 		"SESAME_LOG_FORMAT", "text",
+		"SESAME_LOG_BUFFER", "65536",
+		"SESAME_LOG_FLUSH_INTERVAL", "250ms",
+		"SESAME_LOG_SLOW", "2s",
 	)
 	c, err := parseConfig(nil, e, io.Discard)
 	if err != nil {
@@ -48,7 +52,8 @@ func TestConfigEnvTwins(t *testing.T) {
 	}
 	if c.addr != "127.0.0.1:9000" || c.redisURL != "redis://r:6379/0" || c.keyset != "redis://r:6379/0" ||
 		c.usersFile != "/etc/users.json" || c.masterKeyFile != "/run/secrets/mk" || c.rotateEvery != time.Hour ||
-		c.accessTTL != 5*time.Minute || c.logFormat != "text" {
+		c.accessTTL != 5*time.Minute || c.logFormat != "text" ||
+		c.logBuffer != 65536 || c.logFlushInterval != 250*time.Millisecond || c.logSlow != 2*time.Second {
 		t.Errorf("from env: %+v", c)
 	}
 	if on, auto := c.insecure(); on || auto {
@@ -101,6 +106,10 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--log-format", "xml"}, env(), "--log-format"},
 		{[]string{"--log-level", "loud"}, env(), "--log-level"},
 		{[]string{"--stale-policy", "maybe"}, env(), "--stale-policy"},
+		{[]string{"--log-buffer", "-1"}, env(), "--log-buffer"},
+		{[]string{"--log-buffer", "100"}, env(), "--log-buffer"},
+		{[]string{"--log-flush-interval", "0s"}, env(), "--log-flush-interval"},
+		{[]string{"--log-slow", "0s"}, env(), "--log-slow"},
 		{[]string{"--access-ttl", "1ms"}, env(), "too short"},
 		{[]string{"--addr", "nope"}, env(), "--addr"},
 		{[]string{"extra"}, env(), "unexpected argument"},
@@ -186,6 +195,8 @@ func TestDurationFlagsZero(t *testing.T) {
 		"staleness-bound":    {error: "--staleness-bound"},
 		"shutdown-timeout":   {error: "--shutdown-timeout"},
 		"redis-wait-timeout": {error: "--redis-wait-timeout"},
+		"log-flush-interval": {error: "--log-flush-interval"},
+		"log-slow":           {error: "--log-slow"},
 	}
 	seen := map[string]bool{}
 	newFlagSet(&config{}, io.Discard).VisitAll(func(f *flag.Flag) {

@@ -4,33 +4,77 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
-
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/sesame-go/sesame/users"
 )
 
-// newLogger returns sessiond's logger: JSON lines (or text with
+// logs is sessiond's logging: log for every line but the access log's,
+// and the access log's own writers, all writing to one logWriter (or
+// straight to the output with --log-buffer 0).
+type logs struct {
+	log *slog.Logger
+	// shed takes the access lines of successful, fast requests: under
+	// overload (the output cannot keep up) they are dropped and counted.
+	// keep takes those of errors (status 400 and up) and of requests
+	// slower than --log-slow: never dropped.
+	shed, keep io.Writer
+	// shedLog and keepLog are slog loggers on shed and keep, for the
+	// access lines the JSON fast path does not write (text format, odd
+	// characters).
+	shedLog, keepLog *slog.Logger
+	json             bool
+	slow             time.Duration
+	w                *logWriter // nil with --log-buffer 0
+}
+
+// newLogs returns sessiond's logging: JSON lines (or text with
 // --log-format text) at --log-level, each line of a request carrying its
-// request_id.
-func newLogger(c *config, w io.Writer) *slog.Logger {
+// request_id, buffered by a logWriter of --log-buffer bytes flushed every
+// --log-flush-interval. Close it last: it writes what is buffered.
+func newLogs(c *config, out io.Writer) *logs {
 	var level slog.Level
 	level.UnmarshalText([]byte(c.logLevel)) // checked by validate
 	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler
-	if c.logFormat == "text" {
-		h = slog.NewTextHandler(w, opts)
-	} else {
-		h = slog.NewJSONHandler(w, opts)
+	handler := func(w io.Writer) slog.Handler {
+		if c.logFormat == "text" {
+			return slog.NewTextHandler(w, opts)
+		}
+		return slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestIDHandler{h})
+	l := &logs{slow: c.logSlow, json: c.logFormat == "json"}
+	main := out
+	l.shed, l.keep = out, out
+	if c.logBuffer > 0 {
+		l.w = newLogWriter(out, c.logBuffer, c.logFlushInterval)
+		main, l.shed, l.keep = l.w, l.w.shed(), l.w.keep()
+	}
+	l.log = slog.New(requestIDHandler{handler(main)})
+	// The access loggers add the request id themselves: one wrapper less
+	// on the hottest line.
+	l.shedLog = slog.New(handler(l.shed))
+	l.keepLog = slog.New(handler(l.keep))
+	return l
 }
 
-// requestIDHandler adds the request id that chi's RequestID middleware put
+// dropped is the number of access log lines dropped under overload.
+func (l *logs) dropped() uint64 {
+	if l.w == nil {
+		return 0
+	}
+	return l.w.Dropped()
+}
+
+// Close writes the buffered lines out; later lines are written at once.
+func (l *logs) Close() error {
+	if l.w == nil {
+		return nil
+	}
+	return l.w.Close()
+}
+
+// requestIDHandler adds the request id that the requestIDs middleware put
 // in the context to every record logged with that context, so auth's
 // ErrorContext lines, the security events and the access log line of one
 // request can be joined. Records logged without a request context (start-up,
@@ -39,7 +83,7 @@ type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx != nil {
-		if id := middleware.GetReqID(ctx); id != "" {
+		if id := requestIDFrom(ctx); id != "" {
 			r.AddAttrs(slog.String("request_id", id))
 		}
 	}
@@ -53,107 +97,6 @@ func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
-
-// maxRequestIDLen bounds a request id taken from the client.
-const maxRequestIDLen = 128
-
-// requestID gives every request an id: the client's X-Request-Id (a load
-// balancer's) when it is short and made of safe characters, else a fresh
-// one from chi's RequestID. The id is echoed in the X-Request-Id response
-// header, so a user reporting a failure can quote it.
-//
-// The incoming header is attacker-controlled: an overlong or odd value
-// would go into every log line of the request, so it is dropped rather
-// than trusted.
-func requestID(next http.Handler) http.Handler {
-	withID := middleware.RequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(middleware.RequestIDHeader, middleware.GetReqID(r.Context()))
-		next.ServeHTTP(w, r)
-	}))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !safeRequestID(id) {
-			r.Header.Del(middleware.RequestIDHeader)
-		}
-		withID.ServeHTTP(w, r)
-	})
-}
-
-func safeRequestID(id string) bool {
-	if len(id) > maxRequestIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '/' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
-
-// probes are the routes that load balancers and Prometheus call every few
-// seconds: their successful requests are logged at DEBUG only.
-var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
-
-// accessLog logs one line per request, after it is served: method, chi
-// route pattern, status, duration and (through the context) the request id.
-//
-// It deliberately logs neither the raw path nor the query string (a sid in
-// /auth/sessions/{sid}, anything a client puts in a query) nor any header:
-// Authorization and Cookie carry tokens.
-func (n *node) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil {
-			if p := rc.RoutePattern(); p != "" {
-				route = p
-			}
-		}
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		level := slog.LevelInfo
-		if probes[route] && status < 300 {
-			level = slog.LevelDebug
-		}
-		n.log.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("bytes", sw.bytes),
-		)
-	})
-}
-
-// statusRecorder remembers the status and size of a response.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (w *statusRecorder) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // knownUsers answers "is this an existing user name", so that a failed
 // login logs the name typed only when it names a user. People sometimes

@@ -58,6 +58,7 @@ func (nm *nodeMetrics) redisHook() redis.Hook {
 //   - the keyset's version, the active key's age, the time to the next
 //     automatic rotation, and the key events loaded;
 //   - Redis command durations and errors (with --redis);
+//   - access log lines dropped under overload;
 //   - the Go runtime's and the process's.
 func (n *node) metrics() http.Handler {
 	reg := prometheus.NewRegistry()
@@ -97,6 +98,10 @@ func (n *node) metrics() http.Handler {
 			Name: "sesame_replica_entries",
 			Help: "Denylist entries held in memory.",
 		}, func() float64 { return float64(n.replica.Status().Entries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "sesame_log_lines_dropped_total",
+			Help: "Access log lines of successful, fast requests dropped because the log output could not keep up (--log-buffer full). Errors, slow requests and security events are never dropped.",
+		}, func() float64 { return float64(n.logs.dropped()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "sesame_keyset_version",
 			Help: "Version of the keyset in use.",
@@ -116,6 +121,7 @@ func (n *node) metrics() http.Handler {
 			return time.Until(due).Seconds()
 		}))
 	}
+	reg.MustRegister(persistenceMetrics(n.persist)...)
 	if n.nm.redis != nil {
 		reg.MustRegister(n.nm.redis)
 	}

@@ -57,7 +57,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		_, err := fmt.Fprintln(stdout, version.String("sessiond"))
 		return err
 	}
-	log := newLogger(c, stderr)
+	logging := newLogs(c, stderr)
+	defer logging.Close() // last of all: writes the buffered log lines
+	log := logging.log
 	slog.SetDefault(log) // library components that log to the default
 	redis.SetLogger(redisLogger{log})
 
@@ -170,6 +172,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	defer m.Close()
 	n := newNode(m, backend, ping, authn, policy, log, nm)
 	n.metricsApart, n.proxies = c.metricsAddr != "", proxies
+	n.logs = logging
+	if client != nil {
+		n.persist = watchPersistence(ctx, n.store, log)
+	}
 
 	// Background work runs until bg ends, after the server has drained.
 	bg, stopBG := context.WithCancel(context.Background())
@@ -182,6 +188,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	}
 	wg.Go(func() { reloadOnHUP(bg, hup, n.holder, authn, log) })
 	wg.Go(func() { watchKeys(bg, n.holder, log, nm.keyEvents) })
+	if n.persist != nil {
+		wg.Go(func() { n.persist.Run(bg) })
+	}
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {

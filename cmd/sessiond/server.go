@@ -30,6 +30,8 @@ type node struct {
 	users   *users.Authenticator
 	policy  keys.RotationPolicy
 	log     *slog.Logger
+	logs    *logs
+	persist *revocation.PersistenceMonitor // nil without Redis
 	nm      *nodeMetrics
 
 	// metricsApart: /metrics and the readiness details are served on
@@ -49,7 +51,7 @@ func newNode(m *auth.Manager[users.Profile], backend string, ping func(context.C
 
 func (n *node) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, n.accessLog, n.prom.Instrument)
+	r.Use(newRequestIDs().middleware, n.accessLog, n.prom.Instrument, n.recoverPanics)
 	r.Mount("/auth", n.m.Routes())
 	r.Method(http.MethodGet, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Method(http.MethodHead, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
@@ -68,7 +70,7 @@ func (n *node) routes() http.Handler {
 // operator need, with every readiness detail.
 func (n *node) opsRoutes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(requestID, n.accessLog)
+	r.Use(newRequestIDs().middleware, n.accessLog, n.recoverPanics)
 	r.Get("/healthz", n.healthz)
 	r.Get("/readyz", n.readyz(always))
 	r.Method(http.MethodGet, "/metrics", n.metrics())
@@ -131,6 +133,10 @@ type storeCheck struct {
 	OK      bool   `json:"ok"`
 	Backend string `json:"backend"` // "memory", "redis" or "dynamodb"
 	Error   string `json:"error,omitempty"`
+	// Persistence is what Redis keeps across a restart (Redis only): a
+	// store that keeps nothing, or whose data set was reset, shows here
+	// without failing readiness (the node serves; the risk is the fleet's).
+	Persistence *persistenceCheck `json:"persistence,omitempty"`
 }
 
 type replicaCheck struct {
@@ -193,6 +199,7 @@ func (n *node) readiness(ctx context.Context) readiness {
 	var rd readiness
 
 	rd.Store.Backend = n.backend
+	rd.Store.Persistence = persistenceOf(n.persist)
 	if err := n.ping(ctx); err != nil {
 		rd.Store.Error = err.Error()
 	} else {
