@@ -45,17 +45,21 @@ func newNode(t *testing.T, name string, rs *redistest.Server, ks *keys.Keyset) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := auth.New(auth.Config[string]{
-		Keys: ks, Store: store, DataKey: []byte("chaos-test-data-key-32-bytes!!!!"),
+	authn := auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
+		if p != "pw" {
+			return "", "", auth.ErrInvalidCredentials
+		}
+		return "uid-" + u, u, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Every node's keyset store holds the same fixed keyset: the chaos is
+	// in Redis, not in keys.
+	m, err := auth.Start[string](ctx, authn, &auth.Config[string]{
+		Store: store, KeyStore: keys.NewMemoryStore(ks), DataKey: []byte("chaos-test-data-key-32-bytes!!!!"),
 		Replica: revocation.ReplicaOptions{StalenessBound: bound},
-		Authenticator: auth.AuthenticatorFunc[string](func(_ context.Context, u, p string) (string, string, error) {
-			if p != "pw" {
-				return "", "", auth.ErrInvalidCredentials
-			}
-			return "uid-" + u, u, nil
-		}),
-		Limits: auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
-		Logger: slog.New(slog.DiscardHandler),
+		Limits:  auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
+		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

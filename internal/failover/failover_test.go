@@ -74,13 +74,14 @@ func node(t *testing.T, client redis.UniversalClient, ks *keys.Keyset, waitRepli
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := auth.New(auth.Config[profile]{
-		Keys:          ks,
-		Store:         store,
-		Authenticator: auth.AuthenticatorFunc[profile](authenticate),
-		DataKey:       nodeDataKey,
-		Replica:       revocation.ReplicaOptions{StalenessBound: 30 * time.Second},
-		Limits:        auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := auth.Start[profile](ctx, auth.AuthenticatorFunc[profile](authenticate), &auth.Config[profile]{
+		Store:    store,
+		KeyStore: keys.NewMemoryStore(ks),
+		DataKey:  nodeDataKey,
+		Replica:  revocation.ReplicaOptions{StalenessBound: 30 * time.Second},
+		Limits:   auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
 	})
 	if err != nil {
 		t.Fatal(err)
