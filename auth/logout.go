@@ -50,12 +50,15 @@ func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request
 	} else if v, e := singleCookie(r, m.cfg.RefreshCookieName); e == nil {
 		rt = v
 	}
-	if rt == "" || len(rt) > 512 {
+	if rt == "" {
 		return false
 	}
 	ctx := r.Context()
-	res, err := m.cfg.Store.Refresh(ctx, rt)
+	res, err, e := m.checkRefreshToken(r, rt) // shares POST /refresh's failure budget
 	switch {
+	case e != nil:
+		m.fail(w, r, e)
+		return true
 	case errors.Is(err, revocation.ErrUnavailable):
 		m.storeError(w, r, err)
 		return true

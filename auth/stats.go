@@ -35,6 +35,12 @@ type Stats struct {
 	Revocations map[string]uint64
 	// Events counts security events by kind.
 	Events map[EventKind]uint64
+	// LimiterFallback says, per limit (login_address, login_user,
+	// login_device, refresh_address), whether this node is counting it
+	// alone because the shared backend (Redis) cannot be asked: a fleet of N
+	// nodes then allows up to N times the limit. Always false for a store
+	// whose limits are local by design (see [Limits]).
+	LimiterFallback map[string]bool
 }
 
 // Outcome label values.
@@ -130,6 +136,7 @@ func (m *Manager[T]) Stats() Stats {
 		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
 		Logins: s.logins.snapshot(), Refreshes: s.refreshes.snapshot(),
 		Revocations: s.revs.snapshot(), Events: s.events.snapshot(),
+		LimiterFallback: m.lim.fallback(),
 	}
 }
 

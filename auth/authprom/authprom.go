@@ -16,6 +16,7 @@
 //	sesame_refreshes_total{outcome}
 //	sesame_revocations_total{kind}
 //	sesame_security_events_total{event}
+//	sesame_limiter_fallback{limiter}  1 while the node counts a limit alone (Redis unreachable)
 //	sesame_http_request_duration_seconds{route,method,status}  (Instrument)
 package authprom
 
@@ -44,6 +45,7 @@ type Collector struct {
 	refresh  *prometheus.Desc
 	revokes  *prometheus.Desc
 	events   *prometheus.Desc
+	fallback *prometheus.Desc
 	duration *prometheus.HistogramVec
 }
 
@@ -63,6 +65,9 @@ func NewCollector(src Source) *Collector {
 		revokes: prometheus.NewDesc("sesame_revocations_total",
 			"Sessions ended by kind (logout, logout_all, session_ended, session_evicted, user_inactive, theft).", []string{"kind"}, nil),
 		events: prometheus.NewDesc("sesame_security_events_total", "Security events by kind.", []string{"event"}, nil),
+		fallback: prometheus.NewDesc("sesame_limiter_fallback",
+			"1 while this node counts a login or refresh limit alone because the shared backend (Redis) cannot be asked; the fleet then allows up to N times the limit.",
+			[]string{"limiter"}, nil),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sesame_http_request_duration_seconds",
 			Help:    "Duration of HTTP requests by chi route pattern, method and status class.",
@@ -73,7 +78,7 @@ func NewCollector(src Source) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.verify, c.hits, c.misses, c.logins, c.refresh, c.revokes, c.events} {
+	for _, d := range []*prometheus.Desc{c.verify, c.hits, c.misses, c.logins, c.refresh, c.revokes, c.events, c.fallback} {
 		ch <- d
 	}
 	c.duration.Describe(ch)
@@ -103,6 +108,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range s.Events {
 		counter(c.events, v, string(k))
+	}
+	for k, v := range s.LimiterFallback {
+		g := 0.0
+		if v {
+			g = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.fallback, prometheus.GaugeValue, g, k)
 	}
 	c.duration.Collect(ch)
 }
