@@ -307,6 +307,9 @@ type Limits struct {
 	// addresses are counted (see [IPKey]). Zero means 32 (one address) for
 	// IPv4 and 64 for IPv6, where one subscriber holds a whole /64.
 	IPv4Prefix, IPv6Prefix int
+	// Timeout bounds one call to the shared backend (Redis); past it, and
+	// for a second after, the node counts alone. Zero means 250ms.
+	Timeout time.Duration
 }
 
 func (c Config[T]) withDefaults() Config[T] {

@@ -35,7 +35,7 @@ const (
 
 func newLimiters(st revocation.Store, l Limits, now func() time.Time) (*limiters, error) {
 	src, shared := st.(revocation.LimiterSource)
-	opts := &revocation.LimiterOptions{Now: now}
+	opts := &revocation.LimiterOptions{Now: now, Timeout: l.Timeout}
 	mk := func(name string, n int) (revocation.Limiter, error) {
 		rate := revocation.Rate{Limit: n, Period: l.Window}
 		if n < 0 {

@@ -42,6 +42,8 @@ type config struct {
 	issuer, audience string
 	trustedOrigins   string
 	trustedProxies   string
+	ipv4Prefix       int
+	ipv6Prefix       int
 
 	rotateEvery    time.Duration
 	stalenessBound time.Duration
@@ -94,6 +96,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.audience, "audience", "sesame", "aud of minted tokens, required on verified ones")
 	fs.StringVar(&c.trustedOrigins, "trusted-origins", "", "comma-separated origins (scheme://host[:port]) besides this server's own allowed to send state-changing requests")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of the proxies in front of sessiond (e.g. 10.0.0.0/8); the client address for throttling and the session list is then read from X-Forwarded-For. Default: none, the peer address is the client")
+
+	fs.IntVar(&c.ipv4Prefix, "limit-ipv4-prefix", 32, "login and refresh limits count IPv4 clients by this prefix length (24: a whole /24 shares one budget)")
+	fs.IntVar(&c.ipv6Prefix, "limit-ipv6-prefix", 64, "login and refresh limits count IPv6 clients by this prefix length (one subscriber usually holds a /64, sometimes a /56 or /48)")
 
 	fs.DurationVar(&c.rotateEvery, "rotate-every", 24*time.Hour, "rotate the signing key this often, coordinated across the fleet; 0 disables")
 	fs.DurationVar(&c.stalenessBound, "staleness-bound", 5*time.Second, "how long the local denylist replica may go unconfirmed before --stale-policy applies")
@@ -186,6 +191,8 @@ func (c *config) validate() error {
 		return errors.New("--session-lifetime and --remember-lifetime must be positive: a session needs an absolute lifetime")
 	case c.rotateEvery < 0:
 		return errors.New("--rotate-every cannot be negative (0: no automatic rotation)")
+	case c.ipv4Prefix < 1 || c.ipv4Prefix > 32 || c.ipv6Prefix < 1 || c.ipv6Prefix > 128:
+		return fmt.Errorf("--limit-ipv4-prefix %d or --limit-ipv6-prefix %d out of range (1-32, 1-128)", c.ipv4Prefix, c.ipv6Prefix)
 	case c.waitReplicas < 0:
 		return errors.New("--redis-wait-replicas cannot be negative")
 	case c.waitTimeout <= 0:

@@ -134,6 +134,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		Insecure:         insecure,
 		TrustedOrigins:   origins,
 		ClientIP:         clientIP,
+		Limits:           auth.Limits{IPv4Prefix: c.ipv4Prefix, IPv6Prefix: c.ipv6Prefix},
 		OnEvent:          logEvent(log, &knownUsers{a: authn}, nm.staleTrips),
 		Logger:           log,
 	}
