@@ -158,13 +158,13 @@ func TestMemoryDemo(t *testing.T) {
 		t.Fatalf("cookie login: %d %s", r.status, r.body)
 	}
 	for _, c := range r.header.Values("Set-Cookie") {
-		if !strings.HasPrefix(c, "sesame=") && !strings.HasPrefix(c, "sesame-refresh=") || strings.Contains(c, "Secure") {
+		if !strings.HasPrefix(c, "sesame=") && !strings.HasPrefix(c, "sesame-refresh=") && !strings.HasPrefix(c, "sesame-device=") || strings.Contains(c, "Secure") {
 			t.Errorf("cookie %q: want an unprefixed cookie without Secure on plain-HTTP loopback", c)
 		}
 	}
 
 	r = p.do("GET", "/metrics", "")
-	for _, m := range []string{"sesame_replica_lag_seconds", "sesame_keyset_version", `route="/api/whoami"`} {
+	for _, m := range []string{"sesame_replica_lag_seconds", "sesame_keyset_version", `route="/api/whoami"`, `sesame_limiter_fallback{limiter="login_user"} 0`} {
 		if r.status != 200 || !strings.Contains(string(r.body), m) {
 			t.Errorf("/metrics: status %d, no %s", r.status, m)
 		}
@@ -228,6 +228,9 @@ func TestRedis(t *testing.T) {
 	if st := r.json(t)["store"].(map[string]any); st["backend"] != "redis" || st["ok"] != true {
 		t.Errorf("readyz store: %v", st)
 	}
+	if l := r.json(t)["limits"]; l != "shared" {
+		t.Errorf("readyz limits: %v, want shared", l)
+	}
 	secrets := walk(t, p, "alice", "alice-pw")
 	checkLogs(t, p, append(secrets, "alice-pw", testMasterKey), "login_success", "login_failure", "logout")
 	if _, err := os.Stat(filepath.Join(dir, "sesame-master.key")); err == nil {
@@ -270,6 +273,13 @@ func TestRedis(t *testing.T) {
 		r := p.do("GET", "/readyz", "")
 		return r.status == 503 && r.json(t)["store"].(map[string]any)["ok"] == false
 	})
+	// Logins stay limited, by this node alone, and readiness names it.
+	if r := p.do("POST", "/auth/login", `{"username":"alice","password":"wrong"}`, header...); r.status != 401 {
+		t.Errorf("failed login with Redis gone: %d %s", r.status, r.body)
+	}
+	if l := p.do("GET", "/readyz", "").json(t)["limits"]; l != "fallback" {
+		t.Errorf("readyz limits with Redis gone: %v, want fallback", l)
+	}
 
 	if code := p.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("SIGTERM: exit code %d, want 0", code)
