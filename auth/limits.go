@@ -137,18 +137,31 @@ func (m *Manager[T]) checkRefreshToken(r *http.Request, rt string) (res revocati
 // device's when the request carries a valid device token for username (see
 // device.go). Reserving first is what makes the limits exact under
 // concurrency, on one node and across the fleet: N parallel guesses cannot
-// all read "under the limit" before any is counted. release undoes the
-// failure once the credentials turn out right.
-func (m *Manager[T]) loginBudget(ctx context.Context, addr, userKey, device string) (release func(), e *Error) {
+// all read "under the limit" before any is counted. The returned budget
+// settles the failure once the outcome is known.
+func (m *Manager[T]) loginBudget(ctx context.Context, addr, userKey, device string) (failure, *Error) {
 	if d := m.lim.loginAddr.Reserve(ctx, addr); !d.Allowed {
-		return nil, tooMany(d.RetryAfter, "too many login attempts, retry later")
+		return failure{}, tooMany(d.RetryAfter, "too many login attempts, retry later")
 	}
-	lim, key := m.lim.loginUser, userKey
+	f := failure{m.lim.loginUser, userKey}
 	if device != "" {
-		lim, key = m.lim.loginDevice, device
+		f = failure{m.lim.loginDevice, device}
 	}
-	if d := lim.Reserve(ctx, key); !d.Allowed {
-		return nil, tooMany(d.RetryAfter, "too many login attempts, retry later")
+	if d := f.lim.Reserve(ctx, f.key); !d.Allowed {
+		return failure{}, tooMany(d.RetryAfter, "too many login attempts, retry later")
 	}
-	return func() { lim.Reset(ctx, key) }, nil
+	return f, nil
 }
+
+// failure is one failed login reserved in advance.
+type failure struct {
+	lim revocation.Limiter
+	key string
+}
+
+// forgive clears the budget: the credentials were right.
+func (f failure) forgive(ctx context.Context) { f.lim.Reset(ctx, f.key) }
+
+// refund gives the reserved failure back: the check could not be made (the
+// Authenticator failed), so it says nothing about the password.
+func (f failure) refund(ctx context.Context) { f.lim.Refund(ctx, f.key) }

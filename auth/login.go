@@ -50,7 +50,7 @@ func (m *Manager[T]) doLogin(w http.ResponseWriter, r *http.Request) {
 	if devID != nil {
 		devKey = base64.RawURLEncoding.EncodeToString(devID)
 	}
-	release, e := m.loginBudget(ctx, m.addrKey(r), userKey, devKey)
+	budget, e := m.loginBudget(ctx, m.addrKey(r), userKey, devKey)
 	if e != nil {
 		ev.Kind, ev.Reason = EventLoginThrottled, CodeRateLimited
 		m.event(ctx, ev)
@@ -67,11 +67,12 @@ func (m *Manager[T]) doLogin(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidCredentials, Message: "invalid username or password"})
 		return
 	case err != nil:
+		budget.refund(ctx)
 		m.cfg.Logger.ErrorContext(ctx, "auth: authenticator failed", "err", err)
 		m.fail(w, r, errUnavailable())
 		return
 	}
-	release()
+	budget.forgive(ctx)
 
 	is, e := m.start(r, uid, data, req.Remember, ev)
 	if e != nil {
