@@ -98,8 +98,8 @@ func tooMany(wait time.Duration, msg string) *Error {
 
 // checkRefreshToken asks the store to rotate rt, the one refresh-token
 // check of every path (POST /refresh, logout by refresh token), under the
-// failed-refresh budget of r's address. e is a 429 to answer instead of
-// err when the token failed and the address is over its budget.
+// failed-refresh budget of r's address. e, when not nil, is a 429 to answer
+// instead of err: the token failed and the address is over its budget.
 //
 // Only failures cost: a genuine token never takes from the budget, and is
 // never refused because others behind the same address (a NAT, a carrier
@@ -113,7 +113,7 @@ func tooMany(wait time.Duration, msg string) *Error {
 // again under budget.)
 //
 // An empty or oversized rt is a failure without a store call.
-func (m *Manager[T]) checkRefreshToken(r *http.Request, rt string) (res revocation.RefreshResult, err error, e *Error) {
+func (m *Manager[T]) checkRefreshToken(r *http.Request, rt string) (res revocation.RefreshResult, e *Error, err error) {
 	ctx, key := r.Context(), m.addrKey(r)
 	if rt == "" || len(rt) > 512 {
 		err = revocation.ErrInvalidToken
@@ -126,10 +126,10 @@ func (m *Manager[T]) checkRefreshToken(r *http.Request, rt string) (res revocati
 	}
 	if errors.Is(err, revocation.ErrInvalidToken) {
 		if d := m.lim.refreshAddr.Reserve(ctx, key); !d.Allowed {
-			return res, err, tooMany(d.RetryAfter, "too many failed refreshes, retry later")
+			return res, tooMany(d.RetryAfter, "too many failed refreshes, retry later"), err
 		}
 	}
-	return res, err, nil
+	return res, nil, err
 }
 
 // loginBudget reserves, before the password is checked, one login attempt

@@ -54,7 +54,7 @@ func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request
 		return false
 	}
 	ctx := r.Context()
-	res, err, e := m.checkRefreshToken(r, rt) // shares POST /refresh's failure budget
+	res, e, err := m.checkRefreshToken(r, rt) // shares POST /refresh's failure budget
 	switch {
 	case e != nil:
 		m.fail(w, r, e)

@@ -39,7 +39,7 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 		rt = v
 	}
 	ip, ctx := m.cfg.ClientIP(r), r.Context()
-	res, err, e := m.checkRefreshToken(r, rt)
+	res, e, err := m.checkRefreshToken(r, rt)
 	if e != nil {
 		m.fail(w, r, e)
 		return
