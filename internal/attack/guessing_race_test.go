@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sesame-go/sesame/auth"
 )
@@ -17,8 +16,8 @@ func TestConcurrentGuessesOneUser(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		held := &heldAuth{countingAuth: &countingAuth{}}
 		o.cfg = func(c *auth.Config[Profile]) {
-			c.Authenticator, c.ClientIP = held, fromHeaderIP
-			c.Limits.Timeout = 10 * time.Second // a loaded machine's slow answer is not an outage
+			throttling(c)
+			c.Authenticator = held
 		}
 		e := newEnv(t, o)
 		const addrs, each = 5, 20

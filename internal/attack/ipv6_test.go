@@ -3,8 +3,6 @@ package attack_test
 import (
 	"fmt"
 	"testing"
-
-	"github.com/sesame-go/sesame/auth"
 )
 
 // TestIPv6Rotation (W9): an attacker with one /64 sends each login attempt
@@ -12,7 +10,7 @@ import (
 // refused; a neighbouring /64 is someone else.
 func TestIPv6Rotation(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
-		o.cfg = func(c *auth.Config[Profile]) { c.ClientIP = fromHeaderIP }
+		o.cfg = throttling
 		e := newEnv(t, o)
 		try := func(from string, i int) resp {
 			return e.do(nil, "POST", "/auth/login", fmt.Sprintf(`{"username":"nobody%d","password":"x"}`, i),

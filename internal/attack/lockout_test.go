@@ -17,7 +17,7 @@ import (
 // its username only.
 func TestVictimLockout(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
-		o.cfg = func(c *auth.Config[Profile]) { c.ClientIP = fromHeaderIP }
+		o.cfg = throttling
 		e := newEnv(t, o)
 		login := func(from, user, pw string, hdr ...string) resp {
 			body := `{"username":"` + user + `","password":"` + pw + `"}`

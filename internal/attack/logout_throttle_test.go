@@ -13,7 +13,7 @@ import (
 // failures from one address, then 429. The victim's session is untouched.
 func TestLogoutByRefreshTokenThrottled(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
-		o.cfg = func(c *auth.Config[Profile]) { c.ClientIP = fromHeaderIP }
+		o.cfg = throttling
 		e := newEnv(t, o)
 		from := "192.0.2.99"
 		logout := func(rt string) resp {

@@ -13,7 +13,7 @@ import (
 // rotates: only failures cost, and garbage stays refused (429).
 func TestRefreshBehindSharedAddress(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
-		o.cfg = func(c *auth.Config[Profile]) { c.ClientIP = fromHeaderIP }
+		o.cfg = throttling
 		e := newEnv(t, o)
 		nat := "100.64.0.9"
 		refresh := func(rt string) resp {
