@@ -41,6 +41,7 @@ func TestConfigEnvTwins(t *testing.T) {
 		"SESAME_ROTATE_EVERY", "1h",
 		"SESAME_ACCESS_TTL", "5m",
 		"SESAME_LOG_FORMAT", "text",
+		"SESAME_LIMIT_IPV6_PREFIX", "56",
 	)
 	c, err := parseConfig(nil, e, io.Discard)
 	if err != nil {
@@ -48,7 +49,7 @@ func TestConfigEnvTwins(t *testing.T) {
 	}
 	if c.addr != "127.0.0.1:9000" || c.redisURL != "redis://r:6379/0" || c.keyset != "redis://r:6379/0" ||
 		c.usersFile != "/etc/users.json" || c.masterKeyFile != "/run/secrets/mk" || c.rotateEvery != time.Hour ||
-		c.accessTTL != 5*time.Minute || c.logFormat != "text" {
+		c.accessTTL != 5*time.Minute || c.logFormat != "text" || c.ipv6Prefix != 56 || c.ipv4Prefix != 32 {
 		t.Errorf("from env: %+v", c)
 	}
 	if on, auto := c.insecure(); on || auto {
@@ -102,6 +103,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--log-level", "loud"}, env(), "--log-level"},
 		{[]string{"--stale-policy", "maybe"}, env(), "--stale-policy"},
 		{[]string{"--access-ttl", "1ms"}, env(), "too short"},
+		{[]string{"--limit-ipv6-prefix", "129"}, env(), "out of range"},
+		{[]string{"--limit-ipv4-prefix", "0"}, env(), "out of range"},
 		{[]string{"--addr", "nope"}, env(), "--addr"},
 		{[]string{"extra"}, env(), "unexpected argument"},
 		{[]string{"--redis-wait-replicas", "1"}, env(), "needs --redis"},
