@@ -99,10 +99,11 @@ func TestCookieFlow(t *testing.T) {
 			t.Errorf("cookie-mode body carries tokens: %s", r.body)
 		}
 		sc := r.header.Values("Set-Cookie")
-		if len(sc) != 2 {
+		if len(sc) != 3 {
 			t.Fatalf("Set-Cookie: %q", sc)
 		}
-		access, refresh := parseSetCookie(t, sc[0]), parseSetCookie(t, sc[1])
+		device, access, refresh := parseSetCookie(t, sc[0]), parseSetCookie(t, sc[1]), parseSetCookie(t, sc[2])
+		wantAttrs(t, device, "__Host-sesame-device", "Path=/", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age")
 		wantAttrs(t, access, "__Host-sesame", "Path=/", "Secure", "HttpOnly", "SameSite=Lax", "Max-Age")
 		wantAttrs(t, refresh, "__Host-sesame-refresh", "Path=/", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age")
 		if _, ok := access["Domain"]; ok {
@@ -146,6 +147,9 @@ func TestSessionCookiesWithoutRemember(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
 	r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
 	for _, c := range r.header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "__Host-sesame-device=") {
+			continue // the device's, not the session's: it outlives sessions by design
+		}
 		if strings.Contains(c, "Max-Age") || strings.Contains(c, "Expires") {
 			t.Errorf("cookie of a non-remembered session persists: %q", c)
 		}
@@ -572,11 +576,15 @@ func TestRefreshFailuresThrottled(t *testing.T) {
 			t.Fatalf("failure %d: %d", i, r.status)
 		}
 	}
-	r, _ := e.refreshHeader(tk.RefreshToken)
+	r, _ := e.refreshHeader("garbage.again")
 	if r.status != 429 || r.code(t) != "rate_limited" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("after 3 failures: %d %s", r.status, r.body)
 	}
-	// The throttle changed nothing: the session is intact.
+	// Only failures cost: the address is over its budget, and a genuine
+	// refresh token from it still rotates.
+	if r, _ := e.refreshHeader(tk.RefreshToken); r.status != 200 {
+		t.Fatalf("valid refresh from a throttled address: %d %s", r.status, r.body)
+	}
 	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
 		t.Fatalf("session hurt by the throttle: %d", r.status)
 	}

@@ -261,22 +261,55 @@ const (
 	HeaderTransport
 )
 
-// Limits throttles POST /auth/login, and failing POST /auth/refresh, per
-// node. Zero fields mean defaults; a negative count disables that limit.
+// Limits throttles POST /auth/login, and failed refresh-token checks (POST
+// /auth/refresh, and POST /auth/logout with a refresh token). Each limit is
+// a budget per key that refills evenly over Window (a GCRA, see
+// [revocation.Rate]): 10 per 5 minutes allows 10 at once, then one every
+// 30s.
+//
+// The budgets are the fleet's, not a node's, when the store implements
+// [revocation.LimiterSource]: with Redis every node counts in Redis, and
+// with the memory store the process counts. With any other store (DynamoDB)
+// each node counts alone, so a fleet of N nodes allows N times each limit.
+// When Redis cannot be asked, each node falls back to counting alone (never
+// to no limit) until it answers again; [Stats].LimiterFallback shows it.
+//
+// Zero fields mean defaults; a negative count disables that limit.
 type Limits struct {
-	// LoginsPerAddress caps login attempts per client address per Window.
-	// Zero means 20.
+	// LoginsPerAddress caps login attempts (right or wrong) per client
+	// network per Window. Zero means 20.
 	LoginsPerAddress int
-	// FailuresPerUser caps failed logins per username per Window. Zero
-	// means 10.
+	// FailuresPerUser caps failed logins per username per Window, from
+	// clients without a device token for that username. Zero means 10.
+	// The failure is counted before the password is checked (and given back
+	// on success), so concurrent guesses cannot exceed it.
 	FailuresPerUser int
-	// RefreshFailuresPerAddress caps refreshes refused as invalid per client
-	// address per Window. Zero means 60. A legitimate client almost never
-	// presents an invalid refresh token, while telling a stolen old token
-	// from a forgery costs the store up to ReuseLookback HMACs per attempt.
+	// FailuresPerDevice caps failed logins per device token per Window: a
+	// client that logged in as the user before is counted here instead of
+	// against FailuresPerUser, so an attacker who locks the username out
+	// does not lock out its owner's devices. Zero means 10.
+	FailuresPerDevice int
+	// DeviceTTL is how long a device token, handed out at each successful
+	// login, stays valid. Zero means 90 days; a negative value turns device
+	// tokens off (every login counts against FailuresPerUser).
+	DeviceTTL time.Duration
+	// RefreshFailuresPerAddress caps refresh tokens refused as invalid per
+	// client network per Window. Zero means 60. Only failures count: a
+	// genuine refresh token is never refused by this limit. A legitimate
+	// client almost never presents an invalid refresh token, while telling
+	// a stolen old token from a forgery costs the store up to ReuseLookback
+	// HMACs per attempt.
 	RefreshFailuresPerAddress int
-	// Window is the counting window. Zero means 5 minutes.
+	// Window is the time over which each budget refills. Zero means 5
+	// minutes.
 	Window time.Duration
+	// IPv4Prefix and IPv6Prefix are the prefix lengths by which client
+	// addresses are counted (see [IPKey]). Zero means 32 (one address) for
+	// IPv4 and 64 for IPv6, where one subscriber holds a whole /64.
+	IPv4Prefix, IPv6Prefix int
+	// Timeout bounds one call to the shared backend (Redis); past it, and
+	// for a second after, the node counts alone. Zero means 250ms.
+	Timeout time.Duration
 }
 
 func (c Config[T]) withDefaults() Config[T] {
@@ -334,6 +367,12 @@ func (c Config[T]) withDefaults() Config[T] {
 	}
 	if c.Limits.FailuresPerUser == 0 {
 		c.Limits.FailuresPerUser = 10
+	}
+	if c.Limits.FailuresPerDevice == 0 {
+		c.Limits.FailuresPerDevice = 10
+	}
+	if c.Limits.DeviceTTL == 0 {
+		c.Limits.DeviceTTL = 90 * 24 * time.Hour
 	}
 	if c.Limits.RefreshFailuresPerAddress == 0 {
 		c.Limits.RefreshFailuresPerAddress = 60
@@ -405,6 +444,8 @@ func (c *Config[T]) validate() error {
 		return errors.New("auth: Config.DataKey is nil, so session data would sit in the store in clear: " +
 			"use Open (it derives the key from the master key), set DataKey (e.g. masterKey.Derive(auth.DataKeyLabel)), " +
 			"or set PlaintextData to accept it")
+	case c.Limits.IPv4Prefix < 0 || c.Limits.IPv4Prefix > 32 || c.Limits.IPv6Prefix < 0 || c.Limits.IPv6Prefix > 128:
+		return fmt.Errorf("auth: Config.Limits.IPv4Prefix %d or IPv6Prefix %d is out of range (0-32, 0-128)", c.Limits.IPv4Prefix, c.Limits.IPv6Prefix)
 	case c.Transports&^(CookieTransport|HeaderTransport) != 0:
 		return errors.New("auth: unknown Config.Transports bits")
 	}

@@ -51,7 +51,8 @@ type Gateway struct {
 	IntrospectionClients ClientAuthenticator
 
 	// IntrospectionsPerClient caps introspection calls per client per
-	// IntrospectionWindow, on each node. Zero means 6000 (100 a second
+	// IntrospectionWindow, counted as Limits are (by the fleet, with a Redis
+	// store). Zero means 6000 (100 a second
 	// over a minute); a negative value means no cap.
 	IntrospectionsPerClient int
 	// IntrospectionWindow is the counting window of

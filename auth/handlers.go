@@ -99,6 +99,9 @@ type tokenResponse struct {
 	ExpiresIn        int    `json:"expires_in"`
 	RefreshToken     string `json:"refresh_token"`
 	RefreshExpiresIn int    `json:"refresh_expires_in"`
+	// DeviceToken, at login, is the device token to send back as
+	// "device_token" in the next login (see device.go).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 type cookieResponse struct {
@@ -119,8 +122,12 @@ func (m *Manager[T]) respondTokens(w http.ResponseWriter, header bool, is issued
 	h.Set("Content-Type", "application/json")
 	var body any
 	if header {
-		body = tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expIn, RefreshToken: refresh, RefreshExpiresIn: refreshIn}
+		body = tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: expIn, RefreshToken: refresh, RefreshExpiresIn: refreshIn,
+			DeviceToken: is.device}
 	} else {
+		if is.device != "" {
+			m.setDeviceCookie(w, is.device)
+		}
 		m.setCookies(w, access, is.exp, refresh, fam.Expires(), remember)
 		body = cookieResponse{SessionID: fam.SessionID, Subject: uid, ExpiresIn: expIn, RefreshExpiresIn: refreshIn}
 	}

@@ -76,15 +76,13 @@ func (m *Manager[T]) doIntrospect(w http.ResponseWriter, r *http.Request) string
 		return introInvalidClient
 	}
 	// Per client, after authentication: an unknown caller cannot use up a
-	// real client's allowance. A node counts its own calls only; the
-	// fleet-wide login limiter, once there, is the place for a shared one.
-	now := m.cfg.Now()
-	if wait, blocked := m.introLimit.blocked(id, now); blocked {
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+	// real client's allowance. Counted as the login limits are: shared by
+	// the fleet with a Redis store.
+	if d := m.lim.introClient.Reserve(r.Context(), id); !d.Allowed {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d.RetryAfter+time.Second-1)/time.Second))))
 		oauthError(w, http.StatusTooManyRequests, "rate_limited")
 		return introRateLimited
 	}
-	m.introLimit.add(id, now)
 
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {

@@ -62,7 +62,10 @@ func (e *env) introspect(id, secret string, form url.Values, hdr ...string) resp
 
 func TestIntrospection(t *testing.T) {
 	clk := testclock.New(time.Now())
-	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) { c.Now = clk.Now })
+	// The clock goes forward and back (the "expired" case): the per-client
+	// cap, whose budget follows it, is off here; TestIntrospectionThrottled
+	// tests it.
+	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) { c.Now, c.Gateway.IntrospectionsPerClient = clk.Now, -1 })
 	tk := e.loginHeader("alice")
 	form := func(tok string) url.Values { return url.Values{"token": {tok}, "token_type_hint": {"access_token"}} }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,6 +16,9 @@ type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	Remember bool   `json:"remember"`
+	// DeviceToken is the device token of an earlier login, in header
+	// transport (see device.go).
+	DeviceToken string `json:"device_token"`
 }
 
 func (m *Manager[T]) login(w http.ResponseWriter, r *http.Request) {
@@ -41,35 +45,42 @@ func (m *Manager[T]) doLogin(w http.ResponseWriter, r *http.Request) {
 	ctx, now, ip := r.Context(), m.cfg.Now(), m.cfg.ClientIP(r)
 	userKey := strings.ToLower(req.Username)
 	ev := Event{Username: req.Username, IP: ip, UserAgent: r.UserAgent()}
-	if wait, blocked := m.ipLimit.blocked(ip, now); blocked {
-		m.throttled(w, r, ev, wait)
+	devID := m.checkDevice(m.deviceToken(r, header, req.DeviceToken), userKey, now)
+	devKey := ""
+	if devID != nil {
+		devKey = base64.RawURLEncoding.EncodeToString(devID)
+	}
+	budget, e := m.loginBudget(ctx, m.addrKey(r), userKey, devKey)
+	if e != nil {
+		ev.Kind, ev.Reason = EventLoginThrottled, CodeRateLimited
+		m.event(ctx, ev)
+		m.fail(w, r, e)
 		return
 	}
-	if wait, blocked := m.usLimit.blocked(userKey, now); blocked {
-		m.throttled(w, r, ev, wait)
-		return
-	}
-	m.ipLimit.add(ip, now)
 
 	uid, data, err := m.cfg.Authenticator.Authenticate(ctx, req.Username, req.Password)
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
-		m.usLimit.add(userKey, now)
+		// The failure was counted by loginBudget, before the check.
 		ev.Kind, ev.Reason = EventLoginFailure, CodeInvalidCredentials
 		m.event(ctx, ev)
 		m.fail(w, r, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidCredentials, Message: "invalid username or password"})
 		return
 	case err != nil:
+		budget.refund(ctx)
 		m.cfg.Logger.ErrorContext(ctx, "auth: authenticator failed", "err", err)
 		m.fail(w, r, errUnavailable())
 		return
 	}
-	m.usLimit.reset(userKey)
+	budget.forgive(ctx)
 
 	is, e := m.start(r, uid, data, req.Remember, ev)
 	if e != nil {
 		m.fail(w, r, e)
 		return
+	}
+	if m.cfg.Limits.DeviceTTL > 0 {
+		is.device = m.mintDevice(userKey, devID, now)
 	}
 	m.respondTokens(w, header, is, uid, req.Remember)
 }
@@ -80,6 +91,7 @@ type issued struct {
 	exp     time.Time // the access token's
 	refresh string
 	fam     revocation.Family
+	device  string // a new device token, at login
 }
 
 // start makes a new session for uid with data: the session cap, a refresh
@@ -125,13 +137,6 @@ func (m *Manager[T]) start(r *http.Request, uid string, data T, remember bool, e
 	ev.Kind, ev.SessionID = EventLoginSuccess, sid
 	m.event(ctx, ev)
 	return issued{access: access, exp: claims.ExpiresAt, refresh: rt.Reveal(), fam: fam}, nil
-}
-
-func (m *Manager[T]) throttled(w http.ResponseWriter, r *http.Request, ev Event, wait time.Duration) {
-	ev.Kind, ev.Reason = EventLoginThrottled, CodeRateLimited
-	m.event(r.Context(), ev)
-	m.fail(w, r, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-		Message: "too many login attempts, retry later", RetryAfter: max(1, int((wait+time.Second-1)/time.Second))})
 }
 
 // enforceSessionCap applies MaxSessionsPerUser before a new session is made.

@@ -52,13 +52,16 @@ func (m *Manager[T]) logoutByRefreshToken(w http.ResponseWriter, r *http.Request
 	} else if v, e := m.refreshCookie(w, r); e == nil {
 		rt = v
 	}
-	if rt == "" || len(rt) > 512 {
+	if rt == "" {
 		return false
 	}
 	ctx := r.Context()
-	res, err := m.cfg.Store.Refresh(ctx, rt)
+	res, e, err := m.checkRefreshToken(r, rt) // shares POST /refresh's failure budget
 	var reuse *revocation.ReuseError
 	switch {
+	case e != nil:
+		m.fail(w, r, e)
+		return true
 	case errors.As(err, &reuse):
 		// A stale token is theft here as on /refresh: the store ended the
 		// family, and the policy, the event and the answer are the same.

@@ -22,19 +22,17 @@ import (
 // key rotator, the denylist replica; [New]: the replica when Config.Denylist
 // is nil) and a watch on the replica's staleness until [Manager.Close].
 type Manager[T any] struct {
-	cfg        Config[T]
-	codec      *token.Codec[payload[T]]
-	cop        *http.CrossOriginProtection
-	ipLimit    *limiter
-	usLimit    *limiter
-	rfLimit    *limiter // failed refreshes per client IP
-	introLimit *limiter // introspection calls per client
-	cache      *tokenCache[T]
-	sealer     *dataSealer
-	stats      *stats
-	local      *localRevocations
-	parts      Parts
-	stale      staleness
+	cfg       Config[T]
+	codec     *token.Codec[payload[T]]
+	cop       *http.CrossOriginProtection
+	lim       *limiters
+	deviceKey []byte // signs device tokens (device.go)
+	cache     *tokenCache[T]
+	sealer    *dataSealer
+	stats     *stats
+	local     *localRevocations
+	parts     Parts
+	stale     staleness
 
 	stop func()         // ends what the Manager runs
 	wg   sync.WaitGroup // what it runs
@@ -57,6 +55,9 @@ type Parts struct {
 // runs its own replica (Config.Denylist nil) answers 503 until the replica
 // has loaded, usually within milliseconds; call Close when done with it.
 func New[T any](cfg Config[T]) (*Manager[T], error) {
+	// Limits count on the store's clock (Redis: the server's TIME, one clock
+	// for the fleet) unless the program injected one.
+	limiterClock := cfg.Now
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -76,20 +77,22 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	m := &Manager[T]{
-		cfg:        cfg,
-		codec:      codec.WithEncoding(payloadEncoding[T]{cfg.DataEncoding}),
-		cop:        http.NewCrossOriginProtection(),
-		ipLimit:    newLimiter(cfg.Limits.LoginsPerAddress, cfg.Limits.Window),
-		usLimit:    newLimiter(cfg.Limits.FailuresPerUser, cfg.Limits.Window),
-		rfLimit:    newLimiter(cfg.Limits.RefreshFailuresPerAddress, cfg.Limits.Window),
-		introLimit: newLimiter(cfg.Gateway.IntrospectionsPerClient, cfg.Gateway.IntrospectionWindow),
-		cache:      newTokenCache[T](cfg.CacheSize, cfg.Now),
-		stats:      newStats(),
-		local:      newLocalRevocations(cfg.tokenLife()),
-		parts:      Parts{Store: cfg.Store},
-		stop:       func() {},
+		cfg:   cfg,
+		codec: codec.WithEncoding(payloadEncoding[T]{cfg.DataEncoding}),
+		cop:   http.NewCrossOriginProtection(),
+		cache: newTokenCache[T](cfg.CacheSize, cfg.Now),
+		stats: newStats(),
+		local: newLocalRevocations(cfg.tokenLife()),
+		parts: Parts{Store: cfg.Store},
+		stop:  func() {},
 	}
 	if m.sealer, err = newDataSealer(cfg.DataKey); err != nil {
+		return nil, err
+	}
+	if m.deviceKey, err = newDeviceKey(cfg.DataKey); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if m.lim, err = newLimiters(cfg.Store, cfg.Limits, cfg.Gateway, limiterClock); err != nil {
 		return nil, err
 	}
 	for _, o := range cfg.TrustedOrigins {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -39,19 +38,12 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 		}
 		rt = v
 	}
-	ip, now := m.cfg.ClientIP(r), m.cfg.Now()
-	if wait, blocked := m.rfLimit.blocked(ip, now); blocked {
-		m.fail(w, r, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Message: "too many failed refreshes, retry later", RetryAfter: max(1, int((wait+time.Second-1)/time.Second))})
+	ip, ctx := m.cfg.ClientIP(r), r.Context()
+	res, e, err := m.checkRefreshToken(r, rt)
+	if e != nil {
+		m.fail(w, r, e)
 		return
 	}
-	if rt == "" || len(rt) > 512 {
-		m.rfLimit.add(ip, now)
-		m.fail(w, r, unauthorized(CodeInvalidRefresh))
-		return
-	}
-	ctx := r.Context()
-	res, err := m.cfg.Store.Refresh(ctx, rt)
 	if err != nil {
 		m.refreshError(w, r, header, err)
 		return
@@ -99,7 +91,7 @@ func (m *Manager[T]) doRefresh(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "cannot issue session"})
 		return
 	}
-	m.respondTokens(w, header, issued{access, claims.ExpiresAt, res.Token.Reveal(), f}, f.UserID, m.remembered(f))
+	m.respondTokens(w, header, issued{access: access, exp: claims.ExpiresAt, refresh: res.Token.Reveal(), fam: f}, f.UserID, m.remembered(f))
 }
 
 func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header bool, err error) {
@@ -113,7 +105,7 @@ func (m *Manager[T]) refreshError(w http.ResponseWriter, r *http.Request, header
 		}
 		m.fail(w, r, unauthorized(CodeRefreshExpired))
 	case errors.Is(err, revocation.ErrInvalidToken):
-		m.rfLimit.add(m.cfg.ClientIP(r), m.cfg.Now())
+		// Counted by checkRefreshToken.
 		m.fail(w, r, unauthorized(CodeInvalidRefresh))
 	default:
 		m.storeError(w, r, err)

@@ -39,6 +39,12 @@ type Stats struct {
 	// inactive, invalid_client, bad_request, rate_limited, unavailable,
 	// disabled (no IntrospectionClients configured).
 	Introspections map[string]uint64
+	// LimiterFallback says, per limit (login_address, login_user,
+	// login_device, refresh_address, introspection_client), whether this node is counting it
+	// alone because the shared backend (Redis) cannot be asked: a fleet of N
+	// nodes then allows up to N times the limit. Always false for a store
+	// whose limits are local by design (see [Limits]).
+	LimiterFallback map[string]bool
 }
 
 // Outcome label values.
@@ -136,7 +142,8 @@ func (m *Manager[T]) Stats() Stats {
 		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
 		Logins: s.logins.snapshot(), Refreshes: s.refreshes.snapshot(),
 		Revocations: s.revs.snapshot(), Events: s.events.snapshot(),
-		Introspections: s.intros.snapshot(),
+		Introspections:  s.intros.snapshot(),
+		LimiterFallback: m.lim.fallback(),
 	}
 }
 

@@ -417,6 +417,25 @@ func runContract(t *testing.T, newBackend func(t *testing.T, cfg backendConfig) 
 		refresh(t, s, tok, false)
 	})
 
+	t.Run("without the reuse walk an old token is only invalid", func(t *testing.T) {
+		b, clk := setup(t, backendConfig{})
+		s := b.store
+		f, t0 := newFam(t, s, clk, "frank")
+		tok := t0
+		for range 5 {
+			tok = refresh(t, s, tok, false).Token
+		}
+		if _, err := s.Refresh(WithoutReuseWalk(context.Background()), t0.Reveal()); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("old token without the walk: got %v, want ErrInvalidToken", err)
+		}
+		mustRevoked(t, s, Subject{SID: f.SessionID}, false)
+		// The current token still rotates under the same context.
+		if _, err := s.Refresh(WithoutReuseWalk(context.Background()), tok.Reveal()); err != nil {
+			t.Fatalf("current token without the walk: %v", err)
+		}
+		refreshErr(t, s, t0.Reveal(), ErrReused) // with the walk: theft, as before
+	})
+
 	t.Run("forged tokens change nothing", func(t *testing.T) {
 		b, clk := setup(t, backendConfig{})
 		s := b.store

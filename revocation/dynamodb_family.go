@@ -161,7 +161,7 @@ func (d *dynamoStore) Refresh(ctx context.Context, token string) (RefreshResult,
 		now := d.nowMs()
 		v := st.decide(h0, now)
 		if v == vUnknown {
-			limit := int(min(st.f.Generation, uint64(d.c.lookback)))
+			limit := lookbackFor(ctx, st.f.Generation, d.c.lookback)
 			if !isAncestor(secret, limit, st.known()...) {
 				return RefreshResult{}, ErrInvalidToken
 			}

@@ -181,8 +181,13 @@ func (o *LimiterOptions) validate() error {
 // gcra computes one step of the generic cell rate algorithm, in any time
 // unit. tat is the key's theoretical arrival time (0 or past: full budget).
 // It returns the decision and the new tat if the event is taken.
+//
+// While time moves forward, tat never runs more than one period ahead of
+// now. A clock stepped back (NTP, an injected clock) could leave it further
+// ahead and block the key until the clock caught up; capping it at now +
+// period counts such a key as exhausted instead, never as blocked longer.
 func gcra(tat, now, interval, period int64) (d Decision, next int64) {
-	tat = max(tat, now)
+	tat = min(max(tat, now), now+period)
 	next = tat + interval
 	if over := next - now - period; over > 0 {
 		return Decision{RetryAfter: time.Duration(over)}, tat

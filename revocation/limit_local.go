@@ -113,6 +113,9 @@ func (l *localLimiter) take(key string, commit bool) Decision {
 		tat = s.e[i].tat
 	}
 	d, next := gcra(tat, now, l.interval, l.period)
+	if i >= 0 && tat > now+l.period {
+		s.e[i].tat = now + l.period // a clock stepped back: keep the cap (see gcra)
+	}
 	if !d.Allowed || !commit {
 		return d
 	}

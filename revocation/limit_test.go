@@ -72,6 +72,31 @@ func limiterContract(t *testing.T, mk limiterFactory) {
 		})
 	}
 
+	// A clock stepped back (NTP) must not block a key until the clock
+	// catches up: the key counts as exhausted, and refills as usual.
+	t.Run("clock stepped back", func(t *testing.T) {
+		clk := newFakeClock()
+		l := mk(t, tenPer5m, clk.Now)
+		for range 10 {
+			l.Reserve(ctx, "k")
+		}
+		clk.Advance(time.Hour)
+		for range 10 {
+			if d := l.Reserve(ctx, "k"); !d.Allowed {
+				t.Fatalf("an hour later: %+v, want allowed", d)
+			}
+		}
+		clk.Advance(-time.Hour) // the clock steps back an hour
+		d := l.Reserve(ctx, "k")
+		if d.Allowed || d.RetryAfter > 30*time.Second {
+			t.Fatalf("after a step back: %+v, want refused for at most one interval (30s), not an hour", d)
+		}
+		clk.Advance(30 * time.Second)
+		if d := l.Reserve(ctx, "k"); !d.Allowed {
+			t.Fatalf("one interval after the step back: %+v, want allowed", d)
+		}
+	})
+
 	t.Run("budget, retry-after and refill", func(t *testing.T) {
 		clk := newFakeClock()
 		l := mk(t, tenPer5m, clk.Now)

@@ -207,7 +207,7 @@ func (m *memoryStore) Refresh(ctx context.Context, token string) (RefreshResult,
 	v := st.decide(h0, now)
 	if v == vUnknown {
 		// Walk outside the lock: it costs up to ReuseLookback HMACs.
-		known, limit := st.known(), int(min(st.f.Generation, uint64(m.c.lookback)))
+		known, limit := st.known(), lookbackFor(ctx, st.f.Generation, m.c.lookback)
 		m.mu.Unlock()
 		if !isAncestor(secret, limit, known...) {
 			return RefreshResult{}, ErrInvalidToken

@@ -67,7 +67,7 @@ func (r *redisStore) Refresh(ctx context.Context, token string) (RefreshResult, 
 			return RefreshResult{}, unavailable("refresh", errors.New("malformed script reply"))
 		}
 		gen, _ := strconv.ParseUint(res[1], 10, 64)
-		limit := int(min(gen, uint64(r.c.lookback)))
+		limit := lookbackFor(ctx, gen, r.c.lookback)
 		if !isAncestor(secret, limit, []byte(res[2]), []byte(res[3]), []byte(res[4])) {
 			return RefreshResult{}, ErrInvalidToken
 		}

@@ -17,6 +17,7 @@
 //	sesame_revocations_total{kind}
 //	sesame_security_events_total{event}
 //	sesame_introspections_total{result}  active, inactive, invalid_client, bad_request, rate_limited, unavailable, disabled
+//	sesame_limiter_fallback{limiter}  1 while the node counts a limit alone (Redis unreachable)
 //	sesame_http_request_duration_seconds{route,method,status}  (Instrument)
 package authprom
 
@@ -46,6 +47,7 @@ type Collector struct {
 	revokes  *prometheus.Desc
 	events   *prometheus.Desc
 	intros   *prometheus.Desc
+	fallback *prometheus.Desc
 	duration *prometheus.HistogramVec
 }
 
@@ -67,6 +69,9 @@ func NewCollector(src Source) *Collector {
 		events: prometheus.NewDesc("sesame_security_events_total", "Security events by kind.", []string{"event"}, nil),
 		intros: prometheus.NewDesc("sesame_introspections_total",
 			"Token introspection calls by result (active, inactive, invalid_client, bad_request, rate_limited, unavailable, disabled).", []string{"result"}, nil),
+		fallback: prometheus.NewDesc("sesame_limiter_fallback",
+			"1 while this node counts a login or refresh limit alone because the shared backend (Redis) cannot be asked; the fleet then allows up to N times the limit.",
+			[]string{"limiter"}, nil),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sesame_http_request_duration_seconds",
 			Help:    "Duration of HTTP requests by chi route pattern, method and status class.",
@@ -77,7 +82,7 @@ func NewCollector(src Source) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.verify, c.hits, c.misses, c.logins, c.refresh, c.revokes, c.events, c.intros} {
+	for _, d := range []*prometheus.Desc{c.verify, c.hits, c.misses, c.logins, c.refresh, c.revokes, c.events, c.intros, c.fallback} {
 		ch <- d
 	}
 	c.duration.Describe(ch)
@@ -110,6 +115,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range s.Introspections {
 		counter(c.intros, v, k)
+	}
+	for k, v := range s.LimiterFallback {
+		g := 0.0
+		if v {
+			g = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.fallback, prometheus.GaugeValue, g, k)
 	}
 	c.duration.Collect(ch)
 }

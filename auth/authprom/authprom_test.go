@@ -62,6 +62,9 @@ next:
 		if m.Histogram != nil {
 			return float64(m.Histogram.GetSampleCount())
 		}
+		if m.Gauge != nil {
+			return m.Gauge.GetValue()
+		}
 	}
 	return 0
 }
@@ -173,6 +176,16 @@ func TestMetricsMoveAsExpected(t *testing.T) {
 		{"sesame_introspections_total", []string{"result", "disabled"}, 1, false},
 		{"sesame_introspections_total", []string{"result", "active"}, 0, false},
 	}
+	// Each limit says whether it is counting alone; NewLocal's never do.
+	if fb := f["sesame_limiter_fallback"]; fb == nil || len(fb.Metric) != 5 || fb.GetType() != dto.MetricType_GAUGE {
+		t.Errorf("sesame_limiter_fallback: %v, want 5 gauges (the four login and refresh limits, introspection)", fb)
+	}
+	checks = append(checks, struct {
+		name    string
+		labels  []string
+		want    float64
+		atLeast bool
+	}{"sesame_limiter_fallback", []string{"limiter", "login_user"}, 0, false})
 	for _, c := range checks {
 		got := value(f, c.name, c.labels...)
 		if c.atLeast && got < c.want || !c.atLeast && got != c.want {

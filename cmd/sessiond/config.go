@@ -43,6 +43,8 @@ type config struct {
 	issuer, audience string
 	trustedOrigins   string
 	trustedProxies   string
+	ipv4Prefix       int
+	ipv6Prefix       int
 
 	introspectionClients string // --introspection-clients FILE
 	allowedRedirectHosts string
@@ -104,6 +106,9 @@ func newFlagSet(c *config, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDR prefixes of the proxies in front of sessiond (e.g. 10.0.0.0/8); the client address for throttling and the session list is then read from X-Forwarded-For, and /auth/verify believes their X-Forwarded-Method, X-Original-Method, X-Forwarded-Host, X-Forwarded-Uri and X-Original-URI. Default: none, the peer address is the client")
 	fs.StringVar(&c.introspectionClients, "introspection-clients", "", "clients file (see sessionctl clients) of the callers allowed to use POST /auth/introspect; default: none, and the endpoint answers 404")
 	fs.StringVar(&c.allowedRedirectHosts, "allowed-redirect-hosts", "", "comma-separated hosts the sign-in page may send a browser back to after login (rd), besides paths on this host: app.example.com, app.example.com:8443, or .example.com for every subdomain. Default: none")
+
+	fs.IntVar(&c.ipv4Prefix, "limit-ipv4-prefix", 32, "login and refresh limits count IPv4 clients by this prefix length (24: a whole /24 shares one budget)")
+	fs.IntVar(&c.ipv6Prefix, "limit-ipv6-prefix", 64, "login and refresh limits count IPv6 clients by this prefix length (one subscriber usually holds a /64, sometimes a /56 or /48)")
 
 	fs.DurationVar(&c.rotateEvery, "rotate-every", 24*time.Hour, "rotate the signing key this often, coordinated across the fleet; 0 disables")
 	fs.DurationVar(&c.stalenessBound, "staleness-bound", 5*time.Second, "how long the local denylist replica may go unconfirmed before --stale-policy applies")
@@ -209,6 +214,8 @@ func (c *config) validate() error {
 		return errors.New("--session-lifetime and --remember-lifetime must be positive: a session needs an absolute lifetime")
 	case c.rotateEvery < 0:
 		return errors.New("--rotate-every cannot be negative (0: no automatic rotation)")
+	case c.ipv4Prefix < 1 || c.ipv4Prefix > 32 || c.ipv6Prefix < 1 || c.ipv6Prefix > 128:
+		return fmt.Errorf("--limit-ipv4-prefix %d or --limit-ipv6-prefix %d out of range (1-32, 1-128)", c.ipv4Prefix, c.ipv6Prefix)
 	case c.waitReplicas < 0:
 		return errors.New("--redis-wait-replicas cannot be negative")
 	case c.waitTimeout <= 0:

@@ -45,6 +45,7 @@ func TestConfigEnvTwins(t *testing.T) {
 		"SESAME_LOG_BUFFER", "65536",
 		"SESAME_LOG_FLUSH_INTERVAL", "250ms",
 		"SESAME_LOG_SLOW", "2s",
+		"SESAME_LIMIT_IPV6_PREFIX", "56",
 	)
 	c, err := parseConfig(nil, e, io.Discard)
 	if err != nil {
@@ -52,7 +53,7 @@ func TestConfigEnvTwins(t *testing.T) {
 	}
 	if c.addr != "127.0.0.1:9000" || c.redisURL != "redis://r:6379/0" || c.keyset != "redis://r:6379/0" ||
 		c.usersFile != "/etc/users.json" || c.masterKeyFile != "/run/secrets/mk" || c.rotateEvery != time.Hour ||
-		c.accessTTL != 5*time.Minute || c.logFormat != "text" ||
+		c.accessTTL != 5*time.Minute || c.logFormat != "text" || c.ipv6Prefix != 56 || c.ipv4Prefix != 32 ||
 		c.logBuffer != 65536 || c.logFlushInterval != 250*time.Millisecond || c.logSlow != 2*time.Second {
 		t.Errorf("from env: %+v", c)
 	}
@@ -111,6 +112,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"--log-flush-interval", "0s"}, env(), "--log-flush-interval"},
 		{[]string{"--log-slow", "0s"}, env(), "--log-slow"},
 		{[]string{"--access-ttl", "1ms"}, env(), "too short"},
+		{[]string{"--limit-ipv6-prefix", "129"}, env(), "out of range"},
+		{[]string{"--limit-ipv4-prefix", "0"}, env(), "out of range"},
 		{[]string{"--addr", "nope"}, env(), "--addr"},
 		{[]string{"extra"}, env(), "unexpected argument"},
 		{[]string{"--redis-wait-replicas", "1"}, env(), "needs --redis"},

@@ -141,6 +141,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		TrustedOrigins:   origins,
 		ClientIP:         clientIP,
 		Gateway:          gw,
+		Limits:           auth.Limits{IPv4Prefix: c.ipv4Prefix, IPv6Prefix: c.ipv6Prefix},
 		OnEvent:          logEvent(log, &knownUsers{a: authn}, nm.staleTrips),
 		Logger:           log,
 	}

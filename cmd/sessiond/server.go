@@ -127,6 +127,7 @@ type readiness struct {
 	Replica replicaCheck `json:"replica"`
 	Keyset  keysetCheck  `json:"keyset"`
 	Users   usersCheck   `json:"users"`
+	Limits  string       `json:"limits"` // limitsState: shared, fallback or local; never fails readiness
 }
 
 type storeCheck struct {
@@ -233,6 +234,8 @@ func (n *node) readiness(ctx context.Context) readiness {
 	if us.LastError != nil {
 		rd.Users.LastError = us.LastError.Error()
 	}
+
+	rd.Limits = limitsState(n.backend, n.m.Stats().LimiterFallback)
 
 	rd.Ready = rd.Store.OK && rd.Replica.OK && rd.Keyset.OK
 	switch {

@@ -116,7 +116,7 @@ func TestShop(t *testing.T) {
 	}
 	// Over TLS the cookies keep every protection.
 	for _, sc := range p.header.Values("Set-Cookie") {
-		if !strings.HasPrefix(sc, "__Host-sesame=") && !strings.HasPrefix(sc, "__Host-sesame-refresh=") || !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") {
+		if !strings.HasPrefix(sc, "__Host-sesame=") && !strings.HasPrefix(sc, "__Host-sesame-refresh=") && !strings.HasPrefix(sc, "__Host-sesame-device=") || !strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") {
 			t.Errorf("cookie %q: want the __Host- prefix, Secure, HttpOnly", sc)
 		}
 	}

@@ -21,6 +21,14 @@ local function store(t)
   end
 end
 
+-- A clock stepped back leaves tat more than a period ahead: count the key
+-- as exhausted, never as blocked for longer (see gcra in limit.go), and
+-- keep it so.
+if tat > now + period then
+  tat = now + period
+  store(tat)
+end
+
 if op == 'refund' then
   store(tat - interval)
   return {1, 0, 0}

@@ -1,0 +1,43 @@
+package attack_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sesame-go/sesame/auth"
+)
+
+// TestRefreshBehindSharedAddress (W10): an attacker behind the victim's
+// NAT sends 60 garbage refresh tokens, using up the address's budget of
+// failures. The victim's genuine refresh token from that address still
+// rotates: only failures cost, and garbage stays refused (429).
+func TestRefreshBehindSharedAddress(t *testing.T) {
+	backends(t, func(t *testing.T, o options) {
+		o.cfg = throttling
+		e := newEnv(t, o)
+		nat := "100.64.0.9"
+		refresh := func(rt string) resp {
+			return e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, nat)
+		}
+		for i := range 60 {
+			if r := refresh(fmt.Sprintf("garbage%d.%d", i, i)); r.status != 401 {
+				t.Fatalf("garbage %d: %d", i+1, r.status)
+			}
+		}
+		if r := refresh("garbage.more"); r.status != 429 || r.code() != auth.CodeRateLimited {
+			t.Fatalf("61st garbage: %d %s", r.status, r.body)
+		}
+		// A forgery for the victim's own family (the costly kind) is refused too.
+		forged := e.victim.RefreshToken[:len(e.victim.RefreshToken)-4] + "AAAA"
+		if r := refresh(forged); r.status != 429 {
+			t.Fatalf("forged secret for a real family: %d %s", r.status, r.body)
+		}
+		r := refresh(e.victim.RefreshToken)
+		if r.status != 200 {
+			t.Fatalf("victim's genuine refresh from the NAT: %d %s", r.status, r.body)
+		}
+		if e.familyGone(e.victim.RefreshToken) {
+			t.Fatal("the forgery ended the victim's family")
+		}
+	})
+}
