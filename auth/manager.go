@@ -47,6 +47,10 @@ type Parts struct {
 	// Replica is the denylist replica the Manager runs (nil when
 	// Config.Denylist was given).
 	Replica *revocation.Replica
+	// Journal is what the Replica reads through: the live revocations
+	// with their ids, to write back to a store that lost them (see
+	// revocation.Journal). Nil when Config.Denylist was given.
+	Journal *revocation.Journal
 }
 
 // New returns a Manager for cfg, built from the parts cfg gives; see
@@ -115,11 +119,15 @@ func New[T any](cfg Config[T]) (*Manager[T], error) {
 		if ro.Logger == nil {
 			ro.Logger = cfg.Logger
 		}
-		rep, err := revocation.NewReplica(feed, &ro)
+		// The replica reads through a journal that keeps the ids of the
+		// live entries, so that a store which lost its data (Redis restarted
+		// empty) can be given them back: Parts.Journal.Republish.
+		journal := revocation.NewJournal(feed, nil)
+		rep, err := revocation.NewReplica(journal, &ro)
 		if err != nil {
 			return nil, fmt.Errorf("auth: %w", err)
 		}
-		m.cfg.Denylist, m.parts.Replica = rep, rep
+		m.cfg.Denylist, m.parts.Replica, m.parts.Journal = rep, rep, journal
 		m.run(rep.Run)
 	}
 	m.stale.init(m.cfg.Denylist)

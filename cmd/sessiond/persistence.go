@@ -22,7 +22,11 @@ const eventStoreReset = "store_reset"
 // running node. A Redis that keeps nothing is logged at start (WARN) and
 // shown in /readyz?verbose and in metrics; a reset is a security event
 // (ERROR). It returns nil without Redis.
-func watchPersistence(ctx context.Context, store revocation.Store, log *slog.Logger) *revocation.PersistenceMonitor {
+//
+// After a reset the node writes back every live revocation its replica has
+// seen (revocation.Journal.Republish: sound because the denylist only ever
+// says "revoked"), so that nodes started afterwards refuse them too.
+func watchPersistence(ctx context.Context, store revocation.Store, journal *revocation.Journal, log *slog.Logger) *revocation.PersistenceMonitor {
 	b, ok := store.(revocation.Backend)
 	if !ok {
 		return nil
@@ -31,7 +35,16 @@ func watchPersistence(ctx context.Context, store revocation.Store, log *slog.Log
 		OnReset: func(ctx context.Context, st revocation.PersistenceStatus) error {
 			log.LogAttrs(ctx, slog.LevelError, securityEventMessage, slog.String("event", eventStoreReset),
 				slog.Uint64("resets", st.Resets), slog.String("detail", st.Detail),
-				slog.String("consequence", "revocations written before the reset are lost; nodes started after it accept tokens that were logged out until those expire"))
+				slog.String("consequence", "refresh families are lost (their users log in again); this node writes back the revocations its replica holds"))
+			if journal == nil {
+				return nil
+			}
+			n, err := journal.Republish(ctx, store)
+			if err != nil {
+				log.Error("writing revocations back after the reset failed; retrying at the next check", "written", n, "err", err)
+				return err
+			}
+			log.Info("wrote revocations back after the store's reset", "revocations", n)
 			return nil
 		},
 	})
