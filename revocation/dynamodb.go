@@ -222,30 +222,53 @@ func (d *dynamoStore) CreateTable(ctx context.Context) (bool, error) {
 // CreateDynamoTable creates table, for NewDynamo, if it does not exist (on-demand
 // capacity; key pk, sk, both strings; no index), waits until it is active,
 // and turns on TTL deletion on the attribute "ttl". It reports whether it
-// created the table; running it again is harmless. An emulator that does
+// created the table; running it again is harmless. A table of that name
+// still being deleted is waited out and created anew. An emulator that does
 // not implement UpdateTimeToLive (dynalite answers
 // UnknownOperationException) is tolerated: it never deletes by TTL anyway,
 // and no read depends on it.
 func CreateDynamoTable(ctx context.Context, db *dynamodb.Client, table string) (created bool, err error) {
-	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(dynPK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(dynSK), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(dynPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(dynSK), KeyType: types.KeyTypeRange},
-		},
-		BillingMode: types.BillingModePayPerRequest,
-	})
-	var inUse *types.ResourceInUseException
-	switch {
-	case err == nil:
-		created = true
-	case errors.As(err, &inUse):
-	default:
-		return false, unavailable("create table", err)
+	for {
+		_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName: aws.String(table),
+			AttributeDefinitions: []types.AttributeDefinition{
+				{AttributeName: aws.String(dynPK), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(dynSK), AttributeType: types.ScalarAttributeTypeS},
+			},
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(dynPK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(dynSK), KeyType: types.KeyTypeRange},
+			},
+			BillingMode: types.BillingModePayPerRequest,
+		})
+		var inUse *types.ResourceInUseException
+		if err == nil {
+			created = true
+			break
+		}
+		if !errors.As(err, &inUse) {
+			return false, unavailable("create table", err)
+		}
+		// The name is taken. A table still being deleted would never turn
+		// ACTIVE: wait until it is gone and create it anew.
+		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		var notFound *types.ResourceNotFoundException
+		switch {
+		case errors.As(err, &notFound):
+			continue // deleted in between
+		case err != nil:
+			return false, unavailable("describe table", err)
+		case out.Table == nil || out.Table.TableStatus != types.TableStatusDeleting:
+		default:
+			gone := dynamodb.NewTableNotExistsWaiter(db, func(o *dynamodb.TableNotExistsWaiterOptions) {
+				o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second
+			})
+			if err := gone.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 5*time.Minute); err != nil {
+				return false, unavailable("wait for the deletion of table", err)
+			}
+			continue
+		}
+		break
 	}
 	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 2*time.Second

@@ -295,11 +295,14 @@ func TestDynamoResumeDetectsLostEvents(t *testing.T) {
 
 // TestDynamoTableRecreated: a table deleted and created again starts a new
 // epoch; a cursor of the old one is lost even once the new numbers have
-// caught up with it.
+// caught up with it. Tables stay DELETING for a while, as on AWS:
+// CreateTable waits the deletion out (it used to take the DELETING table
+// for an existing one and wait for it to turn ACTIVE, which never happens).
 func TestDynamoTableRecreated(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	srv := dynalitetest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv := dynalitetest.StartSlowTables(t, 300*time.Millisecond)
 	store := newDynamoTable(t, srv.Client(), DynamoOptions{})
 	for _, sid := range []string{"a", "b"} {
 		_ = store.RevokeSession(ctx, sid)

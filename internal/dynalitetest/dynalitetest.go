@@ -48,6 +48,8 @@ type Server struct {
 	node string
 	cli  string
 	port int
+	// tableMs is dynalite's --createTableMs/--deleteTableMs/--updateTableMs.
+	tableMs int
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -86,11 +88,22 @@ func NodeDir() string {
 	return filepath.Join(filepath.Dir(file), "node")
 }
 
-// Start starts dynalite and registers its cleanup.
+// Start starts dynalite and registers its cleanup. Its tables change state
+// at once: CreateTable, DeleteTable and UpdateTable leave no CREATING,
+// DELETING or UPDATING phase a test could observe (dynalite's default keeps
+// one for 500ms).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartSlowTables(t, 0)
+}
+
+// StartSlowTables is Start with tables that stay CREATING, DELETING or
+// UPDATING for d after each change, as on AWS, for tests of code that must
+// wait those phases out.
+func StartSlowTables(t testing.TB, d time.Duration) *Server {
+	t.Helper()
 	node, cli := Paths(t)
-	s := &Server{t: t, node: node, cli: cli}
+	s := &Server{t: t, node: node, cli: cli, tableMs: int(d.Milliseconds())}
 	t.Cleanup(s.Kill)
 	var lastErr error
 	for range 5 { // a free port can be taken between probe and bind: retry
@@ -117,10 +130,9 @@ func freePort() (int, error) {
 }
 
 func (s *Server) start() error {
-	// Tables are ACTIVE at once (the default keeps them CREATING for 500ms);
-	// code that creates tables still waits for ACTIVE, as on AWS.
+	ms := strconv.Itoa(s.tableMs)
 	cmd := exec.Command(s.node, s.cli, "--host", "127.0.0.1", "--port", strconv.Itoa(s.port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+		"--createTableMs", ms, "--deleteTableMs", ms, "--updateTableMs", ms)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = sysProcAttr()
