@@ -37,16 +37,16 @@ type Key struct {
 }
 
 // Generate makes a new pending key generation from crypto/rand.
-func Generate(now time.Time) (*Key, error) { return GenerateFrom(rand.Reader, now) }
+func Generate(now time.Time) (*Key, error) { return generateFrom(rand.Reader, now) }
 
-// GenerateFrom makes a new pending key generation reading randomness from r.
+// generateFrom makes a new pending key generation reading randomness from r.
 // Tests use it with a deterministic reader to produce fixed vectors; anything
 // else should call [Generate].
 //
 // A generated id never starts with '-', so it can be passed as a command-line
 // argument (sessionctl keys revoke KID) without being taken for a flag; a draw
 // that would is thrown away whole and drawn again (1 in 64).
-func GenerateFrom(r io.Reader, now time.Time) (*Key, error) {
+func generateFrom(r io.Reader, now time.Time) (*Key, error) {
 	var raw [kidBytes + secretSize]byte
 	var id string
 	for {
@@ -134,10 +134,10 @@ func (k *Key) SigningKey() ed25519.PrivateKey { return k.m.priv }
 // this generation. It is safe for concurrent use.
 func (k *Key) AEAD() cipher.AEAD { return k.m.aead }
 
-// WithState returns a copy of k moved to state st at time at. It records
+// withState returns a copy of k moved to state st at time at. It records
 // activation and deactivation times; it does not check that the transition is
 // allowed, which is the keyset's job.
-func (k *Key) WithState(st State, at time.Time) *Key {
+func (k *Key) withState(st State, at time.Time) *Key {
 	c := *k
 	c.state = st
 	at = at.UTC()

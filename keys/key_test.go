@@ -27,7 +27,7 @@ func (r *fixedReader) Read(p []byte) (int, error) {
 }
 
 func TestDeriveKnownAnswer(t *testing.T) {
-	k, err := GenerateFrom(&fixedReader{}, t0)
+	k, err := generateFrom(&fixedReader{}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestDeriveKnownAnswer(t *testing.T) {
 // discarded whole; the key comes from the second draw.
 func TestGeneratedIDNeverStartsWithDash(t *testing.T) {
 	first := bytes.Repeat([]byte{0xf8}, kidBytes+secretSize)
-	k, err := GenerateFrom(io.MultiReader(bytes.NewReader(first), &fixedReader{}), t0)
+	k, err := generateFrom(io.MultiReader(bytes.NewReader(first), &fixedReader{}), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k = k.WithState(Active, t0)
+	k = k.withState(Active, t0)
 	secrets := map[string]string{
 		"secret hex":    hex.EncodeToString(k.m.secret[:]),
 		"seed hex":      hex.EncodeToString(k.SigningKey().Seed()),
@@ -150,8 +150,8 @@ func TestSecretNeverPrinted(t *testing.T) {
 }
 
 func TestNewKeysetInvariants(t *testing.T) {
-	a := mustGen(t).WithState(Active, t0)
-	b := mustGen(t).WithState(Active, t0)
+	a := mustGen(t).withState(Active, t0)
+	b := mustGen(t).withState(Active, t0)
 	p := mustGen(t)
 	tests := []struct {
 		name string
@@ -163,7 +163,7 @@ func TestNewKeysetInvariants(t *testing.T) {
 		{"empty", nil, false},
 		{"only pending", []*Key{p}, false},
 		{"two active", []*Key{a, b}, false},
-		{"duplicate id", []*Key{a, a.WithState(VerifyOnly, t0)}, false},
+		{"duplicate id", []*Key{a, a.withState(VerifyOnly, t0)}, false},
 		{"nil key", []*Key{a, nil}, false},
 	}
 	for _, tc := range tests {
@@ -180,7 +180,7 @@ func TestNewKeysetInvariants(t *testing.T) {
 }
 
 func TestVerifierByState(t *testing.T) {
-	active := mustGen(t).WithState(Active, t0)
+	active := mustGen(t).withState(Active, t0)
 	states := map[State]error{
 		Pending:    ErrUnknownKey,
 		VerifyOnly: nil,
@@ -189,7 +189,7 @@ func TestVerifierByState(t *testing.T) {
 	}
 	for st, want := range states {
 		t.Run(st.String(), func(t *testing.T) {
-			k := mustGen(t).WithState(st, t0)
+			k := mustGen(t).withState(st, t0)
 			ks, err := NewKeyset(7, active, k)
 			if err != nil {
 				t.Fatal(err)

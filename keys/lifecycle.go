@@ -25,7 +25,7 @@ func Init(now time.Time) (*Keyset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewKeyset(uint64(max(now.Unix(), 1)), active.WithState(Active, now), pending)
+	return NewKeyset(uint64(max(now.Unix(), 1)), active.withState(Active, now), pending)
 }
 
 // Rotate returns the next keyset (version+1): the pending key becomes active,
@@ -64,9 +64,9 @@ func (s *Keyset) Rotate(p RotationPolicy, now time.Time) (*Keyset, error) {
 	for _, k := range s.keys {
 		switch k {
 		case pend:
-			k = k.WithState(Active, now)
+			k = k.withState(Active, now)
 		case s.active:
-			k = k.WithState(VerifyOnly, now)
+			k = k.withState(VerifyOnly, now)
 			k.retiresAt = now.Add(p.retention())
 		}
 		ks = append(ks, k)
@@ -112,15 +112,15 @@ func (s *Keyset) ForceRevoke(kid string, now time.Time) (*Keyset, error) {
 	for _, k := range s.keys {
 		switch {
 		case k == target:
-			k = k.WithState(Revoked, now)
+			k = k.withState(Revoked, now)
 		case k == pend && target == s.active:
-			k = k.WithState(Active, now)
+			k = k.withState(Active, now)
 		}
 		ks = append(ks, k)
 	}
 	switch {
 	case target == s.active && pend == nil:
-		ks = append(ks, fresh.WithState(Active, now))
+		ks = append(ks, fresh.withState(Active, now))
 	case target == s.active || target == pend:
 		ks = append(ks, fresh)
 	}

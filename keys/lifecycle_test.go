@@ -86,7 +86,7 @@ func TestRotate(t *testing.T) {
 }
 
 func TestRotateWithoutPending(t *testing.T) {
-	a := mustGen(t).WithState(Active, t0)
+	a := mustGen(t).withState(Active, t0)
 	ks, _ := NewKeyset(4, a)
 	next, err := ks.Rotate(testPolicy, t0)
 	if err != nil {

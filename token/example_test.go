@@ -10,9 +10,9 @@ import (
 )
 
 func Example() {
-	// A keyset with one active key. Real programs load one from package keys' storage.
-	k, _ := keys.Generate(time.Now())
-	ks, _ := keys.NewKeyset(1, k.WithState(keys.Active, time.Now()))
+	// A new keyset: an active and a pending key. Real programs load theirs
+	// from package keys' storage.
+	ks, _ := keys.Init(time.Now())
 
 	type Cart struct {
 		UserID string   `json:"uid"`

@@ -61,32 +61,44 @@ type fixture struct {
 }
 
 // newFixture builds a keyset with an active, a verify-only and a pending key,
-// and a codec on an injected clock.
+// as a rotation leaves it, and a codec on an injected clock.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{clk: &clock{now: t0}}
-	f.old = mustKey(t, keys.VerifyOnly)
-	f.active = mustKey(t, keys.Active)
-	f.pending = mustKey(t, keys.Pending)
-	ks, err := keys.NewKeyset(3, f.old, f.active, f.pending)
+	ks, err := keys.Init(t0.Add(-2 * time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ks = ks
+	f.old = mustSigner(t, ks)
+	if ks, err = ks.Rotate(testPolicy, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.ks, f.active, f.pending = ks, mustSigner(t, ks), pendingKey(t, ks)
 	f.codec = mustCodec[Session](t, &token.Options{Issuer: "https://id.example", Audience: "shop", Now: f.clk.Now})
 	return f
 }
 
-func mustKey(t testing.TB, st keys.State) *keys.Key {
+// testPolicy is the rotation policy of the fixtures: the defaults.
+var testPolicy = keys.RotationPolicy{}
+
+func mustSigner(t testing.TB, ks *keys.Keyset) *keys.Key {
 	t.Helper()
-	k, err := keys.Generate(t0.Add(-time.Hour))
+	k, err := ks.Signer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != keys.Pending {
-		k = k.WithState(st, t0.Add(-time.Hour))
-	}
 	return k
+}
+
+func pendingKey(t testing.TB, ks *keys.Keyset) *keys.Key {
+	t.Helper()
+	for _, k := range ks.Keys() {
+		if k.State() == keys.Pending {
+			return k
+		}
+	}
+	t.Fatalf("no pending key in %v", ks)
+	return nil
 }
 
 func mustCodec[T any](t testing.TB, o *token.Options) *token.Codec[T] {

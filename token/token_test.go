@@ -112,7 +112,7 @@ func TestVerifyOnlyKeyStillVerifies(t *testing.T) {
 	f := newFixture(t)
 	raw := f.mint(t)
 	// Rotate: the signer becomes verify-only, the pending key active.
-	ks2, err := keys.NewKeyset(4, f.old, f.active.WithState(keys.VerifyOnly, t0), f.pending.WithState(keys.Active, t0))
+	ks2, err := f.ks.Rotate(testPolicy, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +151,21 @@ func TestRejections(t *testing.T) {
 	}
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 
-	// Tokens from a keyset with the active key revoked.
-	revokedKS, err := keys.NewKeyset(9, f.active.WithState(keys.Revoked, t0), f.pending.WithState(keys.Active, t0))
+	// Tokens from a keyset with the active key revoked, and from one where
+	// it stopped signing and was retired (pruned once its tokens expired).
+	revokedKS, err := f.ks.ForceRevoke(f.active.ID(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	retiredKS, err := keys.NewKeyset(9, f.active.WithState(keys.Retired, t0), f.pending.WithState(keys.Active, t0))
+	retiredKS, err := f.ks.Rotate(testPolicy, t0)
+	if err == nil {
+		retiredKS, err = retiredKS.Prune(testPolicy, t0.Add(2*time.Hour))
+	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := retiredKS.Key(f.active.ID()); ok {
+		t.Fatal("the retired key is still in the keyset")
 	}
 
 	// An enc from another token: a transplant between two of our tokens.

@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"maps"
@@ -23,23 +24,43 @@ type vector struct {
 	Reason string `json:"reason"` // "" means accepted
 }
 
-// vectorKeys is a fixed keyset: key A (active) and key B (verify-only),
-// generated from a counting reader, so the vectors are reproducible.
+// vectorMasterKey seals testdata/vectors.keyset, the fixed keyset of the
+// vectors: key A (active) and key B (verify-only). It is test data: the
+// file changes only with the sealed keyset format, and then vectors.json is
+// made anew with -update.
+const vectorMasterKey = "c2VzYW1lLXRva2VuLXZlY3RvcnMtbWFzdGVyLWtleSE=" // "sesame-token-vectors-master-key!"
+
+// vectorKeys loads the fixed keyset (from a copy: a file store records a
+// watermark beside the file it reads).
 func vectorKeys(t testing.TB) (a, b *keys.Key, ks *keys.Keyset) {
 	t.Helper()
-	r := &counter{}
-	a, err := keys.GenerateFrom(r, t0)
+	data, err := os.ReadFile(filepath.Join("testdata", "vectors.keyset"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err = keys.GenerateFrom(r, t0)
+	path := filepath.Join(t.TempDir(), "vectors.keyset")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mk, err := keys.ParseMasterKey(vectorMasterKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b = a.WithState(keys.Active, t0), b.WithState(keys.VerifyOnly, t0)
-	ks, err = keys.NewKeyset(1, a, b)
+	ks, err = keys.NewFileStore(path, mk).Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	a, err = ks.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ks.Keys() {
+		if k.State() == keys.VerifyOnly {
+			b = k
+		}
+	}
+	if b == nil || len(ks.Keys()) != 2 {
+		t.Fatalf("vector keyset: %v", ks)
 	}
 	return a, b, ks
 }
