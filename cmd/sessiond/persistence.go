@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/sesame-go/sesame/internal/redispersist"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -21,18 +23,14 @@ const eventStoreReset = "store_reset"
 // eviction policy that drops them, and without its data set reset under the
 // running node. A Redis that keeps nothing is logged at start (WARN) and
 // shown in /readyz?verbose and in metrics; a reset is a security event
-// (ERROR). It returns nil without Redis.
+// (ERROR).
 //
 // After a reset the node writes back every live revocation its replica has
 // seen (revocation.Journal.Republish: sound because the denylist only ever
 // says "revoked"), so that nodes started afterwards refuse them too.
-func watchPersistence(ctx context.Context, store revocation.Store, journal *revocation.Journal, log *slog.Logger) *revocation.PersistenceMonitor {
-	b, ok := store.(revocation.Backend)
-	if !ok {
-		return nil
-	}
-	mon, err := revocation.NewPersistenceMonitor(b, &revocation.PersistenceOptions{
-		OnReset: func(ctx context.Context, st revocation.PersistenceStatus) error {
+func watchPersistence(ctx context.Context, client redis.UniversalClient, prefix string, store revocation.Store, journal *revocation.Journal, log *slog.Logger) *redispersist.Monitor {
+	mon := redispersist.New(client, prefix, &redispersist.Options{
+		OnReset: func(ctx context.Context, st redispersist.Status) error {
 			log.LogAttrs(ctx, slog.LevelError, securityEventMessage, slog.String("event", eventStoreReset),
 				slog.Uint64("resets", st.Resets), slog.String("detail", st.Detail),
 				slog.String("consequence", "refresh families are lost (their users log in again); this node writes back the revocations its replica holds"))
@@ -48,16 +46,13 @@ func watchPersistence(ctx context.Context, store revocation.Store, journal *revo
 			return nil
 		},
 	})
-	if err != nil {
-		return nil // not a Redis store
-	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := mon.Check(cctx)
 	switch {
 	case err != nil:
 		log.Warn("could not check the Redis persistence settings", "err", err)
-	case st.Durability == revocation.DurabilityNone || st.Durability == revocation.DurabilityUnknown:
+	case st.Durability == redispersist.DurabilityNone || st.Durability == redispersist.DurabilityUnknown:
 		log.Warn("Redis keeps revocations on no disk: a restart empties it, and nodes started afterwards accept logged-out tokens until they expire; "+
 			"turn on appendonly yes (see the README's Redis section)", "durability", string(st.Durability), "detail", st.Detail)
 	default:
@@ -79,7 +74,7 @@ type persistenceCheck struct {
 	LastError  string    `json:"last_error,omitempty"`
 }
 
-func persistenceOf(mon *revocation.PersistenceMonitor) *persistenceCheck {
+func persistenceOf(mon *redispersist.Monitor) *persistenceCheck {
 	if mon == nil {
 		return nil
 	}
@@ -93,12 +88,12 @@ func persistenceOf(mon *revocation.PersistenceMonitor) *persistenceCheck {
 
 // persistenceMetrics are the series of the monitor: durability, eviction
 // and resets.
-func persistenceMetrics(mon *revocation.PersistenceMonitor) []prometheus.Collector {
+func persistenceMetrics(mon *redispersist.Monitor) []prometheus.Collector {
 	if mon == nil {
 		return nil
 	}
 	var out []prometheus.Collector
-	for _, d := range []revocation.Durability{revocation.DurabilityAOF, revocation.DurabilityRDB, revocation.DurabilityNone, revocation.DurabilityUnknown} {
+	for _, d := range []redispersist.Durability{redispersist.DurabilityAOF, redispersist.DurabilityRDB, redispersist.DurabilityNone, redispersist.DurabilityUnknown} {
 		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "sesame_redis_durability",
 			Help:        "1 for the weakest persistence of the Redis masters under the store (aof, rdb, none, unknown); with none, a restart loses revocations.",

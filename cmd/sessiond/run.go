@@ -175,7 +175,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 	n.metricsApart, n.proxies = c.metricsAddr != "", proxies
 	n.logs = logging
 	if client != nil {
-		n.persist = watchPersistence(ctx, n.store, m.Parts().Journal, log)
+		n.persist = watchPersistence(ctx, client, cfg.Redis.KeyPrefix, n.store, m.Parts().Journal, log)
 	}
 
 	// Background work runs until bg ends, after the server has drained.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/auth/authprom"
+	"github.com/sesame-go/sesame/internal/redispersist"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 	"github.com/sesame-go/sesame/users"
@@ -31,7 +32,7 @@ type node struct {
 	policy  keys.RotationPolicy
 	log     *slog.Logger
 	logs    *logs
-	persist *revocation.PersistenceMonitor // nil without Redis
+	persist *redispersist.Monitor // nil without Redis
 	nm      *nodeMetrics
 
 	// metricsApart: /metrics and the readiness details are served on

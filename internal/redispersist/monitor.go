@@ -1,4 +1,9 @@
-package revocation
+// Package redispersist watches the Redis under a sesame deployment for the
+// two ways it can lose revocations: a configuration that keeps nothing on
+// disk, and a data set reset under the running fleet. sessiond runs a
+// [Monitor] beside its Redis revocation store (start-up warning, /readyz,
+// metrics, and writing the live revocations back after a reset).
+package redispersist
 
 import (
 	"context"
@@ -13,6 +18,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sesame-go/sesame/revocation"
 )
 
 // Durability is how much of the revocation state a Redis keeps across its
@@ -48,9 +54,9 @@ func (d Durability) rank() int {
 	return 3
 }
 
-// PersistenceStatus is what a [PersistenceMonitor] knows about the Redis
-// under a store, for sessiond's start-up log, /readyz and metrics.
-type PersistenceStatus struct {
+// Status is what a [Monitor] knows about the Redis
+// under a revocation store, for sessiond's start-up log, /readyz and metrics.
+type Status struct {
 	// Durability is the weakest of every master's; see its constants.
 	Durability Durability
 	// Detail says what each master answered, for logs:
@@ -73,24 +79,24 @@ type PersistenceStatus struct {
 	LastError error
 }
 
-// PersistenceOptions configures a [PersistenceMonitor]. A nil
-// *PersistenceOptions means the defaults.
-type PersistenceOptions struct {
+// Options configures a [Monitor]. A nil
+// *Options means the defaults.
+type Options struct {
 	// Interval is how often Run checks. Zero means 5s.
 	Interval time.Duration
 	// OnReset is called, from the goroutine that checks, after a check
 	// detected a reset (and planted the markers again); if it returns an
 	// error it is called again at each check until it succeeds. Nil means
-	// nothing is called. The usual choice republishes a [Journal]:
+	// nothing is called. The usual choice republishes a [revocation.Journal]:
 	//
-	//	OnReset: func(ctx context.Context, _ revocation.PersistenceStatus) error {
+	//	OnReset: func(ctx context.Context, _ redispersist.Status) error {
 	//		_, err := journal.Republish(ctx, store)
 	//		return err
 	//	}
-	OnReset func(ctx context.Context, st PersistenceStatus) error
+	OnReset func(ctx context.Context, st Status) error
 }
 
-// PersistenceMonitor watches the Redis under a [NewRedis] store for the two
+// Monitor watches the Redis under a revocation.NewRedis store for the two
 // ways it can lose revocations: a configuration that keeps nothing on disk,
 // and a data set reset under the running fleet.
 //
@@ -108,33 +114,28 @@ type PersistenceOptions struct {
 // reset plants a new marker and sees nothing wrong.
 //
 // All methods may be called concurrently; Run is called once.
-type PersistenceMonitor struct {
+type Monitor struct {
 	rdb    redis.UniversalClient
 	prefix string
-	opts   PersistenceOptions
+	opts   Options
 
 	checkMu sync.Mutex        // serializes checks; guards markers and pending
 	markers map[string]string // marker key -> value planted or adopted
 	pending bool              // a reset whose OnReset has not succeeded yet
 
 	mu     sync.Mutex
-	status PersistenceStatus
+	status Status
 }
 
-// NewPersistenceMonitor returns a monitor of the Redis behind b, a NewRedis
-// store (any other is an error: there is no Redis to watch). Call
-// [PersistenceMonitor.Check] once at start (and log its answer), then run
-// [PersistenceMonitor.Run].
-func NewPersistenceMonitor(b Backend, opts *PersistenceOptions) (*PersistenceMonitor, error) {
-	s, ok := b.(*redisStore)
-	if !ok {
-		return nil, fmt.Errorf("revocation: a persistence monitor watches a Redis store, not %T", b)
+// New returns a monitor of the Redis that client reaches, for a revocation
+// store whose keys start with prefix (revocation.RedisOptions.KeyPrefix;
+// empty means "sesame:"): the markers are kept under it. Call
+// [Monitor.Check] once at start (and log its answer), then run [Monitor.Run].
+func New(client redis.UniversalClient, prefix string, opts *Options) *Monitor {
+	if prefix == "" {
+		prefix = "sesame:"
 	}
-	return s.persistenceMonitor(opts), nil
-}
-
-func (s *redisStore) persistenceMonitor(opts *PersistenceOptions) *PersistenceMonitor {
-	m := &PersistenceMonitor{rdb: s.rdb, prefix: s.prefix, markers: map[string]string{}}
+	m := &Monitor{rdb: client, prefix: prefix, markers: map[string]string{}}
 	if opts != nil {
 		m.opts = *opts
 	}
@@ -145,14 +146,14 @@ func (s *redisStore) persistenceMonitor(opts *PersistenceOptions) *PersistenceMo
 }
 
 // Status returns the result of the last check.
-func (m *PersistenceMonitor) Status() PersistenceStatus {
+func (m *Monitor) Status() Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.status
 }
 
 // Run checks every Interval until ctx ends, then returns nil.
-func (m *PersistenceMonitor) Run(ctx context.Context) error {
+func (m *Monitor) Run(ctx context.Context) error {
 	t := time.NewTicker(m.opts.Interval)
 	defer t.Stop()
 	for {
@@ -167,8 +168,8 @@ func (m *PersistenceMonitor) Run(ctx context.Context) error {
 
 // Check reads the configuration and the markers now, records the result
 // in Status, calls OnReset if a reset was found, and returns the status. A
-// non-nil error wraps [ErrUnavailable].
-func (m *PersistenceMonitor) Check(ctx context.Context) (PersistenceStatus, error) {
+// non-nil error wraps [revocation.ErrUnavailable].
+func (m *Monitor) Check(ctx context.Context) (Status, error) {
 	m.checkMu.Lock()
 	defer m.checkMu.Unlock()
 	cfg, slots, err := m.config(ctx)
@@ -179,7 +180,7 @@ func (m *PersistenceMonitor) Check(ctx context.Context) (PersistenceStatus, erro
 	m.mu.Lock()
 	st := &m.status
 	if err != nil {
-		st.LastError = unavailable("persistence check", err)
+		st.LastError = fmt.Errorf("%w: persistence check: %w", revocation.ErrUnavailable, err)
 	} else {
 		st.Durability, st.Detail, st.Evicting = cfg.durability, cfg.detail, cfg.evicting
 		st.CheckedAt, st.LastError = time.Now(), nil
@@ -194,7 +195,7 @@ func (m *PersistenceMonitor) Check(ctx context.Context) (PersistenceStatus, erro
 	if m.pending && err == nil && m.opts.OnReset != nil {
 		if err := m.opts.OnReset(ctx, out); err != nil {
 			m.mu.Lock()
-			m.status.LastError = fmt.Errorf("revocation: after a reset: %w", err)
+			m.status.LastError = fmt.Errorf("redispersist: after a reset: %w", err)
 			out = m.status
 			m.mu.Unlock()
 			return out, out.LastError
@@ -212,7 +213,7 @@ type master struct {
 }
 
 // config asks every master for its persistence settings.
-func (m *PersistenceMonitor) config(ctx context.Context) (persistenceConfig, []master, error) {
+func (m *Monitor) config(ctx context.Context) (persistenceConfig, []master, error) {
 	var mu sync.Mutex
 	worst := DurabilityAOF
 	var details []string
@@ -262,7 +263,7 @@ func (m *PersistenceMonitor) config(ctx context.Context) (persistenceConfig, []m
 		masters = []master{{}}
 		err = one(ctx, c)
 	default:
-		return persistenceConfig{}, nil, fmt.Errorf("revocation: cannot check persistence through a %T", m.rdb)
+		return persistenceConfig{}, nil, fmt.Errorf("redispersist: cannot check persistence through a %T", m.rdb)
 	}
 	if err != nil {
 		return persistenceConfig{}, nil, err
@@ -330,7 +331,7 @@ func infoFields(info string) map[string]string {
 
 // checkMarkers verifies the markers planted before and plants missing ones.
 // It reports whether one was gone or changed.
-func (m *PersistenceMonitor) checkMarkers(ctx context.Context, masters []master) (bool, error) {
+func (m *Monitor) checkMarkers(ctx context.Context, masters []master) (bool, error) {
 	reset := false
 	for key, want := range m.markers {
 		got, err := m.rdb.Get(ctx, key).Result()
@@ -364,7 +365,7 @@ func (m *PersistenceMonitor) checkMarkers(ctx context.Context, masters []master)
 
 // markerKey is the marker's key; on Cluster, one whose slot is in ranges
 // (a few tries: a master serves about a third of the slots).
-func (m *PersistenceMonitor) markerKey(ranges [][2]int) string {
+func (m *Monitor) markerKey(ranges [][2]int) string {
 	base := m.prefix + "marker"
 	if ranges == nil {
 		return base

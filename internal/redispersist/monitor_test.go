@@ -1,14 +1,18 @@
-package revocation
+package redispersist
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
+	"github.com/sesame-go/sesame/revocation"
 )
 
 func TestPersistenceDurability(t *testing.T) {
@@ -30,11 +34,11 @@ func TestPersistenceDurability(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			srv := redistest.Start(t, tc.opts)
-			s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+			s, err := newStore(srv.Client())
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := s.persistenceMonitor(nil).Check(context.Background())
+			st, err := newMonitor(s, nil).Check(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,12 +61,12 @@ func TestResetDetectedAndRepublished(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t, nil)
-	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newStore(srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := NewJournal(s, nil)
-	rep, err := NewReplica(j, &ReplicaOptions{StalenessBound: 2 * time.Second})
+	j := revocation.NewJournal(s, nil)
+	rep, err := revocation.NewReplica(j, &revocation.ReplicaOptions{StalenessBound: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +76,7 @@ func TestResetDetectedAndRepublished(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	var republished atomic.Int64
-	mon := s.persistenceMonitor(&PersistenceOptions{OnReset: func(ctx context.Context, _ PersistenceStatus) error {
+	mon := newMonitor(s, &Options{OnReset: func(ctx context.Context, _ Status) error {
 		n, err := j.Republish(ctx, s)
 		republished.Add(int64(n))
 		return err
@@ -91,8 +95,8 @@ func TestResetDetectedAndRepublished(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	subjects := []Subject{{SID: "sid-1"}, {JTI: "jti-1"}, {UserID: "user-1", IssuedAt: before.Add(-time.Second)}}
-	waitFor(t, 5*time.Second, func() bool {
+	subjects := []revocation.Subject{{SID: "sid-1"}, {JTI: "jti-1"}, {UserID: "user-1", IssuedAt: before.Add(-time.Second)}}
+	sesametest.WaitFor(t, time.Millisecond, 5*time.Second, "the replica holds every revocation", func() bool {
 		for _, sub := range subjects {
 			if ok, _ := rep.Check(sub); !ok {
 				return false
@@ -122,7 +126,7 @@ func TestResetDetectedAndRepublished(t *testing.T) {
 			t.Fatalf("after republishing, %+v is revoked=%v (%v)", sub, revoked, err)
 		}
 	}
-	if revoked, _ := s.IsRevoked(ctx, Subject{UserID: "user-1", IssuedAt: before.Add(time.Second)}); revoked {
+	if revoked, _ := s.IsRevoked(ctx, revocation.Subject{UserID: "user-1", IssuedAt: before.Add(time.Second)}); revoked {
 		t.Fatal("republishing moved the user's revoked-before later")
 	}
 	if st, _ := mon.Check(ctx); st.Resets != 1 || republished.Load() != 3 {
@@ -148,11 +152,11 @@ func TestRestartWithPersistenceIsNoReset(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := redistest.Start(t, &redistest.Options{Persistence: true})
-	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	s, err := newStore(srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := s.persistenceMonitor(nil)
+	mon := newMonitor(s, nil)
 	if _, err := mon.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +166,8 @@ func TestRestartWithPersistenceIsNoReset(t *testing.T) {
 	}
 	srv.Kill()
 	st, err := mon.Check(ctx)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(st.LastError, ErrUnavailable) || st.Resets != 0 {
-		t.Fatalf("Redis down: %+v, %v; want ErrUnavailable", st, err)
+	if !errors.Is(err, revocation.ErrUnavailable) || !errors.Is(st.LastError, revocation.ErrUnavailable) || st.Resets != 0 {
+		t.Fatalf("Redis down: %+v, %v; want revocation.ErrUnavailable", st, err)
 	}
 }
 
@@ -173,12 +177,13 @@ func TestResetOnClusterMaster(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	c := redistest.StartCluster(t, nil)
-	client := c.ClusterClient(clusterOpts())
-	s, err := newRedis(client, &RedisOptions{KeyPrefix: uniquePrefix()})
+	client := c.ClusterClient(&redis.ClusterOptions{ClusterStateReloadInterval: 250 * time.Millisecond,
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond})
+	s, err := newStore(client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := s.persistenceMonitor(nil)
+	mon := newMonitor(s, nil)
 	st, err := mon.Check(ctx)
 	if err != nil || st.Durability != DurabilityNone || strings.Count(st.Detail, ";") != 2 {
 		t.Fatalf("first check: %+v, %v", st, err)
@@ -209,3 +214,21 @@ func TestKeySlot(t *testing.T) {
 		}
 	}
 }
+
+var prefixSeq atomic.Int64
+
+// store is a Redis revocation store with the client and key prefix a
+// Monitor beside it is given.
+type store struct {
+	revocation.Backend
+	client redis.UniversalClient
+	prefix string
+}
+
+func newStore(client redis.UniversalClient) (*store, error) {
+	p := fmt.Sprintf("t%d:", prefixSeq.Add(1))
+	b, err := revocation.NewRedis(client, &revocation.RedisOptions{KeyPrefix: p})
+	return &store{Backend: b, client: client, prefix: p}, err
+}
+
+func newMonitor(s *store, opts *Options) *Monitor { return New(s.client, s.prefix, opts) }
