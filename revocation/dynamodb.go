@@ -101,7 +101,9 @@ import (
 // and the family alive, and the next presentation of the stolen token finds
 // the reuse again.
 //
-// RevokeFamily: revoke the session (as above), then delete the family.
+// RevokeFamily: revoke the session (as above), then delete the family, then
+// its index entry (a crash before that leaves a stale entry, which
+// ListFamilies prunes).
 // RevokeAllFamilies: query the user's index; for each family id revoke its
 // session (the session id is the family id without its 2-character tag),
 // then put a tombstone in the family's place (a create still in flight

@@ -112,6 +112,14 @@ func (d *dynamoStore) RevokeFamily(ctx context.Context, familyID string) error {
 	}); err != nil {
 		return unavailable("revoke family", err)
 	}
+	// Then its index entry, so that a logged-out family's id does not stay
+	// in the user's index until its absolute expiry. A crash before this
+	// leaves a stale entry, which ListFamilies prunes (the family is gone).
+	if _, err := d.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(d.table), Key: idxKey(st.f.UserID, familyID),
+	}); err != nil {
+		return unavailable("revoke family", err)
+	}
 	return nil
 }
 

@@ -319,6 +319,12 @@ func (m *memoryStore) RevokeFamily(ctx context.Context, familyID string) error {
 		return nil
 	}
 	delete(m.fams, familyID)
+	if idx := m.byUser[st.f.UserID]; idx != nil {
+		delete(idx, familyID)
+		if len(idx) == 0 {
+			delete(m.byUser, st.f.UserID)
+		}
+	}
 	m.revokeLocked(KindSession, st.f.SessionID, 0)
 	return nil
 }

@@ -99,7 +99,7 @@ func (r *redisStore) reused(ctx context.Context, fid, sid, uid string) error {
 	if err := r.RevokeSession(ctx, sid); err != nil {
 		return err
 	}
-	if err := r.rdb.Del(ctx, r.famKey(fid)).Err(); err != nil {
+	if err := r.endFamily(ctx, fid, uid); err != nil {
 		return unavailable("delete family", err)
 	}
 	return &ReuseError{FamilyID: fid, SessionID: sid, UserID: uid}
@@ -235,20 +235,39 @@ func (r *redisStore) RevokeFamily(ctx context.Context, familyID string) error {
 	if !validFamilyID(familyID) {
 		return nil
 	}
-	sid, err := r.rdb.HGet(ctx, r.famKey(familyID), "sid").Result()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
+	v, err := r.rdb.HMGet(ctx, r.famKey(familyID), "sid", "uid").Result()
 	if err != nil {
 		return unavailable("revoke family", err)
+	}
+	sid, _ := v[0].(string)
+	uid, _ := v[1].(string)
+	if sid == "" {
+		return nil // no such family (ended, expired or never created)
 	}
 	if err := r.RevokeSession(ctx, sid); err != nil {
 		return err
 	}
-	if err := r.rdb.Del(ctx, r.famKey(familyID)).Err(); err != nil {
+	if err := r.endFamily(ctx, familyID, uid); err != nil {
 		return unavailable("revoke family", err)
 	}
 	return nil
+}
+
+// endFamily deletes a family whose session is denylisted already, and its
+// entry in its user's index. Both share the user's hash tag (one slot), so
+// they go in one transaction: an ended family's id does not stay in the
+// index until its absolute expiry. A failure before this point leaves the
+// family denylisted and still indexed; a retry, or ListFamilies' pruning,
+// finishes the job.
+func (r *redisStore) endFamily(ctx context.Context, fid, uid string) error {
+	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, r.famKey(fid))
+		if uid != "" {
+			p.ZRem(ctx, r.idxKey(uid), fid)
+		}
+		return nil
+	})
+	return err
 }
 
 // RevokeAllFamilies implements [Store]. Each family's session id goes on
