@@ -88,7 +88,9 @@ type client struct {
 
 func newClient(id int, target string, nodes []string, ttl time.Duration, ipCount *atomic.Uint64) *client {
 	return &client{
-		id: id, target: target, nodes: nodes, ttl: ttl, ipCount: ipCount,
+		// turn starts at the client's id, so that the clients' first
+		// requests (their logins) are spread over the nodes.
+		id: id, target: target, nodes: nodes, ttl: ttl, ipCount: ipCount, turn: id,
 		rng: rand.New(rand.NewPCG(uint64(id), 0x5e5a3e)),
 		http: &http.Client{
 			Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true},

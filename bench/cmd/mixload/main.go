@@ -79,6 +79,7 @@ type config struct {
 	clients     int
 	duration    time.Duration
 	warmup      time.Duration
+	ramp        time.Duration // the clients start evenly over this, from the start
 	accessTTL   time.Duration
 	sample      time.Duration
 	maxRequests int
@@ -99,6 +100,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.clients, "clients", 64, "concurrent clients, one user each")
 	fs.DurationVar(&c.duration, "duration", 60*time.Second, "load time per target, warm-up included")
 	fs.DurationVar(&c.warmup, "warmup", 10*time.Second, "time at the start not measured (and, with -sample, not checked for flatness)")
+	fs.DurationVar(&c.ramp, "ramp", 5*time.Second, "the clients start evenly over this time (within -warmup), as users arrive, rather than all logging in at once")
 	fs.DurationVar(&c.accessTTL, "access-ttl", 10*time.Minute, "sessiond --access-ttl; denylist entries live this + 30s")
 	fs.DurationVar(&c.sample, "sample", 0, "soak: sample the nodes and Redis this often and check flatness after -warmup (0: off)")
 	fs.IntVar(&c.maxRequests, "max-requests", 10_000_000, "cap on requests per client")
@@ -125,6 +127,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, errors.New("-nodes must be in [1, 8] and -clients in [1, 1024]")
 	case c.duration <= 0 || c.duration > time.Hour, c.warmup < 0 || c.warmup >= c.duration:
 		return nil, errors.New("-duration must be in (0, 1h] and -warmup in [0, -duration)")
+	case c.ramp < 0 || c.ramp > c.warmup:
+		return nil, errors.New("-ramp must be in [0, -warmup]")
 	case c.accessTTL < time.Second:
 		return nil, errors.New("-access-ttl must be at least 1s")
 	}
@@ -256,10 +260,21 @@ func runTarget(ctx context.Context, c *config, target, usersFile string) (*resul
 		ipCount atomic.Uint64
 		all     = make([]stats, c.clients)
 	)
+	// The clients arrive over the ramp (within the warm-up), as users do,
+	// rather than all logging in at the same instant: 64 argon2id
+	// verifications at once queue for tens of seconds on a 2-core machine
+	// (4 at a time per node, users.Options.MaxConcurrent), which measures
+	// a thundering herd, not the mix.
 	for i := range c.clients {
 		cli := newClient(i, target, urls, c.accessTTL, &ipCount)
+		delay := c.ramp * time.Duration(i) / time.Duration(c.clients)
 		wg.Go(func() {
 			defer cli.http.CloseIdleConnections()
+			select {
+			case <-time.After(delay):
+			case <-runCtx.Done():
+				return
+			}
 			cli.run(runCtx, c.maxRequests, start.Add(c.warmup), &all[i])
 		})
 	}
