@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sesame-go/sesame/internal/redisslot"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -372,34 +374,11 @@ func (m *Monitor) markerKey(ranges [][2]int) string {
 	}
 	for i := 0; ; i++ {
 		k := base + ":{" + strconv.Itoa(i) + "}"
-		s := keySlot(k)
+		s := redisslot.Of(k)
 		for _, r := range ranges {
 			if s >= r[0] && s <= r[1] {
 				return k
 			}
 		}
 	}
-}
-
-// keySlot is Redis Cluster's slot of key: CRC16 (XMODEM) of its hash tag
-// (the part between the first '{' and the next '}', if not empty) or of
-// the whole key, modulo 16384.
-func keySlot(key string) int {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			key = key[i+1 : i+1+j]
-		}
-	}
-	var crc uint16
-	for k := 0; k < len(key); k++ {
-		crc ^= uint16(key[k]) << 8
-		for range 8 {
-			if crc&0x8000 != 0 {
-				crc = crc<<1 ^ 0x1021
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return int(crc) % 16384
 }

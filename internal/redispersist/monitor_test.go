@@ -207,14 +207,6 @@ func TestResetOnClusterMaster(t *testing.T) {
 	}
 }
 
-func TestKeySlot(t *testing.T) {
-	for _, k := range []string{"a", "sesame:marker", "x{user1}y", "{}", "{a", "foo{}{bar}", "marker:{17}"} {
-		if got, want := keySlot(k), redistest.Slot(k); got != want {
-			t.Errorf("keySlot(%q) = %d, want %d", k, got, want)
-		}
-	}
-}
-
 var prefixSeq atomic.Int64
 
 // store is a Redis revocation store with the client and key prefix a

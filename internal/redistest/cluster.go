@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sesame-go/sesame/internal/redisslot"
 )
 
 // ClusterOptions configures [StartCluster]. A nil or zero ClusterOptions
@@ -170,7 +172,7 @@ func slotsSeenBy(ctx context.Context, n *Server) ([]redis.ClusterSlot, error) {
 // master of key's slot.
 func (c *Cluster) MasterOf(key string) *Server {
 	c.t.Helper()
-	slot := Slot(key)
+	slot := redisslot.Of(key)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var lastErr error

@@ -14,21 +14,6 @@ import (
 	"github.com/sesame-go/sesame/internal/redistest"
 )
 
-func TestSlot(t *testing.T) {
-	// A cluster-enabled server answers CLUSTER KEYSLOT even with no slots.
-	srv := redistest.Start(t, &redistest.Options{Args: []string{"--cluster-enabled", "yes"}})
-	c := srv.Client()
-	for _, key := range []string{"", "foo", "{user1000}.following", "{}x", "a{b}c", "a{b", "{{a}}", "sesame:{dl}:events", "用户"} {
-		want, err := c.ClusterKeySlot(context.Background(), key).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := redistest.Slot(key); got != int(want) {
-			t.Errorf("Slot(%q) = %d, want %d", key, got, want)
-		}
-	}
-}
-
 // waitGone polls until no process in pids exists.
 func waitGone(t *testing.T, pids []int) {
 	t.Helper()

@@ -1,11 +1,14 @@
-package redistest
+// Package redisslot computes Redis Cluster hash slots, for code that must
+// know which keys share a node (sessiond's persistence monitor) and for the
+// test harnesses that place keys on chosen masters.
+package redisslot
 
 import "strings"
 
-// Slot returns the Redis Cluster hash slot of key: CRC16 (XMODEM) of the
+// Of returns the Redis Cluster hash slot of key: CRC16 (XMODEM) of the
 // key, or of its hash tag (the part between the first '{' and the next '}',
 // if not empty), modulo 16384.
-func Slot(key string) int {
+func Of(key string) int {
 	if i := strings.IndexByte(key, '{'); i >= 0 {
 		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
 			key = key[i+1 : i+1+j]
