@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/token"
 )
 
@@ -17,7 +18,7 @@ import (
 // corpus is testdata/vectors.json plus testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	_, _, ks := vectorKeys(f)
-	clk := &clock{now: t0}
+	clk := testclock.New(t0)
 	codec, err := token.New[Session](&token.Options{Issuer: "https://id.example", Audience: "shop", Now: clk.Now})
 	if err != nil {
 		f.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/token"
 )
@@ -17,10 +18,6 @@ import (
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // clock is an injected, settable clock.
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time { return c.now }
-
 // counter yields 0x00, 0x01, ... so keys, nonces and ids are reproducible.
 type counter struct{ n byte }
 
@@ -56,7 +53,7 @@ var refSession = Session{
 type fixture struct {
 	active, old, pending *keys.Key
 	ks                   *keys.Keyset
-	clk                  *clock
+	clk                  *testclock.Clock
 	codec                *token.Codec[Session]
 }
 
@@ -64,7 +61,7 @@ type fixture struct {
 // as a rotation leaves it, and a codec on an injected clock.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{clk: &clock{now: t0}}
+	f := &fixture{clk: testclock.New(t0)}
 	ks, err := keys.Init(t0.Add(-2 * time.Hour))
 	if err != nil {
 		t.Fatal(err)

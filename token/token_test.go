@@ -242,8 +242,8 @@ func TestRejections(t *testing.T) {
 			if ks == nil {
 				ks = f.ks
 			}
-			f.clk.now = t0.Add(tc.at)
-			defer func() { f.clk.now = t0 }()
+			f.clk.Set(t0.Add(tc.at))
+			defer f.clk.Set(t0)
 			tok, err := f.codec.Parse(ks, tc.raw)
 			if tc.want == nil {
 				if err != nil {

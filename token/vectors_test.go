@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/token"
 )
@@ -70,7 +71,7 @@ func vectorKeys(t testing.TB) (a, b *keys.Key, ks *keys.Keyset) {
 // its recorded outcome. Run with -update after an intended format change.
 func TestVectors(t *testing.T) {
 	a, b, ks := vectorKeys(t)
-	clk := &clock{now: t0}
+	clk := testclock.New(t0)
 	codec := mustCodec[Session](t, &token.Options{Issuer: "https://id.example", Audience: "shop", Now: clk.Now, Rand: &counter{n: 100}})
 	valid, _, err := codec.Mint(ks, "c2Vzc2lvbi0xMjM0NTY3OA", refSession)
 	if err != nil {
@@ -117,7 +118,7 @@ func TestVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			clk.now = at
+			clk.Set(at)
 			_, err = codec.Parse(ks, v.Token)
 			if got := token.Reason(err); got != v.Reason {
 				t.Errorf("reason %q, want %q (%v)", got, v.Reason, err)
