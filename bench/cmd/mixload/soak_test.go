@@ -14,15 +14,16 @@ import (
 // SESAME_SOAK (a duration, at most 30m), sampling the nodes and Redis
 // every SESAME_SOAK_SAMPLE (default 10s), and fails if a request failed or
 // a series is not flat after the warm-up (see tolerance). It is skipped
-// without SESAME_SOAK: .ci/run runs it for two minutes,
+// without SESAME_SOAK: .ci/run runs it for two and a half minutes,
 //
-//	SESAME_SOAK=2m SESAME_SOAK_SAMPLE=5s go test -run TestSoak -count=1 ./cmd/mixload
+//	SESAME_SOAK=2m30s SESAME_SOAK_SAMPLE=5s go test -run TestSoak -count=1 ./cmd/mixload
 //
 // and the full soak is ten minutes by hand (BENCHMARKS.md, "Soak"):
 //
 //	SESAME_SOAK=10m go test -run TestSoak -count=1 -timeout 20m -v ./cmd/mixload
 //
-// The clients arrive over a 10 s ramp; the warm-up is that ramp plus the
+// The clients arrive over a 20 s ramp (their first logins no faster than
+// the mix's steady rate of logins); the warm-up is that ramp plus the
 // denylist entry TTL (--access-ttl + 30s) plus a sample: until then the
 // replica's entries and Redis memory still grow by design. --access-ttl is
 // a quarter of the run less 30 s, in [5s, 1m], so that at least half of a
@@ -43,7 +44,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	ttl := min(max((d/4).Truncate(time.Second)-30*time.Second, 5*time.Second), time.Minute)
-	ramp := 10 * time.Second
+	ramp := 20 * time.Second
 	warmup := ramp + ttl + 30*time.Second + interval
 	clients := 64
 	if n, err := strconv.Atoi(os.Getenv("SESAME_SOAK_CLIENTS")); err == nil && n > 0 {
