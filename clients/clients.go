@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -181,20 +180,5 @@ func Write(path string, f *File) error {
 // one machine are serialized by an exclusive lock on path+".lock". If
 // change returns an error nothing is written.
 func Edit(path string, change func(*File) error) error {
-	unlock, err := atomicfile.Lock(path + ".lock")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	f, err := Read(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		f, err = &File{}, nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := change(f); err != nil {
-		return err
-	}
-	return Write(path, f)
+	return atomicfile.Edit(path, Read, Write, change)
 }

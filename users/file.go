@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/sesame-go/sesame/internal/atomicfile"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -212,20 +211,5 @@ func replace(path string, data []byte) error {
 // flock(2) on path+".lock", so no change is lost. If change returns an error
 // nothing is written.
 func Edit(path string, change func(*File) error) error {
-	unlock, err := atomicfile.Lock(path + ".lock")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	f, err := Read(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		f, err = &File{}, nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := change(f); err != nil {
-		return err
-	}
-	return Write(path, f)
+	return atomicfile.Edit(path, Read, Write, change)
 }

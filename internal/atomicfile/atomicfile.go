@@ -1,10 +1,13 @@
 // Package atomicfile replaces small files atomically and serializes their
-// writers across processes. The keyset file store and the users file use it.
+// writers across processes. The keyset file store, the users file and the
+// introspection clients file use it.
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -51,4 +54,29 @@ func Write(path string, perm os.FileMode, write func(io.Writer) error) (err erro
 		d.Close()
 	}
 	return nil
+}
+
+// Edit is a read-modify-write of the file at path under an exclusive lock
+// on path+".lock" (see [Lock]), so that concurrent edits on one machine,
+// in this process or others, are serialized and none is lost: it reads the
+// file with read (starting from empty when it does not exist), applies
+// change, and writes the result with write. If change returns an error
+// nothing is written.
+func Edit[F any](path string, read func(string) (*F, error), write func(string, *F) error, change func(*F) error) error {
+	unlock, err := Lock(path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := read(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = new(F), nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := change(f); err != nil {
+		return err
+	}
+	return write(path, f)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -68,4 +69,54 @@ func TestLockSerializes(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestEdit: a missing file starts empty, a failed change writes nothing,
+// and concurrent edits are all kept.
+func TestEdit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "list")
+	read := func(p string) (*[]string, error) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		l := strings.Fields(string(b))
+		return &l, nil
+	}
+	write := func(p string, l *[]string) error {
+		return atomicfile.Write(p, 0o600, func(w io.Writer) error {
+			for _, s := range *l {
+				if _, err := io.WriteString(w, s+"\n"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	add := func(s string) func(*[]string) error {
+		return func(l *[]string) error { *l = append(*l, s); return nil }
+	}
+	if err := atomicfile.Edit(path, read, write, add("first")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if err := atomicfile.Edit(path, read, write, func(l *[]string) error { *l = nil; return boom }); !errors.Is(err, boom) {
+		t.Fatalf("a failed change returned %v, want its error", err)
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if err := atomicfile.Edit(path, read, write, add("x")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	l, err := read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(*l) != 21 || (*l)[0] != "first" {
+		t.Fatalf("the file holds %d lines starting %q, want 21 starting \"first\"", len(*l), (*l)[0])
+	}
 }
