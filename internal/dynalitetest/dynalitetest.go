@@ -35,6 +35,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/sesame-go/sesame/internal/freeport"
 )
 
 // Region is the region every client of the harness signs for; dynalite
@@ -105,28 +107,10 @@ func StartSlowTables(t testing.TB, d time.Duration) *Server {
 	node, cli := Paths(t)
 	s := &Server{t: t, node: node, cli: cli, tableMs: int(d.Milliseconds())}
 	t.Cleanup(s.Kill)
-	var lastErr error
-	for range 5 { // a free port can be taken between probe and bind: retry
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("dynalitetest: %v", err)
-		}
-		s.port = port
-		if lastErr = s.start(); lastErr == nil {
-			return s
-		}
+	if _, err := freeport.Start(func(port int) error { s.port = port; return s.start() }); err != nil {
+		t.Fatalf("dynalitetest: start dynalite: %v\n%s", err, s.output())
 	}
-	t.Fatalf("dynalitetest: start dynalite: %v\n%s", lastErr, s.output())
-	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return s
 }
 
 func (s *Server) start() error {

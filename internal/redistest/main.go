@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/sesame-go/sesame/internal/freeport"
 )
 
 // ErrNoServer is StartMain's error when redis-server is not on PATH.
@@ -30,13 +32,8 @@ func StartMain() (s *Server, stop func(), err error) {
 	}
 	s = &Server{bin: bin, dir: dir, opts: Options{StartTimeout: 10 * time.Second}, logPath: filepath.Join(dir, "redis.log")}
 	stop = func() { s.cleanup(); os.RemoveAll(dir) }
-	for range 5 { // a free port can be taken between probe and bind: retry
-		if s.port, err = freePort(); err != nil {
-			break
-		}
-		if err = s.start(); err == nil {
-			return s, stop, nil
-		}
+	if _, err = freeport.Start(func(port int) error { s.port = port; return s.start() }); err == nil {
+		return s, stop, nil
 	}
 	tail := s.logTail()
 	stop()

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sesame-go/sesame/internal/freeport"
 )
 
 // Options configures one redis-server. A nil or zero Options means defaults.
@@ -105,28 +107,10 @@ func Start(t testing.TB, opts *Options) *Server {
 		}
 	}
 
-	var lastErr error
-	for range 5 { // a free port can be taken between probe and bind: retry
-		port, err := freePort()
-		if err != nil {
-			t.Fatalf("redistest: %v", err)
-		}
-		s.port = port
-		if lastErr = s.start(); lastErr == nil {
-			return s
-		}
+	if _, err := freeport.Start(func(port int) error { s.port = port; return s.start() }); err != nil {
+		t.Fatalf("redistest: start redis-server: %v\n%s", err, s.logTail())
 	}
-	t.Fatalf("redistest: start redis-server: %v\n%s", lastErr, s.logTail())
-	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return s
 }
 
 func (s *Server) confPath() string { return filepath.Join(s.dir, "redis.conf") }

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sesame-go/sesame/internal/freeport"
 	"github.com/sesame-go/sesame/users"
 )
 
@@ -55,33 +55,16 @@ type node struct {
 	once sync.Once
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startNode runs bin with args (and --addr on a free port), env added to a
 // clean environment, stderr to dir/name.log, and waits until ready answers
 // 200 (sessiond's /readyz; the peers' /auth/session answers 401 when up).
 func startNode(name, dir, bin string, env []string, ready string, readyStatus int, args ...string) (*node, error) {
-	var last error
-	for range 5 {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		n, err := tryNode(name, dir, bin, env, port, ready, readyStatus, args...)
-		if err == nil {
-			return n, nil
-		}
-		last = err
-	}
-	return nil, last
+	var n *node
+	_, err := freeport.Start(func(port int) (err error) {
+		n, err = tryNode(name, dir, bin, env, port, ready, readyStatus, args...)
+		return err
+	})
+	return n, err
 }
 
 func tryNode(name, dir, bin string, env []string, port int, ready string, readyStatus int, args ...string) (*node, error) {

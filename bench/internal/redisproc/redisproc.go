@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sesame-go/sesame/internal/freeport"
 )
 
 // Server is a running redis-server. Stop ends it.
@@ -34,31 +36,15 @@ func Start(timeout time.Duration) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisproc: redis-server not found (apt-get install redis-server): %w", err)
 	}
-	var last error
-	for range 5 {
-		s, err := start(path, timeout)
-		if err == nil {
-			return s, nil
-		}
-		last = err
-	}
-	return nil, last
+	var s *Server
+	_, err = freeport.Start(func(port int) (err error) {
+		s, err = start(path, port, timeout)
+		return err
+	})
+	return s, err
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func start(path string, timeout time.Duration) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, fmt.Errorf("redisproc: %w", err)
-	}
+func start(path string, port int, timeout time.Duration) (*Server, error) {
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: new(bytes.Buffer), done: make(chan error, 1)}
 	s.cmd = exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "yes")
