@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,65 +25,10 @@ func fastDynamo(srv *dynalitetest.Server) *dynamodb.Client {
 
 func TestDynamoTwoReplicas(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	srv := dynalitetest.Start(t)
 	a := newDynamoTable(t, srv.Client(), DynamoOptions{PollInterval: 20 * time.Millisecond})
 	b, _ := newDynamo(srv.Client(), &DynamoOptions{Table: a.table, PollInterval: 20 * time.Millisecond})
-	_ = a.RevokeSession(ctx, "old")
-	ra, _ := NewReplica(a, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
-	rb, _ := NewReplica(b, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
-	startReplica(t, ra)
-	startReplica(t, rb)
-	for _, r := range []*Replica{ra, rb} {
-		waitFor(t, 10*time.Second, func() bool { return r.Status().Ready })
-		mustCheck(t, r, Subject{SID: "old"}, true) // from the snapshot
-	}
-	if err := a.RevokeToken(ctx, "j-through-a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.RevokeUser(ctx, "u-through-b", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	iat := time.Now().Add(-time.Second)
-	for _, r := range []*Replica{ra, rb} {
-		waitFor(t, 10*time.Second, func() bool {
-			j, _ := r.Check(Subject{JTI: "j-through-a"})
-			u, _ := r.Check(Subject{UserID: "u-through-b", IssuedAt: iat})
-			return j && u
-		})
-	}
-	// Ending a family reaches every replica through its sid.
-	sid := newSID()
-	f, _, err := b.CreateFamily(ctx, NewFamily{SessionID: sid, UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.RevokeFamily(ctx, f.ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, func() bool { ok, _ := ra.Check(Subject{SID: sid}); return ok })
-	mustCheck(t, ra, Subject{SID: "other"}, false)
-	// Many writers at once: their entries are numbered in one order and
-	// written in another; every one reaches both replicas.
-	errs := make(chan error, 40)
-	for i := range 40 {
-		go func() { errs <- a.RevokeSession(ctx, "burst-"+strconv.Itoa(i)) }()
-	}
-	for range 40 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, r := range []*Replica{ra, rb} {
-		waitFor(t, 10*time.Second, func() bool {
-			for i := range 40 {
-				if ok, _ := r.Check(Subject{SID: "burst-" + strconv.Itoa(i)}); !ok {
-					return false
-				}
-			}
-			return true
-		})
-	}
+	testTwoReplicas(t, a, b)
 }
 
 // TestDynamoReplicaPaused freezes dynalite (a hung server): reads time out,

@@ -21,45 +21,11 @@ func fastClient(srv *redistest.Server) *redis.Client {
 
 func TestRedisTwoReplicas(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	srv := redistest.Start(t, nil)
 	prefix := uniquePrefix()
 	a, _ := newRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
 	b, _ := newRedis(srv.Client(), &RedisOptions{KeyPrefix: prefix})
-	_ = a.RevokeSession(ctx, "old")
-	ra, _ := NewReplica(a, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
-	rb, _ := NewReplica(b, &ReplicaOptions{ReadWait: 100 * time.Millisecond})
-	startReplica(t, ra)
-	startReplica(t, rb)
-	for _, r := range []*Replica{ra, rb} {
-		waitFor(t, 10*time.Second, func() bool { return r.Status().Ready })
-		mustCheck(t, r, Subject{SID: "old"}, true) // from the snapshot
-	}
-	if err := a.RevokeToken(ctx, "j-through-a"); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.RevokeUser(ctx, "u-through-b", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	iat := time.Now().Add(-time.Second)
-	for _, r := range []*Replica{ra, rb} {
-		waitFor(t, 10*time.Second, func() bool {
-			j, _ := r.Check(Subject{JTI: "j-through-a"})
-			u, _ := r.Check(Subject{UserID: "u-through-b", IssuedAt: iat})
-			return j && u
-		})
-	}
-	// Ending a family reaches every replica through its sid.
-	sid := newSID()
-	f, _, err := b.CreateFamily(ctx, NewFamily{SessionID: sid, UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.RevokeFamily(ctx, f.ID); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, func() bool { ok, _ := ra.Check(Subject{SID: sid}); return ok })
-	mustCheck(t, ra, Subject{SID: "other"}, false)
+	testTwoReplicas(t, a, b)
 }
 
 // TestRedisReplicaSurvivesRestart kills Redis under a running replica: while
