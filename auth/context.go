@@ -27,6 +27,8 @@ type Session[T any] struct {
 	// header is the X-Sesame-Data value of forward auth, encoded once per
 	// verified token (the Session is shared through the token cache).
 	header *headerValues
+	// body is the GET /session answer, encoded once per verified token.
+	body *encodedBody
 }
 
 // ctxKey is private: only this package can put a session in a context.

@@ -136,11 +136,26 @@ func (m *Manager[T]) respondTokens(w http.ResponseWriter, header bool, is issued
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	json.NewEncoder(w).Encode(v)
 }
+
+// jsonHeaders sets the headers of a JSON answer as writeJSON's
+// h.Set("Content-Type", "application/json") and h.Set("Cache-Control",
+// "no-store") would, without a new []string for each on every request. The
+// values are shared by every answer: a Header's values are replaced or
+// appended to (a new array: these have no spare capacity), never written
+// in place.
+func jsonHeaders(h http.Header) {
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = noStore
+}
+
+var (
+	contentTypeJSON = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

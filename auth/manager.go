@@ -219,6 +219,7 @@ func (m *Manager[T]) verifyRaw(raw string) (*Session[T], *Error) {
 			Data:     tok.Payload.Data,
 			familyID: fam,
 			header:   new(headerValues),
+			body:     new(encodedBody),
 		}
 		m.cache.put(raw, s, m.leeway())
 	}

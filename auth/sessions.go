@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -21,7 +23,43 @@ func (m *Manager[T]) session(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, e)
 		return
 	}
-	writeJSON(w, sessionResponse[T]{s.Claims.SessionID, s.UserID, s.Claims.IssuedAt.Unix(), s.Claims.ExpiresAt.Unix(), s.Data})
+	body := s.sessionBody()
+	if body == nil { // data that does not encode: answered as before
+		writeJSON(w, s.response())
+		return
+	}
+	jsonHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func (s *Session[T]) response() sessionResponse[T] {
+	return sessionResponse[T]{s.Claims.SessionID, s.UserID, s.Claims.IssuedAt.Unix(), s.Claims.ExpiresAt.Unix(), s.Data}
+}
+
+// encodedBody is a session's GET /session answer, encoded once.
+type encodedBody struct {
+	once sync.Once
+	b    []byte // nil when the data does not encode
+}
+
+// sessionBody returns the GET /session answer of s, the bytes writeJSON
+// writes for it, made on first use: a Session is shared by every request
+// with its token (the verified-token cache), and the answer depends only
+// on its claims and data, so a cache hit encodes nothing. nil when the
+// data does not encode.
+func (s *Session[T]) sessionBody() []byte {
+	e := s.body
+	if e == nil {
+		e = new(encodedBody)
+	}
+	e.once.Do(func() {
+		// What json.Encoder.Encode writes: Marshal's bytes and a newline.
+		if b, err := json.Marshal(s.response()); err == nil {
+			e.b = append(b, '\n')
+		}
+	})
+	return e.b
 }
 
 type deviceResponse struct {

@@ -23,6 +23,7 @@ package authprom
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -49,6 +50,17 @@ type Collector struct {
 	intros   *prometheus.Desc
 	fallback *prometheus.Desc
 	duration *prometheus.HistogramVec
+
+	// observers caches duration's histograms by their labels: a label
+	// lookup hashes the three values and takes a lock on every request.
+	// Routes are chi route patterns and methods and status classes come
+	// from fixed sets, so it holds one entry per series.
+	observers sync.Map // seriesKey → prometheus.Observer
+}
+
+type seriesKey struct {
+	route, method string
+	class         uint8 // index in statusClasses
 }
 
 // NewCollector returns a Collector of src's counters.
@@ -131,19 +143,70 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // pattern (never the raw path: "/auth/sessions/{sid}", not the id), the
 // method and the status class. Mount it with r.Use on the top-level chi
 // router; requests that match no route are labelled "unmatched".
+//
+// A server that already wraps its router in a handler of its own that
+// records the status can call [Collector.Observe] from it instead, and save
+// this middleware's ResponseWriter.
 func (c *Collector) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		route := "unmatched"
-		if rc := chi.RouteContext(r.Context()); rc != nil {
-			if p := rc.RoutePattern(); p != "" {
-				route = p
-			}
-		}
-		c.duration.WithLabelValues(route, methodLabel(r.Method), statusClass(sw.status)).Observe(time.Since(start).Seconds())
+		c.Observe(Route(chi.RouteContext(r.Context())), r.Method, sw.status, time.Since(start))
 	})
+}
+
+// Observe records one request in sesame_http_request_duration_seconds, as
+// [Collector.Instrument] does: route is its label as is (use [Route]),
+// method is the request's method ("other" for one outside the standard
+// set), and status the answer's status code, labelled by class ("2xx").
+// route must come from a fixed set, as [Route]'s do: each value is a
+// series of its own, kept for the life of the Collector.
+func (c *Collector) Observe(route, method string, status int, d time.Duration) {
+	k := seriesKey{route, methodLabel(method), statusClassIndex(status)}
+	o, ok := c.observers.Load(k)
+	if !ok {
+		// WithLabelValues returns the same histogram for the same labels,
+		// so two requests that race here store the same observer.
+		o, _ = c.observers.LoadOrStore(k, c.duration.WithLabelValues(k.route, k.method, statusClasses[k.class]))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
+// routes caches route patterns by the patterns of the routers a request
+// went through: chi's RoutePattern joins and rewrites them on every call
+// (two allocations). Keys come from the route tree, never from the
+// request, so the cache holds one entry per route.
+var routes sync.Map // routeKey → string
+
+type routeKey [3]string
+
+// Route is the route label of rc's request: its chi route pattern
+// ("/auth/sessions/{sid}"), or "unmatched" when it matched no route (or rc
+// is nil). It is rc.RoutePattern(), cached per route. Read it once the
+// router has served the request.
+func Route(rc *chi.Context) string {
+	if rc == nil || len(rc.RoutePatterns) == 0 {
+		return "unmatched"
+	}
+	if len(rc.RoutePatterns) > len(routeKey{}) {
+		return routeOrUnmatched(rc.RoutePattern())
+	}
+	var k routeKey
+	copy(k[:], rc.RoutePatterns)
+	if p, ok := routes.Load(k); ok {
+		return p.(string)
+	}
+	p := routeOrUnmatched(rc.RoutePattern())
+	routes.Store(k, p)
+	return p
+}
+
+func routeOrUnmatched(p string) string {
+	if p == "" {
+		return "unmatched"
+	}
+	return p
 }
 
 type statusWriter struct {
@@ -169,16 +232,18 @@ func methodLabel(m string) string {
 	return "other"
 }
 
-func statusClass(code int) string {
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func statusClassIndex(code int) uint8 {
 	switch {
 	case code < 200:
-		return "1xx"
+		return 0
 	case code < 300:
-		return "2xx"
+		return 1
 	case code < 400:
-		return "3xx"
+		return 2
 	case code < 500:
-		return "4xx"
+		return 3
 	}
-	return "5xx"
+	return 4
 }

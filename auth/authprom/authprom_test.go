@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -238,3 +239,102 @@ func TestAuthLinksNoPrometheus(t *testing.T) {
 		t.Errorf("go list -deps printed no dependency we know auth has:\n%s", out)
 	}
 }
+
+// TestRouteIsRoutePattern: Route gives chi's RoutePattern (or "unmatched")
+// for every shape of route, from the cache as on the first call.
+func TestRouteIsRoutePattern(t *testing.T) {
+	inner := chi.NewRouter()
+	inner.Get("/x/{id}", func(http.ResponseWriter, *http.Request) {})
+	deep := chi.NewRouter()
+	deep.Mount("/c", inner)
+	mid := chi.NewRouter()
+	mid.Mount("/b", deep)
+	r := chi.NewRouter()
+	r.Mount("/a", mid) // four patterns: past the cache's key
+	r.Get("/", func(http.ResponseWriter, *http.Request) {})
+	r.Get("/files/*", func(http.ResponseWriter, *http.Request) {})
+	r.Get("/users/{uid}/posts/{pid}", func(http.ResponseWriter, *http.Request) {})
+	r.Route("/g", func(r chi.Router) {
+		r.Get("/", func(http.ResponseWriter, *http.Request) {})
+		r.Get("/{k}", func(http.ResponseWriter, *http.Request) {})
+	})
+	var got []string
+	h := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			next.ServeHTTP(w, req)
+			rc := chi.RouteContext(req.Context())
+			want := rc.RoutePattern()
+			if want == "" {
+				want = "unmatched"
+			}
+			for range 2 { // the miss, then the hit
+				if g := authprom.Route(rc); g != want {
+					t.Errorf("%s: Route %q, want %q", req.URL.Path, g, want)
+				}
+			}
+			got = append(got, want)
+		})
+	}
+	top := chi.NewRouter()
+	top.Use(h)
+	top.Mount("/", r)
+	for _, p := range []string{"/", "/files/a/b", "/users/1/posts/2", "/users/3/posts/4", "/g", "/g/", "/g/v", "/a/b/c/x/9", "/nowhere", "/a/nowhere"} {
+		top.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", p, nil))
+	}
+	if len(got) != 10 {
+		t.Fatalf("%d requests seen, want 10", len(got))
+	}
+	if authprom.Route(nil) != "unmatched" {
+		t.Errorf("Route(nil) = %q, want unmatched", authprom.Route(nil))
+	}
+}
+
+// TestObserveLabels: Observe labels as Instrument does (method outside the
+// standard set "other", status by class), and a series observed again
+// accumulates in the same histogram.
+func TestObserveLabels(t *testing.T) {
+	col := authprom.NewCollector(noStats{})
+	for _, o := range []struct {
+		method string
+		status int
+	}{
+		{"GET", 200}, {"GET", 204}, {"GET", 200}, {"PROPFIND", 200}, {"POST", 101}, {"POST", 302},
+		{"DELETE", 404}, {"GET", 503}, {"GET", 599}, {"HEAD", 200},
+	} {
+		col.Observe("/r", o.method, o.status, 3*time.Millisecond)
+	}
+	col.Observe("unmatched", "GET", 404, time.Second)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(col)
+	f := scrape(t, reg)
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"route", "/r", "method", "GET", "status", "2xx"}, 3},
+		{[]string{"route", "/r", "method", "other", "status", "2xx"}, 1},
+		{[]string{"route", "/r", "method", "POST", "status", "1xx"}, 1},
+		{[]string{"route", "/r", "method", "POST", "status", "3xx"}, 1},
+		{[]string{"route", "/r", "method", "DELETE", "status", "4xx"}, 1},
+		{[]string{"route", "/r", "method", "GET", "status", "5xx"}, 2},
+		{[]string{"route", "/r", "method", "HEAD", "status", "2xx"}, 1},
+		{[]string{"route", "unmatched", "method", "GET", "status", "4xx"}, 1},
+	} {
+		if got := value(f, "sesame_http_request_duration_seconds", c.labels...); got != c.want {
+			t.Errorf("%v: count %v, want %v", c.labels, got, c.want)
+		}
+	}
+	if n := len(f["sesame_http_request_duration_seconds"].GetMetric()); n != 8 {
+		t.Errorf("%d series, want 8", n)
+	}
+	for _, m := range f["sesame_http_request_duration_seconds"].GetMetric() {
+		h := m.GetHistogram()
+		if want := float64(h.GetSampleCount()) * 0.003; h.GetSampleSum() < want-1e-9 {
+			t.Errorf("%v: sum %v for %d samples", m.GetLabel(), h.GetSampleSum(), h.GetSampleCount())
+		}
+	}
+}
+
+type noStats struct{}
+
+func (noStats) Stats() auth.Stats { return auth.Stats{} }

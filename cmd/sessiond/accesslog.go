@@ -7,16 +7,14 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 )
 
 // probes are the routes that load balancers and Prometheus call every few
 // seconds: their successful requests are logged at DEBUG only.
 var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
-// accessLog logs one line per request, after it is served: method, chi
-// route pattern, status, duration, bytes and request id.
+// The access log: one line per request, after it is served (front):
+// method, chi route pattern, status, duration, bytes and request id.
 //
 // It deliberately logs neither the raw path nor the query string (a sid in
 // /auth/sessions/{sid}, anything a client puts in a query) nor any header:
@@ -26,28 +24,6 @@ var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true
 // (status 400 and up) or took --log-slow or longer is never dropped; the
 // line of a successful, fast one may be, when the log output cannot keep
 // up, and is then counted in sesame_log_lines_dropped_total.
-func (n *node) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		end := time.Now()
-		ctx := r.Context()
-		route := routePattern(chi.RouteContext(ctx))
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		level := slog.LevelInfo
-		if status < 300 && probes[route] {
-			level = slog.LevelDebug
-		}
-		n.logs.access(ctx, accessLine{
-			time: end, level: level, method: r.Method, route: route, status: status,
-			duration: end.Sub(start), bytes: sw.bytes, id: requestIDFrom(ctx),
-		})
-	})
-}
 
 // accessLine is one access log line.
 type accessLine struct {
@@ -141,35 +117,6 @@ func plainJSON(s string) bool {
 		}
 	}
 	return true
-}
-
-// routePatterns caches chi's route patterns by the patterns of the routers
-// they went through: rc.RoutePattern joins and rewrites them on every call
-// (two allocations per request). Keys come from the route tree, never from
-// the request, so the cache holds one entry per route.
-var routePatterns sync.Map // routeKey → string
-
-type routeKey [3]string
-
-// routePattern is rc.RoutePattern(), or "unmatched" when there is none.
-func routePattern(rc *chi.Context) string {
-	if rc == nil || len(rc.RoutePatterns) == 0 {
-		return "unmatched"
-	}
-	if len(rc.RoutePatterns) > len(routeKey{}) {
-		return rc.RoutePattern()
-	}
-	var k routeKey
-	copy(k[:], rc.RoutePatterns)
-	if p, ok := routePatterns.Load(k); ok {
-		return p.(string)
-	}
-	p := rc.RoutePattern()
-	if p == "" {
-		p = "unmatched"
-	}
-	routePatterns.Store(k, p)
-	return p
 }
 
 // statusRecorder remembers the status and size of a response.

@@ -74,11 +74,11 @@ func (l *logs) Close() error {
 	return l.w.Close()
 }
 
-// requestIDHandler adds the request id that the requestIDs middleware put
-// in the context to every record logged with that context, so auth's
-// ErrorContext lines, the security events and the access log line of one
-// request can be joined. Records logged without a request context (start-up,
-// background work) carry none.
+// requestIDHandler adds the request id that front put in the context to
+// every record logged with that context, so auth's ErrorContext lines, the
+// security events and the access log line of one request can be joined.
+// Records logged without a request context (start-up, background work)
+// carry none.
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {

@@ -15,29 +15,37 @@ import (
 //
 // http.ErrAbortHandler, the way a handler aborts a response on purpose, is
 // passed on to net/http.
+//
+// front recovers the same way for every request; this is its middleware
+// form, for a handler served without front.
 func (n *node) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			v := recover()
-			if v == nil {
-				return
+			if v := recover(); v != nil {
+				n.recovered(w, r, v)
 			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			n.log.LogAttrs(r.Context(), slog.LevelError, "panic serving a request",
-				slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
-			if started(w) {
-				return // too late for a 500: net/http ends the answer
-			}
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal_error", "message": "internal error"})
 		}()
 		next.ServeHTTP(w, r)
 	})
 }
 
+// recovered answers and logs the panic v of r's handler (see
+// recoverPanics). It is called from the function deferred where v was
+// recovered, so that its stack is the panic's.
+func (n *node) recovered(w http.ResponseWriter, r *http.Request, v any) {
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	n.log.LogAttrs(r.Context(), slog.LevelError, "panic serving a request",
+		slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+	if started(w) {
+		return // too late for a 500: net/http ends the answer
+	}
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal_error", "message": "internal error"})
+}
+
 // started reports whether the answer's status was written, as far as the
-// access log's statusRecorder, somewhere under w, knows.
+// statusRecorder somewhere under w (front's) knows.
 func started(w http.ResponseWriter) bool {
 	for {
 		switch x := w.(type) {

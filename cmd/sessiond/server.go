@@ -52,7 +52,6 @@ func newNode(m *auth.Manager[users.Profile], backend string, ping func(context.C
 
 func (n *node) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(newRequestIDs().middleware, n.accessLog, n.prom.Instrument, n.recoverPanics)
 	r.Mount("/auth", n.m.Routes())
 	r.Method(http.MethodGet, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
 	r.Method(http.MethodHead, "/.well-known/jwks.json", keys.JWKSHandler(n.holder, n.policy))
@@ -64,18 +63,17 @@ func (n *node) routes() http.Handler {
 		r.Method(http.MethodGet, "/metrics", n.metrics())
 	}
 	r.With(n.m.Require()).Get("/api/whoami", n.whoami)
-	return r
+	return &front{n: n, ids: newRequestIDs(), prom: n.prom, router: r}
 }
 
 // opsRoutes are the routes of --metrics-addr: what a scraper and an
 // operator need, with every readiness detail.
 func (n *node) opsRoutes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(newRequestIDs().middleware, n.accessLog, n.recoverPanics)
 	r.Get("/healthz", n.healthz)
 	r.Get("/readyz", n.readyz(always))
 	r.Method(http.MethodGet, "/metrics", n.metrics())
-	return r
+	return &front{n: n, ids: newRequestIDs(), router: r}
 }
 
 func never(*http.Request) bool  { return false }
