@@ -1,7 +1,10 @@
 // Package sesametest is scaffolding shared by sesame's tests (internal/attack,
-// internal/chaos, internal/failover and the commands): a denylist replica
-// that runs until the test ends, a poll for conditions that propagate, and
-// quiet go-redis logs. It builds no auth managers: each test wires its own.
+// internal/chaos, internal/failover, auth and the commands): nodes (an
+// auth.Manager served by an httptest server until the test ends: Serve,
+// StartNode, OpenNode, with a fixed keyset from NewKeyset), requests to them
+// (Do, Send, Login, Refresh and their Response), a denylist replica that
+// runs until the test ends, a poll for conditions that propagate, and quiet
+// go-redis logs.
 package sesametest
 
 import (
