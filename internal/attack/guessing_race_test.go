@@ -31,11 +31,11 @@ func TestConcurrentGuessesOneUser(t *testing.T) {
 				wg.Go(func() {
 					r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"guess"}`,
 						"X-Session-Transport", "header", fromHeader, fmt.Sprintf("203.0.113.%d", a+1))
-					if r.status != 401 {
+					if r.Status != 401 {
 						held.done()
 					}
 					mu.Lock()
-					got[r.status]++
+					got[r.Status]++
 					mu.Unlock()
 				})
 			}

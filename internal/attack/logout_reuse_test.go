@@ -39,8 +39,8 @@ func TestStaleRefreshTokenAtLogout(t *testing.T) {
 				e.waitFresh()
 				theft := e.eventCount(auth.EventRefreshReused)
 
-				if r := tc.send(stolen); r.status != 401 || r.code() != auth.CodeRefreshReused {
-					t.Fatalf("got %d %s, want 401 %s", r.status, r.body, auth.CodeRefreshReused)
+				if r := tc.send(stolen); r.Status != 401 || r.Code() != auth.CodeRefreshReused {
+					t.Fatalf("got %d %s, want 401 %s", r.Status, r.Body, auth.CodeRefreshReused)
 				}
 				if got := e.eventCount(auth.EventRefreshReused); got != theft+1 {
 					t.Fatalf("refresh_token_reused events %d, want %d", got, theft+1)
@@ -48,8 +48,8 @@ func TestStaleRefreshTokenAtLogout(t *testing.T) {
 				if !e.familyGone(b2.RefreshToken) {
 					t.Fatal("the family survived reuse")
 				}
-				if r := e.do(nil, "GET", "/app", "", bearer(b2.AccessToken)...); r.status != 401 || r.code() != "revoked" {
-					t.Fatalf("the victim's newest access token: %d %s, want 401 revoked", r.status, r.body)
+				if r := e.do(nil, "GET", "/app", "", bearer(b2.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+					t.Fatalf("the victim's newest access token: %d %s, want 401 revoked", r.Status, r.Body)
 				}
 				e.intact(t)
 			})
