@@ -21,7 +21,7 @@ func TestOldKeys(t *testing.T) {
 	ks0 := e.keys.Current()
 	old := e.loginHeader("bob") // signed by ks0's active key
 	oldKid := e.signer().ID()
-	call := func(tok string) resp { return e.do(nil, "GET", "/app", "", bearer(tok)...) }
+	call := func(tok string) resp { return e.Do(nil, "GET", "/app", "", bearer(tok)...) }
 	if r := call(old.AccessToken); r.Status != 200 {
 		t.Fatalf("before rotation: %d", r.Status)
 	}
@@ -82,7 +82,7 @@ func TestOldKeys(t *testing.T) {
 			t.Fatalf("token of the force-revoked active key: %d %s", r.Status, r.Body)
 		}
 		// The session itself survives: a refresh mints with the new key.
-		r, tk := e.refreshHeader(e.victim.RefreshToken)
+		r, tk := e.Refresh(e.victim.RefreshToken)
 		if r.Status != 200 {
 			t.Fatalf("refresh after key compromise: %d %s", r.Status, r.Body)
 		}
@@ -202,15 +202,15 @@ func TestResourceAbuse(t *testing.T) {
 	// Through the real server: a 10 MiB body and a million dots are answered
 	// (413, 401) and the server stays healthy.
 	t.Run("real-server", func(t *testing.T) {
-		r, err := e.try(nil, "POST", "/auth/login", `{"username":"`+strings.Repeat("a", 10<<20)+`"}`)
+		r, err := e.Try(nil, "POST", "/auth/login", `{"username":"`+strings.Repeat("a", 10<<20)+`"}`)
 		if err == nil && r.Status != 413 {
 			t.Fatalf("10 MiB body: %d", r.Status)
 		}
-		if r := e.do(nil, "GET", "/app", "", "Authorization", "Bearer "+strings.Repeat(".", 1e6)); r.Status != 401 || r.Code() != "too_large" {
+		if r := e.Do(nil, "GET", "/app", "", "Authorization", "Bearer "+strings.Repeat(".", 1e6)); r.Status != 401 || r.Code() != "too_large" {
 			t.Fatalf("million dots: %d %s", r.Status, r.Body)
 		}
 		// Past the server's header limit the request never reaches sesame.
-		r2, err := e.try(nil, "GET", "/app", "", "Authorization", "Bearer "+strings.Repeat("A", 2<<20))
+		r2, err := e.Try(nil, "GET", "/app", "", "Authorization", "Bearer "+strings.Repeat("A", 2<<20))
 		if err == nil && r2.Status != http.StatusRequestHeaderFieldsTooLarge {
 			t.Fatalf("2 MiB header: %d", r2.Status)
 		}

@@ -29,7 +29,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 		mg := e.family(mallory.RefreshToken).Generation
 		planted := "__Secure-sesame-refresh=" + mallory.RefreshToken
 		t.Run("lone", func(t *testing.T) {
-			r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", planted)
+			r := e.Do(nil, "POST", "/auth/refresh", "", "Cookie", planted)
 			if r.Status != 401 || r.Code() != "unauthenticated" {
 				t.Fatalf("got %d %s, want 401 unauthenticated", r.Status, r.Body)
 			}
@@ -45,7 +45,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 			bob := e.loginHeader("bob")
 			// A browser sends the longer path first: mallory's
 			// Path=/auth/refresh before the genuine Path=/ one.
-			r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", planted+"; __Host-sesame-refresh="+bob.RefreshToken)
+			r := e.Do(nil, "POST", "/auth/refresh", "", "Cookie", planted+"; __Host-sesame-refresh="+bob.RefreshToken)
 			if r.Status != 200 {
 				t.Fatalf("victim's refresh with a planted cookie beside the genuine one: %d %s", r.Status, r.Body)
 			}
@@ -63,7 +63,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 		e := newEnv(t, options{cfg: func(c *auth.Config[Profile]) { c.CookieDomain = "example.com" }})
 		mallory, bob := e.loginHeader("mallory"), e.loginHeader("bob")
 		mg, bg := e.family(mallory.RefreshToken).Generation, e.family(bob.RefreshToken).Generation
-		r := e.do(nil, "POST", "/auth/refresh", "",
+		r := e.Do(nil, "POST", "/auth/refresh", "",
 			"Cookie", "__Secure-sesame-refresh="+mallory.RefreshToken+"; __Secure-sesame-refresh="+bob.RefreshToken)
 		if r.Status != 401 || r.Code() != "malformed" {
 			t.Fatalf("two refresh cookies: got %d %s, want 401 malformed", r.Status, r.Body)

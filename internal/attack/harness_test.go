@@ -76,21 +76,22 @@ type options struct {
 }
 
 type env struct {
-	t       *testing.T
-	name    string
-	clk     *testclock.Offset // real time plus an offset, shared by the manager, the store and the replica
-	keys    *keySource
-	store   revocation.Store
-	rep     *revocation.Replica
-	m       *auth.Manager[Profile]
-	cfg     auth.Config[Profile]
-	srv     *httptest.Server
-	authn   *countingAuth
-	mu      sync.Mutex
-	hits    map[string]int
-	events  []auth.Event
-	victim  tokens // alice's session, header transport, made at start
-	victimG uint64 // its family's generation at start
+	*sesametest.Node[Profile] // Do, Try, Login, Refresh
+	t                         *testing.T
+	name                      string
+	clk                       *testclock.Offset // real time plus an offset, shared by the manager, the store and the replica
+	keys                      *keySource
+	store                     revocation.Store
+	rep                       *revocation.Replica
+	m                         *auth.Manager[Profile]
+	cfg                       auth.Config[Profile]
+	srv                       *httptest.Server
+	authn                     *countingAuth
+	mu                        sync.Mutex
+	hits                      map[string]int
+	events                    []auth.Event
+	victim                    tokens // alice's session, header transport, made at start
+	victimG                   uint64 // its family's generation at start
 }
 
 var prefixN atomic.Int64
@@ -162,7 +163,7 @@ func newEnv(t *testing.T, o options) *env {
 			io.WriteString(w, "hello "+s.UserID)
 		}
 	}
-	e.srv = sesametest.Serve(t, e.m, true, func(r chi.Router) {
+	e.Node = sesametest.Serve(t, e.m, true, func(r chi.Router) {
 		r.With(e.m.Require()).Get("/app", hit("app"))
 		r.With(e.m.Require()).Post("/app", hit("app"))
 		r.With(e.m.Optional()).Get("/maybe", hit("maybe"))
@@ -174,7 +175,8 @@ func newEnv(t *testing.T, o options) *env {
 			}
 			io.WriteString(w, "ok")
 		})
-	}).Srv
+	})
+	e.srv = e.Node.Srv
 
 	e.victim = e.loginHeader("alice")
 	e.victimG = e.family(e.victim.RefreshToken).Generation
@@ -241,13 +243,13 @@ func (e *env) familyGone(rt string) bool {
 // family did not move, nothing denylisted it, and /healthz answers.
 func (e *env) intact(t *testing.T) {
 	t.Helper()
-	if r := e.do(nil, "GET", "/healthz", ""); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/healthz", ""); r.Status != 200 {
 		t.Fatalf("server unhealthy: %d", r.Status)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
 		t.Fatalf("victim session broken: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "POST", "/pay", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "POST", "/pay", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
 		t.Fatalf("victim session refused by the strict check: %d %s", r.Status, r.Body)
 	}
 	if g := e.family(e.victim.RefreshToken).Generation; g != e.victimG {
@@ -271,32 +273,9 @@ type (
 	tokens = sesametest.Tokens
 )
 
-// do sends a request with c (nil: the server's client); see sesametest.Do
-// for hdr and the default Content-Type.
-func (e *env) do(c *http.Client, method, path, body string, hdr ...string) resp {
-	e.t.Helper()
-	if c == nil {
-		c = e.srv.Client()
-	}
-	return sesametest.Send(e.t, c, method, e.srv.URL+path, body, hdr...)
-}
-
-// try is do that returns the error of a request that got no answer.
-func (e *env) try(c *http.Client, method, path, body string, hdr ...string) (resp, error) {
-	if c == nil {
-		c = e.srv.Client()
-	}
-	return sesametest.Do(c, method, e.srv.URL+path, body, hdr...)
-}
-
 func (e *env) loginHeader(user string) tokens {
 	e.t.Helper()
-	return sesametest.Login(e.t, e.srv.Client(), e.srv.URL, user, users[user])
-}
-
-func (e *env) refreshHeader(rt string) (resp, tokens) {
-	e.t.Helper()
-	return sesametest.Refresh(e.t, e.srv.Client(), e.srv.URL, rt)
+	return e.Login(user, users[user])
 }
 
 func bearer(tok string) []string { return sesametest.Bearer(tok) }

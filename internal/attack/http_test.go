@@ -49,7 +49,7 @@ func TestHTTPTransport(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				hits := e.totalHits()
-				r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...)
+				r := e.Do(nil, tc.method, tc.path, tc.body, tc.hdr...)
 				if r.Status != tc.status {
 					t.Fatalf("got %d %s, want %d", r.Status, r.Body, tc.status)
 				}
@@ -85,7 +85,7 @@ func TestRoutingBypass(t *testing.T) {
 		{"GET", "/auth/logout-all"}, {"HEAD", "/auth/logout-all"}, {"GET", "/auth/refresh"},
 	} {
 		t.Run(p.method+p.path, func(t *testing.T) {
-			r := e.do(nil, p.method, p.path, "", append(bearer(e.victim.AccessToken), evil...)...)
+			r := e.Do(nil, p.method, p.path, "", append(bearer(e.victim.AccessToken), evil...)...)
 			if r.Status < 400 {
 				t.Fatalf("got %d", r.Status)
 			}
@@ -98,7 +98,7 @@ func TestRoutingBypass(t *testing.T) {
 	} {
 		t.Run("anon"+p.method+p.path, func(t *testing.T) {
 			hits := e.totalHits()
-			r := e.do(nil, p.method, p.path, "")
+			r := e.Do(nil, p.method, p.path, "")
 			if r.Status < 400 || e.totalHits() != hits {
 				t.Fatalf("got %d, handler hits +%d", r.Status, e.totalHits()-hits)
 			}
@@ -114,30 +114,30 @@ func TestIdenticalErrorBodies(t *testing.T) {
 	groups := map[string][]func() resp{
 		"bad_signature": {
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
+				return e.Do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
 			},
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
+				return e.Do(nil, "GET", "/app", "", bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
 			},
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
+				return e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
 			},
 		},
 		"malformed": {
-			func() resp { return e.do(nil, "GET", "/app", "", bearer("a.b")...) },
-			func() resp { return e.do(nil, "GET", "/app", "", "Authorization", "Basic x") },
+			func() resp { return e.Do(nil, "GET", "/app", "", bearer("a.b")...) },
+			func() resp { return e.Do(nil, "GET", "/app", "", "Authorization", "Basic x") },
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
+				return e.Do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
 			},
 		},
 		"invalid_refresh_token": {
-			func() resp { r, _ := e.refreshHeader("x"); return r },
-			func() resp { r, _ := e.refreshHeader(e.victim.RefreshToken[:25] + strings.Repeat("A", 43)); return r },
-			func() resp { r, _ := e.refreshHeader(e.victim.AccessToken); return r },
+			func() resp { r, _ := e.Refresh("x"); return r },
+			func() resp { r, _ := e.Refresh(e.victim.RefreshToken[:25] + strings.Repeat("A", 43)); return r },
+			func() resp { r, _ := e.Refresh(e.victim.AccessToken); return r },
 		},
 		"invalid_credentials": {
-			func() resp { return e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`) },
-			func() resp { return e.do(nil, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`) },
+			func() resp { return e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`) },
+			func() resp { return e.Do(nil, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`) },
 		},
 	}
 	for code, fs := range groups {
@@ -181,17 +181,17 @@ func TestNoStoreAndNoCORS(t *testing.T) {
 			t.Errorf("%s: Access-Control-Allow-Credentials set", name)
 		}
 	}
-	check("login-header", e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, "X-Session-Transport", "header"))
-	check("login-cookie", e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`))
+	check("login-header", e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, "X-Session-Transport", "header"))
+	check("login-cookie", e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`))
 	tk := e.loginHeader("bob")
-	r, _ := e.refreshHeader(tk.RefreshToken)
+	r, _ := e.Refresh(tk.RefreshToken)
 	check("refresh", r)
-	check("session", e.do(nil, "GET", "/auth/session", "", append(bearer(tk.AccessToken), origin...)...))
-	check("sessions", e.do(nil, "GET", "/auth/sessions", "", append(bearer(tk.AccessToken), origin...)...))
-	check("error", e.do(nil, "GET", "/auth/session", "", origin...))
-	check("preflight", e.do(nil, "OPTIONS", "/auth/login", "", append(origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...))
+	check("session", e.Do(nil, "GET", "/auth/session", "", append(bearer(tk.AccessToken), origin...)...))
+	check("sessions", e.Do(nil, "GET", "/auth/sessions", "", append(bearer(tk.AccessToken), origin...)...))
+	check("error", e.Do(nil, "GET", "/auth/session", "", origin...))
+	check("preflight", e.Do(nil, "OPTIONS", "/auth/login", "", append(origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...))
 	// A cross-origin credentialed login is refused outright, not answered.
-	if r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, origin...); r.Status != 403 || len(r.Header.Values("Set-Cookie")) != 0 {
+	if r := e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, origin...); r.Status != 403 || len(r.Header.Values("Set-Cookie")) != 0 {
 		t.Fatalf("cross-origin login: %d, cookies %v", r.Status, r.Header.Values("Set-Cookie"))
 	}
 }
@@ -203,7 +203,7 @@ func TestGETNeverChangesState(t *testing.T) {
 	e := newEnv(t, options{})
 	for _, p := range []string{"/auth/session", "/auth/sessions", "/auth/logout", "/auth/logout-all", "/auth/refresh", "/auth/login", "/auth/sessions/" + claimsMap(t, e.victim.AccessToken)["sid"].(string)} {
 		for _, m := range []string{"GET", "HEAD"} {
-			e.do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Host-sesame-refresh="+e.victim.RefreshToken)...)
+			e.Do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Host-sesame-refresh="+e.victim.RefreshToken)...)
 			e.intact(t)
 		}
 	}
@@ -223,7 +223,7 @@ func TestLogin(t *testing.T) {
 		jar, _ := cookiejar.New(nil)
 		c := e.srv.Client()
 		c.Jar = jar
-		r := e.do(c, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`,
+		r := e.Do(c, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`,
 			"Cookie", "__Host-sesame="+planted.AccessToken+"; __Host-sesame-refresh="+planted.RefreshToken)
 		if r.Status != 200 {
 			t.Fatalf("login: %d %s", r.Status, r.Body)
@@ -245,15 +245,15 @@ func TestLogin(t *testing.T) {
 			t.Fatal("login did not replace both planted cookies")
 		}
 		// The planted session is still mallory's, not upgraded to bob.
-		if r := e.do(nil, "GET", "/app", "", bearer(planted.AccessToken)...); r.Body != "hello uid-mallory" {
+		if r := e.Do(nil, "GET", "/app", "", bearer(planted.AccessToken)...); r.Body != "hello uid-mallory" {
 			t.Fatalf("planted token now: %s", r.Body)
 		}
 	})
 	t.Run("unknown-user-same-answer-same-work", func(t *testing.T) {
 		c0, h0 := e.authn.calls.Load(), e.authn.hashes.Load()
-		wrong := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`)
+		wrong := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`)
 		c1, h1 := e.authn.calls.Load(), e.authn.hashes.Load()
-		unknown := e.do(nil, "POST", "/auth/login", `{"username":"zed","password":"nope"}`)
+		unknown := e.Do(nil, "POST", "/auth/login", `{"username":"zed","password":"nope"}`)
 		c2, h2 := e.authn.calls.Load(), e.authn.hashes.Load()
 		if wrong.Status != 401 || wrong.Body != unknown.Body || headerNames(wrong.Header) != headerNames(unknown.Header) {
 			t.Fatalf("answers differ: %d %q vs %d %q", wrong.Status, wrong.Body, unknown.Status, unknown.Body)
@@ -264,10 +264,10 @@ func TestLogin(t *testing.T) {
 	})
 	t.Run("throttling", func(t *testing.T) {
 		for range 2 { // alice already has one failure above: 3 total
-			e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"guess"}`)
+			e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"guess"}`)
 		}
 		calls := e.authn.calls.Load()
-		r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
+		r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
 		if r.Status != 429 || r.Code() != "rate_limited" || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("4th attempt: %d %s", r.Status, r.Body)
 		}
@@ -275,13 +275,13 @@ func TestLogin(t *testing.T) {
 			t.Fatal("a throttled attempt reached the authenticator")
 		}
 		// Case variants of the name share the budget.
-		if r := e.do(nil, "POST", "/auth/login", `{"username":"ALICE","password":"x"}`); r.Status != 429 {
+		if r := e.Do(nil, "POST", "/auth/login", `{"username":"ALICE","password":"x"}`); r.Status != 429 {
 			t.Fatalf("case variant: %d", r.Status)
 		}
 		// The per-IP budget (8) ends the spraying across user names too.
 		var last resp
 		for i := range 6 {
-			last = e.do(nil, "POST", "/auth/login", `{"username":"user`+string(rune('a'+i))+`","password":"x"}`)
+			last = e.Do(nil, "POST", "/auth/login", `{"username":"user`+string(rune('a'+i))+`","password":"x"}`)
 		}
 		if last.Status != 429 {
 			t.Fatalf("per-IP limit not reached: %d", last.Status)
@@ -296,7 +296,7 @@ func TestLogin(t *testing.T) {
 			{"Sec-Fetch-Site", "cross-site"},
 			{"Origin", "null"},
 		} {
-			r := e2.do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, h...)
+			r := e2.Do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, h...)
 			if r.Status != 403 || r.Code() != "forbidden" || len(r.Header.Values("Set-Cookie")) != 0 {
 				t.Fatalf("%v: %d %s", h, r.Status, r.Body)
 			}
@@ -304,7 +304,7 @@ func TestLogin(t *testing.T) {
 		if e2.authn.calls.Load() != calls {
 			t.Fatal("cross-site login reached the authenticator")
 		}
-		if r := e2.do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, "Origin", e2.srv.URL, "Sec-Fetch-Site", "same-origin"); r.Status != 200 {
+		if r := e2.Do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, "Origin", e2.srv.URL, "Sec-Fetch-Site", "same-origin"); r.Status != 200 {
 			t.Fatalf("same-origin login: %d", r.Status)
 		}
 	})

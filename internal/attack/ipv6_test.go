@@ -13,7 +13,7 @@ func TestIPv6Rotation(t *testing.T) {
 		o.cfg = throttling
 		e := newEnv(t, o)
 		try := func(from string, i int) resp {
-			return e.do(nil, "POST", "/auth/login", fmt.Sprintf(`{"username":"nobody%d","password":"x"}`, i),
+			return e.Do(nil, "POST", "/auth/login", fmt.Sprintf(`{"username":"nobody%d","password":"x"}`, i),
 				"X-Session-Transport", "header", fromHeader, from)
 		}
 		for i := range 20 {

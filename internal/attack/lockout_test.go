@@ -25,7 +25,7 @@ func TestVictimLockout(t *testing.T) {
 				body = `{"username":"` + user + `","password":"` + pw + `","device_token":"` + hdr[0] + `"}`
 				hdr = nil
 			}
-			return e.do(nil, "POST", "/auth/login", body, append([]string{"X-Session-Transport", "header", fromHeader, from}, hdr...)...)
+			return e.Do(nil, "POST", "/auth/login", body, append([]string{"X-Session-Transport", "header", fromHeader, from}, hdr...)...)
 		}
 		r := login("192.0.2.10", "alice", "alice-pw")
 		var tk struct {
@@ -36,7 +36,7 @@ func TestVictimLockout(t *testing.T) {
 			t.Fatalf("login: %d %s", r.Status, r.Body)
 		}
 		// The browser's device cookie, from a cookie-transport login.
-		r = e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, fromHeader, "192.0.2.11")
+		r = e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, fromHeader, "192.0.2.11")
 		var cookie string
 		for _, c := range r.Header.Values("Set-Cookie") {
 			if strings.HasPrefix(c, "__Host-sesame-device=") {
@@ -59,7 +59,7 @@ func TestVictimLockout(t *testing.T) {
 		if r := login("192.0.2.21", "alice", "alice-pw", tk.DeviceToken); r.Status != 200 {
 			t.Fatalf("right password with the device token: %d %s", r.Status, r.Body)
 		}
-		if r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, fromHeader, "192.0.2.22", "Cookie", cookie); r.Status != 200 {
+		if r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, fromHeader, "192.0.2.22", "Cookie", cookie); r.Status != 200 {
 			t.Fatalf("right password with the device cookie: %d %s", r.Status, r.Body)
 		}
 		// Stolen: 10 guesses, then 429.

@@ -17,7 +17,7 @@ func TestLogoutByRefreshTokenThrottled(t *testing.T) {
 		e := newEnv(t, o)
 		from := "192.0.2.99"
 		logout := func(rt string) resp {
-			return e.do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, from)
+			return e.Do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, from)
 		}
 		forged := func(i int) string {
 			return e.victim.RefreshToken[:len(e.victim.RefreshToken)-8] + fmt.Sprintf("%08d", i)
@@ -36,7 +36,7 @@ func TestLogoutByRefreshTokenThrottled(t *testing.T) {
 			}
 		}
 		// The same budget as /auth/refresh.
-		r := e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"garbage"}`, "X-Session-Transport", "header", fromHeader, from)
+		r := e.Do(nil, "POST", "/auth/refresh", `{"refresh_token":"garbage"}`, "X-Session-Transport", "header", fromHeader, from)
 		if r.Status != 429 {
 			t.Fatalf("refresh after 400 forged logouts: %d", r.Status)
 		}

@@ -17,7 +17,7 @@ func TestRefreshBehindSharedAddress(t *testing.T) {
 		e := newEnv(t, o)
 		nat := "100.64.0.9"
 		refresh := func(rt string) resp {
-			return e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, nat)
+			return e.Do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, nat)
 		}
 		for i := range 60 {
 			if r := refresh(fmt.Sprintf("garbage%d.%d", i, i)); r.Status != 401 {

@@ -20,17 +20,17 @@ func TestReplayAfterLogout(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
 		tk := e.loginHeader("bob")
-		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatalf("logout: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
 		hits := e.totalHits()
 		for _, p := range []struct{ m, path string }{{"GET", "/app"}, {"POST", "/pay"}, {"GET", "/auth/session"}, {"POST", "/auth/logout"}} {
-			if r := e.do(nil, p.m, p.path, "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+			if r := e.Do(nil, p.m, p.path, "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
 				t.Fatalf("%s %s after logout: %d %s", p.m, p.path, r.Status, r.Body)
 			}
 		}
-		if r, _ := e.refreshHeader(tk.RefreshToken); r.Status != 401 || r.Code() != "invalid_refresh_token" {
+		if r, _ := e.Refresh(tk.RefreshToken); r.Status != 401 || r.Code() != "invalid_refresh_token" {
 			t.Fatalf("refresh after logout: %d %s", r.Status, r.Body)
 		}
 		if e.totalHits() != hits {
@@ -49,15 +49,15 @@ func TestLogoutAllOnAnotherNode(t *testing.T) {
 	a := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	b := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	s1, s2 := a.loginHeader("bob"), a.loginHeader("bob")
-	if r := b.do(nil, "POST", "/auth/logout-all", "", bearer(s1.AccessToken)...); r.Status != 204 {
+	if r := b.Do(nil, "POST", "/auth/logout-all", "", bearer(s1.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all on B: %d", r.Status)
 	}
 	for _, tk := range []tokens{s1, s2} {
-		waitFor(t, 2*time.Second, func() bool { return a.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
-		if r := a.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Code() != "revoked" {
+		waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
+		if r := a.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Code() != "revoked" {
 			t.Fatalf("replay on A: %s", r.Body)
 		}
-		if r, _ := a.refreshHeader(tk.RefreshToken); r.Status != 401 {
+		if r, _ := a.Refresh(tk.RefreshToken); r.Status != 401 {
 			t.Fatalf("refresh replay on A: %d", r.Status)
 		}
 	}
@@ -76,13 +76,13 @@ func TestDenylistOutlivesToken(t *testing.T) {
 		tk := e.loginHeader("bob")
 		exp := time.Unix(num(claimsMap(t, tk.AccessToken), "exp"), 0)
 		sid := claimsMap(t, tk.AccessToken)["sid"].(string)
-		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatal(r.Status)
 		}
 		for _, at := range []time.Duration{0, 29 * time.Second} { // up to exp + leeway - 1s
 			e.clk.Set(time.Until(exp.Add(at)))
 			e.waitFresh()
-			if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+			if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
 				t.Fatalf("at exp%+v: %d %s", at, r.Status, r.Body)
 			}
 			if rev, err := e.store.IsRevoked(context.Background(), revocation.Subject{SID: sid}); err != nil || !rev {
@@ -91,7 +91,7 @@ func TestDenylistOutlivesToken(t *testing.T) {
 		}
 		e.clk.Set(time.Until(exp.Add(31 * time.Second)))
 		e.waitFresh()
-		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "expired" {
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "expired" {
 			t.Fatalf("after exp+leeway: %d %s", r.Status, r.Body)
 		}
 		e.clk.Set(time.Until(exp.Add(revocation.DefaultEntryTTL + time.Second)))
@@ -131,7 +131,7 @@ func TestForgedLogoutOfAnotherSession(t *testing.T) {
 			{"logout-expired-style-forged-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Host-sesame=x.y.z; __Host-sesame-refresh=" + vfid + m.RefreshToken[24:]}, 401, "malformed"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...); r.Status != tc.status || r.Code() != tc.code {
+				if r := e.Do(nil, tc.method, tc.path, tc.body, tc.hdr...); r.Status != tc.status || r.Code() != tc.code {
 					t.Fatalf("got %d %s, want %d %s", r.Status, r.Code(), tc.status, tc.code)
 				}
 				e.intact(t)
@@ -166,7 +166,7 @@ func TestRotationRace(t *testing.T) {
 						defer wg.Done()
 						<-start
 						e := nodes[i%len(nodes)]
-						r, err := e.try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
+						r, err := e.Try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
 						if err != nil {
 							return
 						}
@@ -207,10 +207,10 @@ func TestLogoutRacingRefresh(t *testing.T) {
 					defer wg.Done()
 					<-start
 					if i == 0 {
-						e.try(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...)
+						e.Try(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...)
 						return
 					}
-					r, err := e.try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
+					r, err := e.Try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
 					if err == nil && r.Status == 200 {
 						var t2 tokens
 						t2.AccessToken = r.Body[strings.Index(r.Body, `"access_token":"`)+16:]
@@ -226,10 +226,10 @@ func TestLogoutRacingRefresh(t *testing.T) {
 			wg.Wait()
 			all := append(issued, tk)
 			for _, x := range all {
-				if r, _ := e.refreshHeader(x.RefreshToken); r.Status != 401 {
+				if r, _ := e.Refresh(x.RefreshToken); r.Status != 401 {
 					t.Fatalf("round %d: a refresh token outlived logout: %d %s", round, r.Status, r.Body)
 				}
-				waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(x.AccessToken)...).Status == 401 })
+				waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(x.AccessToken)...).Status == 401 })
 			}
 		}
 		e.intact(t)
@@ -258,7 +258,7 @@ func TestMalformedRefreshTokens(t *testing.T) {
 			{"access-token", `{"refresh_token":"` + e.victim.AccessToken + `"}`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := e.do(nil, "POST", "/auth/refresh", tc.body, "X-Session-Transport", "header")
+				r := e.Do(nil, "POST", "/auth/refresh", tc.body, "X-Session-Transport", "header")
 				if r.Status != 401 || r.Code() != "invalid_refresh_token" {
 					if tc.name == "spare-bits" && r.Status == 200 {
 						t.Fatal("a malleated refresh token rotated the family")
@@ -269,19 +269,19 @@ func TestMalformedRefreshTokens(t *testing.T) {
 			})
 		}
 		t.Run("refresh-token-as-bearer", func(t *testing.T) {
-			if r := e.do(nil, "GET", "/app", "", bearer(rt)...); r.Status != 401 || r.Code() != "malformed" {
+			if r := e.Do(nil, "GET", "/app", "", bearer(rt)...); r.Status != 401 || r.Code() != "malformed" {
 				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			e.intact(t)
 		})
 		t.Run("refresh-token-as-access-cookie", func(t *testing.T) {
-			if r := e.do(nil, "GET", "/app", "", e.accessCookie(rt)...); r.Status != 401 || r.Code() != "malformed" {
+			if r := e.Do(nil, "GET", "/app", "", e.accessCookie(rt)...); r.Status != 401 || r.Code() != "malformed" {
 				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			e.intact(t)
 		})
 		t.Run("access-token-as-refresh-cookie", func(t *testing.T) {
-			if r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", "__Host-sesame-refresh="+e.victim.AccessToken); r.Status != 401 || r.Code() != "invalid_refresh_token" {
+			if r := e.Do(nil, "POST", "/auth/refresh", "", "Cookie", "__Host-sesame-refresh="+e.victim.AccessToken); r.Status != 401 || r.Code() != "invalid_refresh_token" {
 				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			e.intact(t)
@@ -302,12 +302,12 @@ func TestIdleAndAbsoluteLimits(t *testing.T) {
 		t.Run("idle", func(t *testing.T) {
 			tk := e.loginHeader("bob")
 			e.clk.Advance(59 * time.Minute)
-			r, tk2 := e.refreshHeader(tk.RefreshToken)
+			r, tk2 := e.Refresh(tk.RefreshToken)
 			if r.Status != 200 {
 				t.Fatalf("inside idle: %d %s", r.Status, r.Body)
 			}
 			e.clk.Advance(61 * time.Minute)
-			if r, _ := e.refreshHeader(tk2.RefreshToken); r.Status != 401 || r.Code() != "refresh_expired" {
+			if r, _ := e.Refresh(tk2.RefreshToken); r.Status != 401 || r.Code() != "refresh_expired" {
 				t.Fatalf("past idle: %d %s", r.Status, r.Body)
 			}
 			e.clk.Set(0)
@@ -318,14 +318,14 @@ func TestIdleAndAbsoluteLimits(t *testing.T) {
 			rt := tk.RefreshToken
 			for range 2 { // 2 × 50 min, each inside the idle timeout
 				e.clk.Advance(50 * time.Minute)
-				r, next := e.refreshHeader(rt)
+				r, next := e.Refresh(rt)
 				if r.Status != 200 {
 					t.Fatalf("inside limits: %d %s", r.Status, r.Body)
 				}
 				rt = next.RefreshToken
 			}
 			e.clk.Advance(51 * time.Minute) // 151 min > 150 min absolute, inside idle
-			if r, _ := e.refreshHeader(rt); r.Status != 401 || r.Code() != "refresh_expired" {
+			if r, _ := e.Refresh(rt); r.Status != 401 || r.Code() != "refresh_expired" {
 				t.Fatalf("past absolute lifetime: %d %s", r.Status, r.Body)
 			}
 			e.clk.Set(0)
@@ -347,11 +347,11 @@ func TestThiefFollowingTheChain(t *testing.T) {
 			// The victim refreshes first; the thief then presents the same
 			// token, now one generation behind, and gets the same successor.
 			stolen := victim.RefreshToken
-			r, next := e.refreshHeader(victim.RefreshToken)
+			r, next := e.Refresh(victim.RefreshToken)
 			if r.Status != 200 {
 				t.Fatalf("victim refresh: %d", r.Status)
 			}
-			r, got := e.refreshHeader(stolen)
+			r, got := e.Refresh(stolen)
 			if r.Status != 200 || got.RefreshToken != next.RefreshToken {
 				t.Fatalf("thief one generation behind: %d (documented: replays the same successor)", r.Status)
 			}
@@ -360,21 +360,21 @@ func TestThiefFollowingTheChain(t *testing.T) {
 		stolen := victim.RefreshToken
 		// The victim moves two generations ahead; past the grace window the
 		// thief's token is reuse.
-		_, v1 := e.refreshHeader(victim.RefreshToken)
-		_, v2 := e.refreshHeader(v1.RefreshToken)
+		_, v1 := e.Refresh(victim.RefreshToken)
+		_, v2 := e.Refresh(v1.RefreshToken)
 		e.clk.Advance(revocation.DefaultGraceWindow + time.Second)
 		e.waitFresh()
 		theft := e.eventCount(auth.EventRefreshReused)
-		if r, _ := e.refreshHeader(stolen); r.Status != 401 || r.Code() != "refresh_token_reused" {
+		if r, _ := e.Refresh(stolen); r.Status != 401 || r.Code() != "refresh_token_reused" {
 			t.Fatalf("thief two generations behind: %d %s", r.Status, r.Body)
 		}
 		if e.eventCount(auth.EventRefreshReused) != theft+1 {
 			t.Fatal("no theft event")
 		}
-		if r, _ := e.refreshHeader(v2.RefreshToken); r.Status != 401 {
+		if r, _ := e.Refresh(v2.RefreshToken); r.Status != 401 {
 			t.Fatalf("family survived reuse: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(v2.AccessToken)...).Status == 401 })
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(v2.AccessToken)...).Status == 401 })
 		e.intact(t)
 	})
 }
@@ -385,7 +385,7 @@ func TestThiefFollowingTheChain(t *testing.T) {
 func TestCrossSiteStateChanges(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	r := e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
 	var access, refresh string
 	for _, ck := range r.Header.Values("Set-Cookie") {
 		v := strings.SplitN(ck, ";", 2)[0]
@@ -404,7 +404,7 @@ func TestCrossSiteStateChanges(t *testing.T) {
 	} {
 		for _, h := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
 			hits := e.totalHits()
-			r := e.do(nil, p.method, p.path, "", "Cookie", cookies, h[0], h[1])
+			r := e.Do(nil, p.method, p.path, "", "Cookie", cookies, h[0], h[1])
 			if r.Status != 403 || r.Code() != "forbidden" || e.totalHits() != hits {
 				t.Fatalf("%s %s %v: %d %s", p.method, p.path, h, r.Status, r.Body)
 			}
@@ -413,7 +413,7 @@ func TestCrossSiteStateChanges(t *testing.T) {
 	if g := e.family(refresh).Generation; g != gen {
 		t.Fatalf("generation moved: %d → %d", gen, g)
 	}
-	if r := e.do(nil, "GET", "/app", "", "Cookie", "__Host-sesame="+access); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", "Cookie", "__Host-sesame="+access); r.Status != 200 {
 		t.Fatalf("session ended by a cross-site request: %d", r.Status)
 	}
 	e.intact(t)

@@ -37,7 +37,7 @@ func runTokenCases(t *testing.T, e *env, cases []tokCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := tc.tok(e)
 			hits := e.totalHits()
-			r := e.do(nil, "GET", "/app", "", bearer(raw)...)
+			r := e.Do(nil, "GET", "/app", "", bearer(raw)...)
 			if r.Status != 401 || r.Code() != tc.code {
 				t.Fatalf("bearer: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
@@ -49,14 +49,14 @@ func runTokenCases(t *testing.T, e *env, cases []tokCase) {
 				want = tc.cookieCode
 			}
 			if !strings.ContainsAny(raw, "\r\n\x00") {
-				if r := e.do(nil, "GET", "/app", "", e.accessCookie(raw)...); r.Status != 401 || r.Code() != want {
+				if r := e.Do(nil, "GET", "/app", "", e.accessCookie(raw)...); r.Status != 401 || r.Code() != want {
 					t.Fatalf("cookie: got %d %s, want 401 %q", r.Status, r.Code(), want)
 				}
 			}
-			if r := e.do(nil, "POST", "/auth/logout", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
+			if r := e.Do(nil, "POST", "/auth/logout", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
 				t.Fatalf("logout: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
-			if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
+			if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
 				t.Fatalf("logout-all: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
 			if n := e.totalHits(); n != hits {
@@ -469,7 +469,7 @@ func TestControlRealTokenAccepted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	for _, hdr := range [][]string{bearer(e.victim.AccessToken), e.accessCookie(e.victim.AccessToken)} {
-		if r := e.do(nil, "GET", "/app", "", hdr...); r.Status != 200 || r.Body != "hello uid-alice" {
+		if r := e.Do(nil, "GET", "/app", "", hdr...); r.Status != 200 || r.Body != "hello uid-alice" {
 			t.Fatalf("real token: %d %s", r.Status, r.Body)
 		}
 	}
