@@ -38,12 +38,12 @@ func localEnv(t *testing.T, cfg *auth.Config[Profile]) *env {
 // closes it.
 func serveEnv(t *testing.T, m *auth.Manager[Profile]) *env {
 	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica, hits: map[string]int{}}
-	e.srv = sesametest.Serve(t, m, true, func(r chi.Router) {
+	e.serve(func(r chi.Router) {
 		r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
 			s, _ := auth.FromContext[Profile](r.Context())
 			w.Write([]byte("hello " + s.Data.Name))
 		})
-	}).Srv
+	})
 	return e
 }
 
@@ -72,7 +72,7 @@ func TestForgottenReplicaIsLoud(t *testing.T) {
 	e := serveEnv(t, m)
 	tk := e.loginHeader("alice")
 	for range 3 {
-		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 503 {
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 503 {
 			t.Fatalf("protected route with an unloaded replica: %d, want 503", r.Status)
 		}
 	}
@@ -91,7 +91,7 @@ func TestForgottenReplicaIsLoud(t *testing.T) {
 	defer m2.Close()
 	e2 := serveEnv(t, m2)
 	waitFor(t, 5*time.Second, func() bool { return m2.Parts().Replica.Status().Ready })
-	if r := e2.do(nil, "GET", "/app", "", bearer(e2.loginHeader("alice").AccessToken)...); r.Status != 200 {
+	if r := e2.Do(nil, "GET", "/app", "", bearer(e2.loginHeader("alice").AccessToken)...); r.Status != 200 {
 		t.Errorf("protected route of a Manager running its own replica: %d %s", r.Status, r.Body)
 	}
 }
@@ -106,7 +106,7 @@ func TestLifetimesFromOneConfig(t *testing.T) {
 		{AccessTTL: 2 * time.Hour, Leeway: 5 * time.Minute},
 	} {
 		e := localEnv(t, cfg)
-		if r := e.do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
 			t.Errorf("AccessTTL %v, Leeway %v: %d %s", cfg.AccessTTL, cfg.Leeway, r.Status, r.Body)
 		}
 		if ttl := e.store.(interface{ EntryTTL() time.Duration }).EntryTTL(); ttl < cfg.EntryTTL() {
@@ -175,7 +175,7 @@ func TestRefreshIdleOff(t *testing.T) {
 			t.Errorf("RefreshIdle %v: family idle timeout %v", tc.idle, f.IdleTimeout)
 		}
 		clk.Advance(8 * 24 * time.Hour)
-		if r, _ := e.refreshHeader(tk.RefreshToken); r.Status != tc.want {
+		if r, _ := e.Refresh(tk.RefreshToken); r.Status != tc.want {
 			t.Errorf("RefreshIdle %v: refresh after 8 idle days: %d %s, want %d", tc.idle, r.Status, r.Body, tc.want)
 		}
 	}
@@ -211,7 +211,7 @@ func TestSessionDataSealedInRedis(t *testing.T) {
 	defer m.Close()
 	e := serveEnv(t, m)
 	tk := e.loginHeader("alice")
-	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
+	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
 		t.Fatalf("request through Open: %d %q", r.Status, r.Body)
 	}
 	keys, err := client.Keys(context.Background(), "*").Result()
@@ -228,7 +228,7 @@ func TestSessionDataSealedInRedis(t *testing.T) {
 		}
 	}
 	// The refresh opens it again.
-	if r, tk2 := e.refreshHeader(tk.RefreshToken); r.Status != 200 || e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).Body != "hello Alice" {
+	if r, tk2 := e.Refresh(tk.RefreshToken); r.Status != 200 || e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).Body != "hello Alice" {
 		t.Fatalf("refresh of sealed data: %d %s", r.Status, r.Body)
 	}
 }
@@ -253,7 +253,7 @@ func TestStart(t *testing.T) {
 		t.Fatal("Start returned before its replica and keyset were ready")
 	}
 	e := serveEnv(t, m)
-	if r := e.do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
 		t.Errorf("request through Start: %d %s", r.Status, r.Body)
 	}
 }

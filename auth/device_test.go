@@ -37,7 +37,7 @@ func TestDeviceTokens(t *testing.T) {
 				c.Denylist = alwaysFresh{}
 			})
 			login := func(pw, device string) resp {
-				return e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"`+pw+`","device_token":"`+device+`"}`, "X-Session-Transport", "header")
+				return e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"`+pw+`","device_token":"`+device+`"}`, "X-Session-Transport", "header")
 			}
 			r := login("alice-pw", "")
 			var tk struct {

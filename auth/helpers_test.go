@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -39,14 +38,15 @@ func authenticate(_ context.Context, u, p string) (string, Profile, error) {
 // env is one sesame deployment under test: a store, a running replica, a
 // manager and an httptest server with the auth routes and protected routes.
 type env struct {
-	t       *testing.T
-	store   revocation.Store
-	replica *revocation.Replica
-	m       *auth.Manager[Profile]
-	srv     *httptest.Server
-	hits    map[string]int
-	mu      sync.Mutex
-	events  []auth.Event
+	*sesametest.Node[Profile] // Do, Try, Login, Refresh
+	t                         *testing.T
+	store                     revocation.Store
+	replica                   *revocation.Replica
+	m                         *auth.Manager[Profile]
+	srv                       *httptest.Server
+	hits                      map[string]int
+	mu                        sync.Mutex
+	events                    []auth.Event
 }
 
 type envOpt func(*auth.Config[Profile])
@@ -113,7 +113,7 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 			io.WriteString(w, "hello "+s.Data.Name)
 		}
 	}
-	e.srv = sesametest.Serve(t, m, true, func(r chi.Router) {
+	e.serve(func(r chi.Router) {
 		r.With(m.Require()).Get("/app", hit("app"))
 		r.With(m.Optional()).Get("/maybe", hit("maybe"))
 		r.With(m.Strict()).Post("/pay", hit("pay"))
@@ -127,8 +127,14 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 			}
 			io.WriteString(w, strings.Join(d.Cart, ","))
 		})
-	}).Srv
+	})
 	return e
+}
+
+// serve serves e.m with routes (see sesametest.Serve) until the test ends.
+func (e *env) serve(routes func(chi.Router)) {
+	e.Node = sesametest.Serve(e.t, e.m, true, routes)
+	e.srv = e.Node.Srv
 }
 
 func (e *env) hitCount(name string) int {
@@ -149,10 +155,7 @@ func (e *env) eventKinds() []auth.EventKind {
 
 // browser returns a client with a cookie jar, as a browser would be.
 func (e *env) browser() *http.Client {
-	c := *e.srv.Client() // a copy: srv.Client() is shared by every plain request
-	jar, _ := cookiejar.New(nil)
-	c.Jar = jar
-	return &c
+	return sesametest.Browser(e.srv.Client()) // a copy: srv.Client() is shared by every plain request
 }
 
 // resp and tokens are the shared harness's: an answer, and the tokens of
@@ -162,25 +165,10 @@ type (
 	tokens = sesametest.Tokens
 )
 
-// do sends a request with c (nil: the server's client); see sesametest.Do
-// for hdr and the default Content-Type.
-func (e *env) do(c *http.Client, method, path, body string, hdr ...string) resp {
-	e.t.Helper()
-	if c == nil {
-		c = e.srv.Client()
-	}
-	return sesametest.Send(e.t, c, method, e.srv.URL+path, body, hdr...)
-}
-
 // loginHeader logs in with the header transport and returns the tokens.
 func (e *env) loginHeader(user string) tokens {
 	e.t.Helper()
-	return sesametest.Login(e.t, e.srv.Client(), e.srv.URL, user, testUsers[user])
-}
-
-func (e *env) refreshHeader(rt string) (resp, tokens) {
-	e.t.Helper()
-	return sesametest.Refresh(e.t, e.srv.Client(), e.srv.URL, rt)
+	return e.Login(user, testUsers[user])
 }
 
 func bearer(tok string) []string { return sesametest.Bearer(tok) }

@@ -44,7 +44,7 @@ func (e *env) introspect(id, secret string, form url.Values, hdr ...string) resp
 	if id != "" {
 		h = append(h, sesametest.BasicAuth(id, secret)...)
 	}
-	return e.do(nil, "POST", "/auth/introspect", form.Encode(), append(h, hdr...)...)
+	return e.Do(nil, "POST", "/auth/introspect", form.Encode(), append(h, hdr...)...)
 }
 
 func TestIntrospection(t *testing.T) {
@@ -100,7 +100,7 @@ func TestIntrospection(t *testing.T) {
 			before: func() { clk.Advance(10*time.Minute + 31*time.Second) }, after: func() { clk.Advance(-(10*time.Minute + 31*time.Second)) }},
 		{name: "revoked", token: func() string {
 			tk := e.loginHeader("bob")
-			if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+			if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
 				t.Fatalf("logout: %d", r.Status)
 			}
 			return tk.AccessToken

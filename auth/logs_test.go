@@ -132,7 +132,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var bodies []string
 	do := func(c call) resp {
 		t.Helper()
-		r := e.do(c.c, c.method, c.path, c.body, c.hdr...)
+		r := e.Do(c.c, c.method, c.path, c.body, c.hdr...)
 		if r.Status >= 400 {
 			bodies = append(bodies, fmt.Sprintf("%s %s → %d %s", c.method, c.path, r.Status, r.Body))
 		}
@@ -249,7 +249,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		c.DataKey = bytes.Repeat([]byte{0xa5}, 32)
 	})
 	sec.addBytes("other payload key", bytes.Repeat([]byte{0xa5}, 32))
-	if r := other.do(nil, "POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, h0.RefreshToken), hdrT...); r.Status < 400 {
+	if r := other.Do(nil, "POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, h0.RefreshToken), hdrT...); r.Status < 400 {
 		t.Errorf("refresh with the wrong payload key: %d", r.Status)
 	} else {
 		bodies = append(bodies, r.Body)

@@ -17,7 +17,7 @@ var rdAttr = regexp.MustCompile(`data-rd="([^"]*)"`)
 // returns where the page would send the browser after login.
 func signInRD(t *testing.T, e *env, q string) string {
 	t.Helper()
-	r := e.do(nil, "GET", "/auth/login?"+q, "", "Accept", "text/html")
+	r := e.Do(nil, "GET", "/auth/login?"+q, "", "Accept", "text/html")
 	if r.Status != 200 {
 		t.Fatalf("sign-in page: %d %s", r.Status, r.Body)
 	}
@@ -108,7 +108,7 @@ func escape(s string) string {
 
 func TestSignInPage(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	r := e.do(nil, "GET", "/auth/login?rd=/orders", "", "Accept", "text/html,application/xhtml+xml")
+	r := e.Do(nil, "GET", "/auth/login?rd=/orders", "", "Accept", "text/html,application/xhtml+xml")
 	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("got %d %q", r.Status, r.Header.Get("Content-Type"))
 	}
@@ -155,23 +155,23 @@ func TestSignInPage(t *testing.T) {
 
 	// With a refresh cookie, the page tries the silent refresh first.
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.Status != 200 {
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.Status != 200 {
 		t.Fatalf("login: %d", r.Status)
 	}
-	if r := e.do(b, "GET", "/auth/login", "", "Accept", "text/html"); !strings.Contains(r.Body, `data-refresh="1"`) {
+	if r := e.Do(b, "GET", "/auth/login", "", "Accept", "text/html"); !strings.Contains(r.Body, `data-refresh="1"`) {
 		t.Error("page with a refresh cookie does not try a silent refresh")
 	}
 
 	// The JSON API is unchanged, and logout stays POST.
-	if r := e.do(nil, "GET", "/auth/login", "", "Accept", "application/json"); r.Status != 405 {
+	if r := e.Do(nil, "GET", "/auth/login", "", "Accept", "application/json"); r.Status != 405 {
 		t.Errorf("GET /auth/login for JSON: %d, want 405", r.Status)
 	}
 	for _, accept := range []string{"text/html", "application/json"} {
-		if r := e.do(b, "GET", "/auth/logout", "", "Accept", accept); r.Status != 405 && r.Status != 404 {
+		if r := e.Do(b, "GET", "/auth/logout", "", "Accept", accept); r.Status != 405 && r.Status != 404 {
 			t.Errorf("GET /auth/logout (Accept %s): %d, want 404 or 405", accept, r.Status)
 		}
 	}
-	if r := e.do(b, "GET", "/auth/session", ""); r.Status != 200 {
+	if r := e.Do(b, "GET", "/auth/session", ""); r.Status != 200 {
 		t.Errorf("GET /auth/logout ended the session: /auth/session answers %d", r.Status)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/sesame-go/sesame/auth"
-	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -24,7 +23,7 @@ func sessionOpsEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica, hits: map[string]int{}}
-	e.srv = sesametest.Serve(t, m, true, func(r chi.Router) { sessionOpsRoutes(t, m, r) }).Srv
+	e.serve(func(r chi.Router) { sessionOpsRoutes(t, m, r) })
 	return e
 }
 
@@ -70,12 +69,12 @@ func sessionOpsRoutes(t *testing.T, m *auth.Manager[Profile], r chi.Router) {
 func TestStartSessionCookies(t *testing.T) {
 	e := sessionOpsEnv(t)
 	b := e.browser()
-	r := e.do(b, "GET", "/sso/carol", "")
+	r := e.Do(b, "GET", "/sso/carol", "")
 	if r.Status != 200 || r.Body != "hello SSO carol" {
 		t.Fatalf("after the SSO callback's redirect: %d %q", r.Status, r.Body)
 	}
 	// The refresh cookie works as a login's does.
-	if r := e.do(b, "POST", "/auth/refresh", "", "Origin", e.srv.URL); r.Status != 200 {
+	if r := e.Do(b, "POST", "/auth/refresh", "", "Origin", e.srv.URL); r.Status != 200 {
 		t.Fatalf("refresh of a started session: %d %s", r.Status, r.Body)
 	}
 }
@@ -84,7 +83,7 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 	e := sessionOpsEnv(t)
 	header := []string{auth.TransportHeader, "header"}
 	start := func() (sid, access, refresh string) {
-		r := e.do(nil, "GET", "/sso/dan", "", header...)
+		r := e.Do(nil, "GET", "/sso/dan", "", header...)
 		f := strings.Fields(r.Body)
 		if r.Status != 200 || len(f) != 3 {
 			t.Fatalf("start: %d %q", r.Status, r.Body)
@@ -94,37 +93,37 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 	sid1, a1, r1 := start()
 	_, a2, _ := start()
 	for _, a := range []string{a1, a2} {
-		if r := e.do(nil, "GET", "/app", "", bearer(a)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", bearer(a)...); r.Status != 200 {
 			t.Fatalf("started session: %d %s", r.Status, r.Body)
 		}
 	}
-	if r := e.do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
+	if r := e.Do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
 		t.Fatalf("EndSession: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(a1)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+	if r := e.Do(nil, "GET", "/app", "", bearer(a1)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
 		t.Errorf("ended session's token: %d %s", r.Status, r.Body)
 	}
-	if r, _ := e.refreshHeader(r1); r.Status != 401 {
+	if r, _ := e.Refresh(r1); r.Status != 401 {
 		t.Errorf("ended session's refresh: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 200 {
 		t.Errorf("the other session after EndSession: %d", r.Status)
 	}
-	if r := e.do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
+	if r := e.Do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
 		t.Errorf("ending an ended session again: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "POST", "/admin/end/uid-dan/not-a-session-id", ""); r.Status != 500 {
+	if r := e.Do(nil, "POST", "/admin/end/uid-dan/not-a-session-id", ""); r.Status != 500 {
 		t.Errorf("EndSession of a malformed id: %d, want the WriteError 500", r.Status)
 	}
 
-	if r := e.do(nil, "POST", "/admin/end-all/uid-dan", ""); r.Status != 204 {
+	if r := e.Do(nil, "POST", "/admin/end-all/uid-dan", ""); r.Status != 204 {
 		t.Fatalf("EndAllSessions: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+	if r := e.Do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
 		t.Errorf("token after EndAllSessions: %d %s", r.Status, r.Body)
 	}
 	_, a3, _ := start() // a session started afterwards is not affected
-	if r := e.do(nil, "GET", "/app", "", bearer(a3)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", bearer(a3)...); r.Status != 200 {
 		t.Errorf("session started after EndAllSessions: %d %s", r.Status, r.Body)
 	}
 	fams, err := e.store.ListFamilies(context.Background(), "uid-dan")
@@ -137,7 +136,7 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 func TestWriteError(t *testing.T) {
 	e := sessionOpsEnv(t)
 	m := e.m
-	mw := e.do(nil, "GET", "/app", "", bearer("x.y.z")...) // the middleware's 401
+	mw := e.Do(nil, "GET", "/app", "", bearer("x.y.z")...) // the middleware's 401
 	for _, tc := range []struct {
 		err                error
 		status             int

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -156,19 +155,10 @@ func TestRefreshCookieHiddenFromHandlers(t *testing.T) {
 	srv := httptest.NewTLSServer(e.m.Optional()(echo))
 	t.Cleanup(srv.Close)
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.Status != 200 {
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.Status != 200 {
 		t.Fatalf("login: %d", r.Status)
 	}
-	u, _ := url.Parse(e.srv.URL)
-	var access, refresh string
-	for _, c := range b.Jar.Cookies(u) {
-		switch c.Name {
-		case "__Host-sesame":
-			access = c.Value
-		case refreshCookieName:
-			refresh = c.Value
-		}
-	}
+	access, refresh := sesametest.Cookie(b, e.srv.URL, "__Host-sesame"), sesametest.Cookie(b, e.srv.URL, refreshCookieName)
 	if access == "" || refresh == "" {
 		t.Fatalf("cookies after login: access %t, refresh %t", access != "", refresh != "")
 	}

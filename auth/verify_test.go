@@ -32,7 +32,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 	tk := e.loginHeader("alice")
 
 	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"} {
-		r := e.do(nil, method, "/auth/verify", "", bearer(tk.AccessToken)...)
+		r := e.Do(nil, method, "/auth/verify", "", bearer(tk.AccessToken)...)
 		if r.Status != 200 {
 			t.Fatalf("%s /auth/verify with a valid token: %d %s", method, r.Status, r.Body)
 		}
@@ -60,8 +60,8 @@ func TestForwardAuthIdentity(t *testing.T) {
 		SID string `json:"sid"`
 		Exp int64  `json:"exp"`
 	}
-	e.do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...).JSON(t, &sess)
-	r := e.do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+	e.Do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...).JSON(t, &sess)
+	r := e.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
 	if got := r.Header.Get("X-Sesame-Session"); got != sess.SID {
 		t.Errorf("X-Sesame-Session %q, want %q", got, sess.SID)
 	}
@@ -71,10 +71,10 @@ func TestForwardAuthIdentity(t *testing.T) {
 
 	// The cookie transport, as a browser behind the proxy sends it.
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.Status != 200 {
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.Status != 200 {
 		t.Fatalf("cookie login: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(b, "GET", "/auth/verify", ""); r.Status != 200 || r.Header.Get("X-Sesame-User") != "uid-bob" {
+	if r := e.Do(b, "GET", "/auth/verify", ""); r.Status != 200 || r.Header.Get("X-Sesame-User") != "uid-bob" {
 		t.Fatalf("verify with the cookie: %d %q", r.Status, r.Header.Get("X-Sesame-User"))
 	}
 
@@ -106,7 +106,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 				tc.before()
 				defer tc.after()
 			}
-			r := e.do(nil, "GET", "/auth/verify", "", tc.header...)
+			r := e.Do(nil, "GET", "/auth/verify", "", tc.header...)
 			if r.Status != 401 {
 				t.Fatalf("got status %d, want 401 (%s)", r.Status, r.Body)
 			}
@@ -124,10 +124,10 @@ func TestForwardAuthIdentity(t *testing.T) {
 
 	t.Run("revoked", func(t *testing.T) {
 		tk := e.loginHeader("alice")
-		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
 		if r.Status != 401 || r.ErrorCode(t) != auth.CodeRevoked {
 			t.Fatalf("got %d %s, want 401 revoked", r.Status, r.Body)
 		}
@@ -137,7 +137,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 func TestForwardAuthData(t *testing.T) {
 	t.Run("over the size limit", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = 10 })
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
 		if r.Status != 200 || r.Header.Get("X-Sesame-User") != "uid-alice" {
 			t.Fatalf("got %d %q", r.Status, r.Header.Get("X-Sesame-User"))
 		}
@@ -150,7 +150,7 @@ func TestForwardAuthData(t *testing.T) {
 	})
 	t.Run("never", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = -1 })
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
 		if _, ok := r.Header["X-Sesame-Data"]; ok || r.Header.Get("X-Sesame-Data-Omitted") != "" || r.Status != 200 {
 			t.Errorf("got %d, data %q, omitted %q; want 200 and neither", r.Status, r.Header.Get("X-Sesame-Data"), r.Header.Get("X-Sesame-Data-Omitted"))
 		}
@@ -159,7 +159,7 @@ func TestForwardAuthData(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
 			c.Gateway.Headers = auth.IdentityHeaders{User: "remote-user", Data: "X-Auth-Data"}
 		})
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
 		if r.Header.Get("Remote-User") != "uid-alice" || r.Header.Get("X-Auth-Data") == "" || r.Header.Get("X-Sesame-Session") == "" {
 			t.Errorf("headers %v: want Remote-User, X-Auth-Data and the default X-Sesame-Session", r.Header)
 		}
@@ -207,7 +207,7 @@ func TestForwardAuthCrossOrigin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tk := tc.e.loginHeader("alice")
-			r := tc.e.do(nil, tc.method, "/auth/verify", "", append(bearer(tk.AccessToken), tc.header...)...)
+			r := tc.e.Do(nil, tc.method, "/auth/verify", "", append(bearer(tk.AccessToken), tc.header...)...)
 			if r.Status != tc.want {
 				t.Fatalf("got status %d, want %d (%s)", r.Status, tc.want, r.Body)
 			}
@@ -251,7 +251,7 @@ func TestForwardAuthSignInRedirect(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := *tc.e.srv.Client()
 			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-			r := tc.e.do(&c, "GET", tc.path, "", tc.header...)
+			r := tc.e.Do(&c, "GET", tc.path, "", tc.header...)
 			if r.Status != tc.status {
 				t.Fatalf("got status %d, want %d (%s)", r.Status, tc.status, r.Body)
 			}
@@ -272,7 +272,7 @@ func TestForwardAuthUnavailable(t *testing.T) {
 	up := newEnv(t, newMemoryStore(t))
 	tk := up.loginHeader("alice")
 	down := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Denylist = unavailable{} })
-	r := down.do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+	r := down.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
 	if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.ErrorCode(t) != auth.CodeUnavailable {
 		t.Fatalf("got %d, Retry-After %q, %s; want 503 unavailable with Retry-After", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}

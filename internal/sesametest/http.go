@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -74,17 +76,17 @@ func (r Response) Tokens(t testing.TB) Tokens {
 	return tk
 }
 
-// Do sends a request to url with c (nil: http.DefaultClient) and reads the
+// Do sends a request to rawURL with c (nil: http.DefaultClient) and reads the
 // whole answer. hdr holds header name, value pairs: the first value of a
 // name replaces any default (Content-Type: application/json when body is
 // not empty), and a repeated name adds another line (for the
 // duplicate-header cases). An error is one of making or sending the
 // request: an answer of any status is not an error.
-func Do(c *http.Client, method, url, body string, hdr ...string) (Response, error) {
+func Do(c *http.Client, method, rawURL, body string, hdr ...string) (Response, error) {
 	if c == nil {
 		c = http.DefaultClient
 	}
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := http.NewRequest(method, rawURL, strings.NewReader(body))
 	if err != nil {
 		return Response{}, err
 	}
@@ -111,13 +113,37 @@ func Do(c *http.Client, method, url, body string, hdr ...string) (Response, erro
 
 // Send is Do that fails t when the request cannot be made or gets no
 // answer.
-func Send(t testing.TB, c *http.Client, method, url, body string, hdr ...string) Response {
+func Send(t testing.TB, c *http.Client, method, rawURL, body string, hdr ...string) Response {
 	t.Helper()
-	r, err := Do(c, method, url, body, hdr...)
+	r, err := Do(c, method, rawURL, body, hdr...)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", method, rawURL, err)
 	}
 	return r
+}
+
+// Browser returns a copy of c with a cookie jar of its own, as a browser
+// would be; c itself (often an httptest server's client, shared by every
+// plain request) is left as it was.
+func Browser(c *http.Client) *http.Client {
+	b := *c
+	b.Jar, _ = cookiejar.New(nil)
+	return &b
+}
+
+// Cookie returns the value of the cookie name that c's jar would send to
+// rawURL, or "" when it holds none.
+func Cookie(c *http.Client, rawURL, name string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || c.Jar == nil {
+		return ""
+	}
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
 }
 
 // Bearer is the header pair that presents an access token.
