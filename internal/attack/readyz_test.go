@@ -11,14 +11,13 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sesame-go/sesame/internal/sesametest"
-	sesameusers "github.com/sesame-go/sesame/users"
+	"github.com/sesame-go/sesame/internal/sesametest/sessiondtest"
 )
 
 // TestReadyzDetailsStayPrivate (low, disclosure): an outsider asks a real
@@ -82,19 +81,7 @@ func TestReadyzDetailsStayPrivate(t *testing.T) {
 func sessiondFixture(t *testing.T) (dir, bin, usersFile string) {
 	t.Helper()
 	dir = t.TempDir()
-	bin = filepath.Join(dir, "sessiond")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/sesame-go/sesame/cmd/sessiond").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	usersFile = filepath.Join(dir, "users.json")
-	u, err := sesameusers.NewUser("alice", "alice-pw", sesameusers.Params{Time: 1, MemoryKiB: 1024, Threads: 1}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sesameusers.Edit(usersFile, func(f *sesameusers.File) error { return f.Put(u, false) }); err != nil {
-		t.Fatal(err)
-	}
-	return dir, bin, usersFile
+	return dir, sessiondtest.Build(t, dir, "sessiond"), sessiondtest.UsersFile(t, dir)
 }
 
 // startSessiond runs the sessiond binary and returns its base URL once it
