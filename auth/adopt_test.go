@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -32,21 +31,19 @@ func localEnv(t *testing.T, cfg *auth.Config[Profile]) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
 	return serveEnv(t, m)
 }
 
-// serveEnv puts a Manager behind the test routes.
+// serveEnv puts a Manager behind the test routes until t ends, then
+// closes it.
 func serveEnv(t *testing.T, m *auth.Manager[Profile]) *env {
 	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica, hits: map[string]int{}}
-	r := chi.NewRouter()
-	r.Mount("/auth", m.Routes())
-	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := auth.FromContext[Profile](r.Context())
-		w.Write([]byte("hello " + s.Data.Name))
+	e.serve(func(r chi.Router) {
+		r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
+			s, _ := auth.FromContext[Profile](r.Context())
+			w.Write([]byte("hello " + s.Data.Name))
+		})
 	})
-	e.srv = httptest.NewTLSServer(r)
-	t.Cleanup(e.srv.Close)
 	return e
 }
 
@@ -75,8 +72,8 @@ func TestForgottenReplicaIsLoud(t *testing.T) {
 	e := serveEnv(t, m)
 	tk := e.loginHeader("alice")
 	for range 3 {
-		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 503 {
-			t.Fatalf("protected route with an unloaded replica: %d, want 503", r.status)
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 503 {
+			t.Fatalf("protected route with an unloaded replica: %d, want 503", r.Status)
 		}
 	}
 	if n := strings.Count(logs.String(), "has not loaded its first snapshot (is its Run method running?"); n != 1 {
@@ -94,8 +91,8 @@ func TestForgottenReplicaIsLoud(t *testing.T) {
 	defer m2.Close()
 	e2 := serveEnv(t, m2)
 	waitFor(t, 5*time.Second, func() bool { return m2.Parts().Replica.Status().Ready })
-	if r := e2.do(nil, "GET", "/app", "", bearer(e2.loginHeader("alice").AccessToken)...); r.status != 200 {
-		t.Errorf("protected route of a Manager running its own replica: %d %s", r.status, r.body)
+	if r := e2.Do(nil, "GET", "/app", "", bearer(e2.loginHeader("alice").AccessToken)...); r.Status != 200 {
+		t.Errorf("protected route of a Manager running its own replica: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -109,8 +106,8 @@ func TestLifetimesFromOneConfig(t *testing.T) {
 		{AccessTTL: 2 * time.Hour, Leeway: 5 * time.Minute},
 	} {
 		e := localEnv(t, cfg)
-		if r := e.do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.status != 200 {
-			t.Errorf("AccessTTL %v, Leeway %v: %d %s", cfg.AccessTTL, cfg.Leeway, r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
+			t.Errorf("AccessTTL %v, Leeway %v: %d %s", cfg.AccessTTL, cfg.Leeway, r.Status, r.Body)
 		}
 		if ttl := e.store.(interface{ EntryTTL() time.Duration }).EntryTTL(); ttl < cfg.EntryTTL() {
 			t.Errorf("AccessTTL %v, Leeway %v: store entries live %v, want at least %v", cfg.AccessTTL, cfg.Leeway, ttl, cfg.EntryTTL())
@@ -178,8 +175,8 @@ func TestRefreshIdleOff(t *testing.T) {
 			t.Errorf("RefreshIdle %v: family idle timeout %v", tc.idle, f.IdleTimeout)
 		}
 		clk.Advance(8 * 24 * time.Hour)
-		if r, _ := e.refreshHeader(tk.RefreshToken); r.status != tc.want {
-			t.Errorf("RefreshIdle %v: refresh after 8 idle days: %d %s, want %d", tc.idle, r.status, r.body, tc.want)
+		if r, _ := e.Refresh(tk.RefreshToken); r.Status != tc.want {
+			t.Errorf("RefreshIdle %v: refresh after 8 idle days: %d %s, want %d", tc.idle, r.Status, r.Body, tc.want)
 		}
 	}
 }
@@ -214,8 +211,8 @@ func TestSessionDataSealedInRedis(t *testing.T) {
 	defer m.Close()
 	e := serveEnv(t, m)
 	tk := e.loginHeader("alice")
-	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "hello Alice" {
-		t.Fatalf("request through Open: %d %q", r.status, r.body)
+	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
+		t.Fatalf("request through Open: %d %q", r.Status, r.Body)
 	}
 	keys, err := client.Keys(context.Background(), "*").Result()
 	if err != nil {
@@ -231,8 +228,8 @@ func TestSessionDataSealedInRedis(t *testing.T) {
 		}
 	}
 	// The refresh opens it again.
-	if r, tk2 := e.refreshHeader(tk.RefreshToken); r.status != 200 || e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).body != "hello Alice" {
-		t.Fatalf("refresh of sealed data: %d %s", r.status, r.body)
+	if r, tk2 := e.Refresh(tk.RefreshToken); r.Status != 200 || e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).Body != "hello Alice" {
+		t.Fatalf("refresh of sealed data: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -256,7 +253,7 @@ func TestStart(t *testing.T) {
 		t.Fatal("Start returned before its replica and keyset were ready")
 	}
 	e := serveEnv(t, m)
-	if r := e.do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.status != 200 {
-		t.Errorf("request through Start: %d %s", r.status, r.body)
+	if r := e.Do(nil, "GET", "/app", "", bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
+		t.Errorf("request through Start: %d %s", r.Status, r.Body)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -39,8 +40,8 @@ func TestHeaderFlow(t *testing.T) {
 		if tk.TokenType != "Bearer" || tk.AccessToken == "" || tk.RefreshToken == "" || tk.ExpiresIn < 599 || tk.ExpiresIn > 600 || tk.RefreshExpiresIn <= 0 {
 			t.Fatalf("login answer %+v", tk)
 		}
-		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "hello Alice" {
-			t.Fatalf("protected call: %d %q", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
+			t.Fatalf("protected call: %d %q", r.Status, r.Body)
 		}
 		var sess struct {
 			SID  string  `json:"sid"`
@@ -49,37 +50,37 @@ func TestHeaderFlow(t *testing.T) {
 			Exp  int64   `json:"exp"`
 			Data Profile `json:"data"`
 		}
-		r := e.do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...)
-		r.json(t, &sess)
+		r := e.Do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...)
+		r.JSON(t, &sess)
 		if sess.Sub != "uid-alice" || sess.SID == "" || sess.Exp-sess.Iat != 600 || sess.Data.Name != "Alice" {
-			t.Fatalf("session: %s", r.body)
+			t.Fatalf("session: %s", r.Body)
 		}
-		r2, tk2 := e.refreshHeader(tk.RefreshToken)
-		if r2.status != 200 || tk2.RefreshToken == tk.RefreshToken || tk2.AccessToken == tk.AccessToken {
-			t.Fatalf("refresh: %d %s", r2.status, r2.body)
+		r2, tk2 := e.Refresh(tk.RefreshToken)
+		if r2.Status != 200 || tk2.RefreshToken == tk.RefreshToken || tk2.AccessToken == tk.AccessToken {
+			t.Fatalf("refresh: %d %s", r2.Status, r2.Body)
 		}
-		if cc := r2.header.Get("Cache-Control"); cc != "no-store" {
+		if cc := r2.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("refresh Cache-Control %q", cc)
 		}
-		if r := e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.status != 200 {
-			t.Fatalf("refreshed token: %d", r.status)
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 200 {
+			t.Fatalf("refreshed token: %d", r.Status)
 		}
 		if got := e.hitCount("app"); got != 2 {
 			t.Errorf("protected handler ran %d times, want 2", got)
 		}
-		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.status != 204 {
-			t.Fatalf("logout: %d %s", r.status, r.body)
+		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.Status != 204 {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
 		// The old tokens are refused: both access tokens (sid denylisted,
 		// seen through the replica) and the refresh token.
 		for _, at := range []string{tk.AccessToken, tk2.AccessToken} {
-			waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(at)...).status == 401 })
-			if c := e.do(nil, "GET", "/app", "", bearer(at)...).code(t); c != "revoked" {
+			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(at)...).Status == 401 })
+			if c := e.Do(nil, "GET", "/app", "", bearer(at)...).ErrorCode(t); c != "revoked" {
 				t.Errorf("after logout: code %q, want revoked", c)
 			}
 		}
-		if r, _ := e.refreshHeader(tk2.RefreshToken); r.status != 401 {
-			t.Fatalf("refresh after logout: %d", r.status)
+		if r, _ := e.Refresh(tk2.RefreshToken); r.Status != 401 {
+			t.Fatalf("refresh after logout: %d", r.Status)
 		}
 		if k := e.eventKinds(); !slices.Contains(k, auth.EventLoginSuccess) || !slices.Contains(k, auth.EventLogout) {
 			t.Errorf("events %v", k)
@@ -91,14 +92,14 @@ func TestCookieFlow(t *testing.T) {
 	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		e := newEnv(t, newStore(t))
 		b := e.browser()
-		r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw","remember":true}`)
-		if r.status != 200 {
-			t.Fatalf("login: %d %s", r.status, r.body)
+		r := e.Do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw","remember":true}`)
+		if r.Status != 200 {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
 		}
-		if strings.Contains(r.body, "access_token") || strings.Contains(r.body, "refresh") && strings.Contains(r.body, "refresh_token") {
-			t.Errorf("cookie-mode body carries tokens: %s", r.body)
+		if strings.Contains(r.Body, "access_token") || strings.Contains(r.Body, "refresh") && strings.Contains(r.Body, "refresh_token") {
+			t.Errorf("cookie-mode body carries tokens: %s", r.Body)
 		}
-		sc := r.header.Values("Set-Cookie")
+		sc := r.Header.Values("Set-Cookie")
 		if len(sc) != 3 {
 			t.Fatalf("Set-Cookie: %q", sc)
 		}
@@ -112,41 +113,41 @@ func TestCookieFlow(t *testing.T) {
 		if _, ok := refresh["Domain"]; ok {
 			t.Error("refresh cookie has a Domain")
 		}
-		if r := e.do(b, "GET", "/app", ""); r.status != 200 || r.body != "hello Bob" {
-			t.Fatalf("protected call: %d %q", r.status, r.body)
+		if r := e.Do(b, "GET", "/app", ""); r.Status != 200 || r.Body != "hello Bob" {
+			t.Fatalf("protected call: %d %q", r.Status, r.Body)
 		}
-		if r := e.do(b, "POST", "/cart?item=tea", ""); r.status != 200 || r.body != "tea" {
-			t.Fatalf("cart: %d %q", r.status, r.body)
+		if r := e.Do(b, "POST", "/cart?item=tea", ""); r.Status != 200 || r.Body != "tea" {
+			t.Fatalf("cart: %d %q", r.Status, r.Body)
 		}
-		if r := e.do(b, "POST", "/auth/refresh", ""); r.status != 200 {
-			t.Fatalf("refresh: %d %s", r.status, r.body)
+		if r := e.Do(b, "POST", "/auth/refresh", ""); r.Status != 200 {
+			t.Fatalf("refresh: %d %s", r.Status, r.Body)
 		}
 		// The refreshed session keeps the cart: Update stored it with the family.
-		if r := e.do(b, "POST", "/cart?item=jam", ""); r.status != 200 || r.body != "tea,jam" {
-			t.Fatalf("cart after refresh: %d %q", r.status, r.body)
+		if r := e.Do(b, "POST", "/cart?item=jam", ""); r.Status != 200 || r.Body != "tea,jam" {
+			t.Fatalf("cart after refresh: %d %q", r.Status, r.Body)
 		}
-		if r := e.do(b, "POST", "/pay", ""); r.status != 200 {
-			t.Fatalf("strict route: %d %s", r.status, r.body)
+		if r := e.Do(b, "POST", "/pay", ""); r.Status != 200 {
+			t.Fatalf("strict route: %d %s", r.Status, r.Body)
 		}
-		r = e.do(b, "POST", "/auth/logout", "")
-		if r.status != 204 {
-			t.Fatalf("logout: %d", r.status)
+		r = e.Do(b, "POST", "/auth/logout", "")
+		if r.Status != 204 {
+			t.Fatalf("logout: %d", r.Status)
 		}
-		for _, c := range r.header.Values("Set-Cookie") {
+		for _, c := range r.Header.Values("Set-Cookie") {
 			if !strings.Contains(c, "Max-Age=0") {
 				t.Errorf("logout cookie not cleared: %q", c)
 			}
 		}
-		if r := e.do(b, "GET", "/app", ""); r.status != 401 {
-			t.Fatalf("after logout: %d", r.status)
+		if r := e.Do(b, "GET", "/app", ""); r.Status != 401 {
+			t.Fatalf("after logout: %d", r.Status)
 		}
 	})
 }
 
 func TestSessionCookiesWithoutRemember(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
-	for _, c := range r.header.Values("Set-Cookie") {
+	r := e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	for _, c := range r.Header.Values("Set-Cookie") {
 		if strings.HasPrefix(c, "__Host-sesame-device=") {
 			continue // the device's, not the session's: it outlives sessions by design
 		}
@@ -157,7 +158,7 @@ func TestSessionCookiesWithoutRemember(t *testing.T) {
 	var body struct {
 		RefreshExpiresIn int `json:"refresh_expires_in"`
 	}
-	r.json(t, &body)
+	r.JSON(t, &body)
 	if body.RefreshExpiresIn > int((12 * time.Hour).Seconds()) {
 		t.Errorf("non-remembered session lives %ds", body.RefreshExpiresIn)
 	}
@@ -238,29 +239,29 @@ func testErrors(t *testing.T, newStore func(*testing.T) revocation.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.hitCount("app")
-			r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...)
-			if r.status != tc.status {
-				t.Fatalf("got status %d, want %d (%s)", r.status, tc.status, r.body)
+			r := e.Do(nil, tc.method, tc.path, tc.body, tc.hdr...)
+			if r.Status != tc.status {
+				t.Fatalf("got status %d, want %d (%s)", r.Status, tc.status, r.Body)
 			}
 			if tc.code != "" {
-				if got := r.code(t); got != tc.code {
+				if got := r.ErrorCode(t); got != tc.code {
 					t.Errorf("got code %q, want %q", got, tc.code)
 				}
-				if strings.Contains(r.body, tk.AccessToken) || strings.Contains(r.body, tk.RefreshToken) {
+				if strings.Contains(r.Body, tk.AccessToken) || strings.Contains(r.Body, tk.RefreshToken) {
 					t.Errorf("error body contains a token")
 				}
 				if tc.path == "/app" && e.hitCount("app") != before {
 					t.Errorf("protected handler reached")
 				}
 			}
-			if r.status == 503 && r.header.Get("Retry-After") == "" {
+			if r.Status == 503 && r.Header.Get("Retry-After") == "" {
 				t.Error("503 without Retry-After")
 			}
 		})
 	}
 	// The session survived every failed attempt above.
-	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
-		t.Fatalf("session damaged by failed requests: %d", r.status)
+	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+		t.Fatalf("session damaged by failed requests: %d", r.Status)
 	}
 }
 
@@ -275,7 +276,7 @@ func TestSessionsListAndDelete(t *testing.T) {
 		IP        string    `json:"ip"`
 		Current   bool      `json:"current"`
 	}
-	e.do(nil, "GET", "/auth/sessions", "", bearer(a1.AccessToken)...).json(t, &list)
+	e.Do(nil, "GET", "/auth/sessions", "", bearer(a1.AccessToken)...).JSON(t, &list)
 	if len(list) != 2 || list[0].IP != "127.0.0.1" || list[0].UserAgent == "" || list[0].Created.IsZero() {
 		t.Fatalf("sessions: %+v", list)
 	}
@@ -286,29 +287,29 @@ func TestSessionsListAndDelete(t *testing.T) {
 		}
 	}
 	// Bob cannot end Alice's session.
-	if r := e.do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(b1.AccessToken)...); r.status != 404 {
-		t.Fatalf("bob deleting alice's session: %d", r.status)
+	if r := e.Do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(b1.AccessToken)...); r.Status != 404 {
+		t.Fatalf("bob deleting alice's session: %d", r.Status)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(a2.AccessToken)...); r.status != 200 {
-		t.Fatalf("alice's second session was hurt: %d", r.status)
+	if r := e.Do(nil, "GET", "/app", "", bearer(a2.AccessToken)...); r.Status != 200 {
+		t.Fatalf("alice's second session was hurt: %d", r.Status)
 	}
-	if r := e.do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(a1.AccessToken)...); r.status != 204 {
-		t.Fatalf("delete own session: %d %s", r.status, r.body)
+	if r := e.Do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(a1.AccessToken)...); r.Status != 204 {
+		t.Fatalf("delete own session: %d %s", r.Status, r.Body)
 	}
-	waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(a2.AccessToken)...).status == 401 })
-	if r := e.do(nil, "GET", "/app", "", bearer(a1.AccessToken)...); r.status != 200 {
-		t.Fatalf("current session ended too: %d", r.status)
+	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(a2.AccessToken)...).Status == 401 })
+	if r := e.Do(nil, "GET", "/app", "", bearer(a1.AccessToken)...); r.Status != 200 {
+		t.Fatalf("current session ended too: %d", r.Status)
 	}
 	// logout-all ends every session of alice, not bob's.
-	if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(a1.AccessToken)...); r.status != 204 {
-		t.Fatalf("logout-all: %d", r.status)
+	if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(a1.AccessToken)...); r.Status != 204 {
+		t.Fatalf("logout-all: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(a1.AccessToken)...).status == 401 })
-	if r, _ := e.refreshHeader(a1.RefreshToken); r.status != 401 {
-		t.Fatalf("refresh after logout-all: %d", r.status)
+	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(a1.AccessToken)...).Status == 401 })
+	if r, _ := e.Refresh(a1.RefreshToken); r.Status != 401 {
+		t.Fatalf("refresh after logout-all: %d", r.Status)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(b1.AccessToken)...); r.status != 200 {
-		t.Fatalf("bob logged out by alice: %d", r.status)
+	if r := e.Do(nil, "GET", "/app", "", bearer(b1.AccessToken)...); r.Status != 200 {
+		t.Fatalf("bob logged out by alice: %d", r.Status)
 	}
 }
 
@@ -327,31 +328,31 @@ func TestRefreshReuseIsTheft(t *testing.T) {
 		})
 		other := e.loginHeader("alice")
 		tk := e.loginHeader("alice")
-		_, tk2 := e.refreshHeader(tk.RefreshToken)
-		_, tk3 := e.refreshHeader(tk2.RefreshToken)
+		_, tk2 := e.Refresh(tk.RefreshToken)
+		_, tk3 := e.Refresh(tk2.RefreshToken)
 		// tk.RefreshToken is two generations old: within the grace window it
 		// still replays (a second tab); after it, it is theft.
-		if r, _ := e.refreshHeader(tk.RefreshToken); r.status != 200 {
-			t.Fatalf("replay within grace: %d %s", r.status, r.body)
+		if r, _ := e.Refresh(tk.RefreshToken); r.Status != 200 {
+			t.Fatalf("replay within grace: %d %s", r.Status, r.Body)
 		}
 		skew.Store(int64(11 * time.Second))
-		r, _ := e.refreshHeader(tk.RefreshToken)
-		if r.status != 401 || r.code(t) != "refresh_token_reused" {
-			t.Fatalf("reuse: %d %s", r.status, r.body)
+		r, _ := e.Refresh(tk.RefreshToken)
+		if r.Status != 401 || r.ErrorCode(t) != "refresh_token_reused" {
+			t.Fatalf("reuse: %d %s", r.Status, r.Body)
 		}
 		if !slices.Contains(e.eventKinds(), auth.EventRefreshReused) {
 			t.Error("no theft event")
 		}
-		if r, _ := e.refreshHeader(tk3.RefreshToken); r.status != 401 {
-			t.Fatalf("family survived theft: %d", r.status)
+		if r, _ := e.Refresh(tk3.RefreshToken); r.Status != 401 {
+			t.Fatalf("family survived theft: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...).status == 401 })
-		otherStatus := e.do(nil, "GET", "/app", "", bearer(other.AccessToken)...).status
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...).Status == 401 })
+		otherStatus := e.Do(nil, "GET", "/app", "", bearer(other.AccessToken)...).Status
 		if !endsAll && otherStatus != 200 {
 			t.Errorf("theft of one session ended another session: %d", otherStatus)
 		}
 		if endsAll {
-			waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(other.AccessToken)...).status == 401 })
+			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(other.AccessToken)...).Status == 401 })
 		}
 	}
 }
@@ -365,10 +366,10 @@ func TestRefreshRaceSamePair(t *testing.T) {
 	for range n {
 		go func() {
 			<-start
-			r := e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
+			r := e.Do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
 			var t2 tokens
-			if r.status == 200 {
-				r.json(t, &t2)
+			if r.Status == 200 {
+				r.JSON(t, &t2)
 			}
 			got <- t2.RefreshToken
 		}()
@@ -390,25 +391,25 @@ func TestLoginThrottle(t *testing.T) {
 		c.Limits = auth.Limits{LoginsPerAddress: 100, FailuresPerUser: 3, Window: time.Hour}
 	})
 	for i := range 3 {
-		if r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"bad"}`); r.status != 401 {
-			t.Fatalf("attempt %d: %d", i, r.status)
+		if r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"bad"}`); r.Status != 401 {
+			t.Fatalf("attempt %d: %d", i, r.Status)
 		}
 	}
-	r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
-	if r.status != 429 || r.code(t) != "rate_limited" || r.header.Get("Retry-After") == "" {
-		t.Fatalf("throttled login: %d %s %q", r.status, r.body, r.header.Get("Retry-After"))
+	r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
+	if r.Status != 429 || r.ErrorCode(t) != "rate_limited" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("throttled login: %d %s %q", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 	// Another user from the same IP is not affected by alice's failures.
-	if r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.status != 200 {
-		t.Fatalf("bob: %d", r.status)
+	if r := e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.Status != 200 {
+		t.Fatalf("bob: %d", r.Status)
 	}
 	ip := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
 		c.Limits = auth.Limits{LoginsPerAddress: 2, FailuresPerUser: 100, Window: time.Hour}
 	})
-	ip.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
-	ip.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
-	if r := ip.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.status != http.StatusTooManyRequests {
-		t.Fatalf("per-IP limit: %d", r.status)
+	ip.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	ip.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	if r := ip.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("per-IP limit: %d", r.Status)
 	}
 }
 
@@ -420,26 +421,26 @@ func TestSessionCap(t *testing.T) {
 		})
 		first := e.loginHeader("alice")
 		second := e.loginHeader("alice")
-		r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header")
+		r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header")
 		switch refuse {
 		case true:
-			if r.status != 403 || r.code(t) != "session_limit" {
-				t.Fatalf("refuse: %d %s", r.status, r.body)
+			if r.Status != 403 || r.ErrorCode(t) != "session_limit" {
+				t.Fatalf("refuse: %d %s", r.Status, r.Body)
 			}
 		case false:
-			if r.status != 200 {
-				t.Fatalf("evict: %d %s", r.status, r.body)
+			if r.Status != 200 {
+				t.Fatalf("evict: %d %s", r.Status, r.Body)
 			}
 			var third tokens
-			r.json(t, &third)
+			r.JSON(t, &third)
 			// The oldest session was ended (two logins in the same
 			// millisecond tie, so either of the first two qualifies).
 			waitFor(t, 2*time.Second, func() bool {
-				return e.do(nil, "GET", "/app", "", bearer(first.AccessToken)...).status == 401 ||
-					e.do(nil, "GET", "/app", "", bearer(second.AccessToken)...).status == 401
+				return e.Do(nil, "GET", "/app", "", bearer(first.AccessToken)...).Status == 401 ||
+					e.Do(nil, "GET", "/app", "", bearer(second.AccessToken)...).Status == 401
 			})
 			var list []struct{ SID string }
-			e.do(nil, "GET", "/auth/sessions", "", bearer(third.AccessToken)...).json(t, &list)
+			e.Do(nil, "GET", "/auth/sessions", "", bearer(third.AccessToken)...).JSON(t, &list)
 			if len(list) != 2 {
 				t.Fatalf("after eviction alice has %d sessions, want 2", len(list))
 			}
@@ -451,16 +452,16 @@ func TestNoSessionFixation(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
 	planted := e.loginHeader("bob")
 	// A victim logs in with the attacker's cookie planted in the browser.
-	r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "Cookie", "__Host-sesame="+planted.AccessToken)
+	r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "Cookie", "__Host-sesame="+planted.AccessToken)
 	var body struct {
 		SID string `json:"sid"`
 		Sub string `json:"sub"`
 	}
-	r.json(t, &body)
+	r.JSON(t, &body)
 	var bobs struct {
 		SID string `json:"sid"`
 	}
-	e.do(nil, "GET", "/auth/session", "", bearer(planted.AccessToken)...).json(t, &bobs)
+	e.Do(nil, "GET", "/auth/session", "", bearer(planted.AccessToken)...).JSON(t, &bobs)
 	if body.SID == "" || body.SID == bobs.SID || body.Sub != "uid-alice" {
 		t.Fatalf("login reused a planted session: %+v vs %s", body, bobs.SID)
 	}
@@ -469,14 +470,14 @@ func TestNoSessionFixation(t *testing.T) {
 func TestOptional(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
 	tk := e.loginHeader("alice")
-	if r := e.do(nil, "GET", "/maybe", ""); r.status != 200 || r.body != "anonymous" {
-		t.Fatalf("anonymous: %d %q", r.status, r.body)
+	if r := e.Do(nil, "GET", "/maybe", ""); r.Status != 200 || r.Body != "anonymous" {
+		t.Fatalf("anonymous: %d %q", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/maybe", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "hello Alice" {
-		t.Fatalf("with session: %d %q", r.status, r.body)
+	if r := e.Do(nil, "GET", "/maybe", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
+		t.Fatalf("with session: %d %q", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/maybe", "", bearer("x.y.z")...); r.status != 200 || r.body != "anonymous" {
-		t.Fatalf("bad token: %d %q", r.status, r.body)
+	if r := e.Do(nil, "GET", "/maybe", "", bearer("x.y.z")...); r.Status != 200 || r.Body != "anonymous" {
+		t.Fatalf("bad token: %d %q", r.Status, r.Body)
 	}
 }
 
@@ -488,19 +489,19 @@ func TestLoginRightAfterLogoutAll(t *testing.T) {
 		e := newEnv(t, newStore(t))
 		for range 5 { // several tries make hitting the same second near certain
 			old := e.loginHeader("alice")
-			if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.status != 204 {
-				t.Fatalf("logout-all: %d", r.status)
+			if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.Status != 204 {
+				t.Fatalf("logout-all: %d", r.Status)
 			}
 			fresh := e.loginHeader("alice")
-			waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(old.AccessToken)...).status == 401 })
-			if r := e.do(nil, "POST", "/pay", "", bearer(fresh.AccessToken)...); r.status != 200 {
-				t.Fatalf("session made right after logout-all refused by the strict check: %d %s", r.status, r.body)
+			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(old.AccessToken)...).Status == 401 })
+			if r := e.Do(nil, "POST", "/pay", "", bearer(fresh.AccessToken)...); r.Status != 200 {
+				t.Fatalf("session made right after logout-all refused by the strict check: %d %s", r.Status, r.Body)
 			}
-			if r := e.do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...); r.status != 200 {
-				t.Fatalf("session made right after logout-all refused: %d %s", r.status, r.body)
+			if r := e.Do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...); r.Status != 200 {
+				t.Fatalf("session made right after logout-all refused: %d %s", r.Status, r.Body)
 			}
-			if r := e.do(nil, "POST", "/pay", "", bearer(old.AccessToken)...); r.status != 401 {
-				t.Fatalf("old session accepted by the strict check: %d", r.status)
+			if r := e.Do(nil, "POST", "/pay", "", bearer(old.AccessToken)...); r.Status != 401 {
+				t.Fatalf("old session accepted by the strict check: %d", r.Status)
 			}
 		}
 	})
@@ -513,31 +514,25 @@ func TestLogoutWithExpiredAccessToken(t *testing.T) {
 	clk := testclock.New(time.Now())
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Now = clk.Now })
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw","remember":true}`); r.status != 200 {
-		t.Fatalf("login: %d", r.status)
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw","remember":true}`); r.Status != 200 {
+		t.Fatalf("login: %d", r.Status)
 	}
 	clk.Advance(20 * time.Minute) // access token expired; refresh token still good
-	u, _ := url.Parse(e.srv.URL + "/auth/")
-	var refresh string
-	for _, c := range b.Jar.Cookies(u) {
-		if c.Name == refreshCookieName {
-			refresh = c.Value
-		}
-	}
+	refresh := sesametest.Cookie(b, e.srv.URL+"/auth/", refreshCookieName)
 	if refresh == "" {
 		t.Fatal("no refresh cookie in the jar")
 	}
 
 	// Forged: a garbled refresh cookie, expired access cookie: 401, nothing ended.
-	forged := e.do(nil, "POST", "/auth/logout", "", "Cookie", refreshCookieName+"="+refresh[:len(refresh)-3]+"AAA")
-	if forged.status != 401 {
-		t.Fatalf("forged logout: %d", forged.status)
+	forged := e.Do(nil, "POST", "/auth/logout", "", "Cookie", refreshCookieName+"="+refresh[:len(refresh)-3]+"AAA")
+	if forged.Status != 401 {
+		t.Fatalf("forged logout: %d", forged.Status)
 	}
-	if r := e.do(b, "POST", "/auth/logout", ""); r.status != 204 {
-		t.Fatalf("logout with expired access token: %d %s", r.status, r.body)
+	if r := e.Do(b, "POST", "/auth/logout", ""); r.Status != 204 {
+		t.Fatalf("logout with expired access token: %d %s", r.Status, r.Body)
 	}
-	if r, _ := e.refreshHeader(refresh); r.status != 401 {
-		t.Fatalf("refresh token survived logout: %d", r.status)
+	if r, _ := e.Refresh(refresh); r.Status != 401 {
+		t.Fatalf("refresh token survived logout: %d", r.Status)
 	}
 }
 
@@ -549,18 +544,18 @@ func TestRevocationCountsAtOnceOnSameNode(t *testing.T) {
 		e := newEnv(t, newStore(t))
 		for i := range 10 {
 			tk := e.loginHeader("alice")
-			if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
-				t.Fatalf("before logout: %d", r.status)
+			if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+				t.Fatalf("before logout: %d", r.Status)
 			}
 			path := "/auth/logout"
 			if i%2 == 1 {
 				path = "/auth/logout-all"
 			}
-			if r := e.do(nil, "POST", path, "", bearer(tk.AccessToken)...); r.status != 204 {
-				t.Fatalf("%s: %d", path, r.status)
+			if r := e.Do(nil, "POST", path, "", bearer(tk.AccessToken)...); r.Status != 204 {
+				t.Fatalf("%s: %d", path, r.Status)
 			}
-			if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 401 || r.code(t) != "revoked" {
-				t.Fatalf("replay right after %s: %d %s", path, r.status, r.body)
+			if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+				t.Fatalf("replay right after %s: %d %s", path, r.Status, r.Body)
 			}
 		}
 	})
@@ -572,20 +567,20 @@ func TestRefreshFailuresThrottled(t *testing.T) {
 	})
 	tk := e.loginHeader("alice")
 	for i := range 3 {
-		if r, _ := e.refreshHeader("garbage." + strings.Repeat("x", i)); r.status != 401 {
-			t.Fatalf("failure %d: %d", i, r.status)
+		if r, _ := e.Refresh("garbage." + strings.Repeat("x", i)); r.Status != 401 {
+			t.Fatalf("failure %d: %d", i, r.Status)
 		}
 	}
-	r, _ := e.refreshHeader("garbage.again")
-	if r.status != 429 || r.code(t) != "rate_limited" || r.header.Get("Retry-After") == "" {
-		t.Fatalf("after 3 failures: %d %s", r.status, r.body)
+	r, _ := e.Refresh("garbage.again")
+	if r.Status != 429 || r.ErrorCode(t) != "rate_limited" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 3 failures: %d %s", r.Status, r.Body)
 	}
 	// Only failures cost: the address is over its budget, and a genuine
 	// refresh token from it still rotates.
-	if r, _ := e.refreshHeader(tk.RefreshToken); r.status != 200 {
-		t.Fatalf("valid refresh from a throttled address: %d %s", r.status, r.body)
+	if r, _ := e.Refresh(tk.RefreshToken); r.Status != 200 {
+		t.Fatalf("valid refresh from a throttled address: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
-		t.Fatalf("session hurt by the throttle: %d", r.status)
+	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+		t.Fatalf("session hurt by the throttle: %d", r.Status)
 	}
 }

@@ -41,9 +41,9 @@ func TestCachedTokenStillChecked(t *testing.T) {
 		c.Now = clk.Now
 	})
 	tk := e.loginHeader("alice")
-	call := func() resp { return e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...) }
-	if r := call(); r.status != 200 {
-		t.Fatalf("first call: %d", r.status)
+	call := func() resp { return e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...) }
+	if r := call(); r.Status != 200 {
+		t.Fatalf("first call: %d", r.Status)
 	}
 
 	t.Run("malleated signature misses the cache", func(t *testing.T) {
@@ -52,27 +52,27 @@ func TestCachedTokenStillChecked(t *testing.T) {
 		// under lax decoding. It must not be served from the cache.
 		last := tk.AccessToken[len(tk.AccessToken)-1]
 		alt := tk.AccessToken[:len(tk.AccessToken)-1] + string(spareBitTwin(last))
-		if r := e.do(nil, "GET", "/app", "", bearer(alt)...); r.status != 401 || r.code(t) != "malformed" {
-			t.Fatalf("malleated token: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(alt)...); r.Status != 401 || r.ErrorCode(t) != "malformed" {
+			t.Fatalf("malleated token: %d %s", r.Status, r.Body)
 		}
 	})
 
 	t.Run("expiry", func(t *testing.T) {
 		clk.Advance(10*time.Minute + 29*time.Second) // within leeway
-		if r := call(); r.status != 200 {
-			t.Fatalf("within leeway: %d", r.status)
+		if r := call(); r.Status != 200 {
+			t.Fatalf("within leeway: %d", r.Status)
 		}
 		clk.Advance(2 * time.Second)
-		if r := call(); r.status != 401 || r.code(t) != "expired" {
-			t.Fatalf("expired cached token: %d %s", r.status, r.body)
+		if r := call(); r.Status != 401 || r.ErrorCode(t) != "expired" {
+			t.Fatalf("expired cached token: %d %s", r.Status, r.Body)
 		}
 		clk.Advance(-(10*time.Minute + 31*time.Second))
 	})
 
 	t.Run("key revoked", func(t *testing.T) {
 		tk2 := e.loginHeader("bob")
-		if r := e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.status != 200 {
-			t.Fatalf("before revocation: %d", r.status)
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 200 {
+			t.Fatalf("before revocation: %d", r.Status)
 		}
 		signer, _ := ks.Signer()
 		revoked, err := ks.ForceRevoke(signer.ID(), time.Now())
@@ -80,8 +80,8 @@ func TestCachedTokenStillChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 		src.p.Store(revoked)
-		if r := e.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.status != 401 || r.code(t) != "key_revoked" {
-			t.Fatalf("cached token of a revoked key: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 401 || r.ErrorCode(t) != "key_revoked" {
+			t.Fatalf("cached token of a revoked key: %d %s", r.Status, r.Body)
 		}
 		src.p.Store(ks)
 	})

@@ -82,32 +82,32 @@ func TestDataEncoding(t *testing.T) {
 		e   *env
 		tok string
 	}{{js, a.AccessToken}, {compact, b.AccessToken}} {
-		if r := tc.e.do(nil, "GET", "/app", "", bearer(tc.tok)...); r.status != 200 || r.body != "hello Alice" {
-			t.Fatalf("own token: %d %q", r.status, r.body)
+		if r := tc.e.Do(nil, "GET", "/app", "", bearer(tc.tok)...); r.Status != 200 || r.Body != "hello Alice" {
+			t.Fatalf("own token: %d %q", r.Status, r.Body)
 		}
 	}
 	for _, tc := range []struct {
 		e   *env
 		tok string
 	}{{compact, a.AccessToken}, {js, b.AccessToken}} {
-		if r := tc.e.do(nil, "GET", "/app", "", bearer(tc.tok)...); r.status != 401 || r.code(t) != "bad_payload" {
-			t.Fatalf("token of the other codec: %d %s", r.status, r.body)
+		if r := tc.e.Do(nil, "GET", "/app", "", bearer(tc.tok)...); r.Status != 401 || r.ErrorCode(t) != "bad_payload" {
+			t.Fatalf("token of the other codec: %d %s", r.Status, r.Body)
 		}
 	}
 	// The JSON node's session refreshes on the compact node, data intact,
 	// and an update there survives the next refresh on the JSON node.
-	r, tk := compact.refreshHeader(a.RefreshToken)
-	if r.status != 200 {
-		t.Fatalf("refresh across codecs: %d %s", r.status, r.body)
+	r, tk := compact.Refresh(a.RefreshToken)
+	if r.Status != 200 {
+		t.Fatalf("refresh across codecs: %d %s", r.Status, r.Body)
 	}
-	if r := compact.do(nil, "POST", "/cart?item=apple", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "apple" {
-		t.Fatalf("update: %d %q", r.status, r.body)
+	if r := compact.Do(nil, "POST", "/cart?item=apple", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "apple" {
+		t.Fatalf("update: %d %q", r.Status, r.Body)
 	}
-	r, tk = js.refreshHeader(tk.RefreshToken)
-	if r.status != 200 {
-		t.Fatalf("refresh back: %d %s", r.status, r.body)
+	r, tk = js.Refresh(tk.RefreshToken)
+	if r.Status != 200 {
+		t.Fatalf("refresh back: %d %s", r.Status, r.Body)
 	}
-	if r := js.do(nil, "POST", "/cart?item=pear", "", bearer(tk.AccessToken)...); r.status != 200 || r.body != "apple,pear" {
-		t.Fatalf("data after two refreshes: %d %q", r.status, r.body)
+	if r := js.Do(nil, "POST", "/cart?item=pear", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "apple,pear" {
+		t.Fatalf("data after two refreshes: %d %q", r.Status, r.Body)
 	}
 }

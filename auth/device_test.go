@@ -37,26 +37,26 @@ func TestDeviceTokens(t *testing.T) {
 				c.Denylist = alwaysFresh{}
 			})
 			login := func(pw, device string) resp {
-				return e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"`+pw+`","device_token":"`+device+`"}`, "X-Session-Transport", "header")
+				return e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"`+pw+`","device_token":"`+device+`"}`, "X-Session-Transport", "header")
 			}
 			r := login("alice-pw", "")
 			var tk struct {
 				DeviceToken string `json:"device_token"`
 			}
-			json.Unmarshal([]byte(r.body), &tk)
-			if r.status != 200 || (tk.DeviceToken == "") != (tc.ttl < 0) {
-				t.Fatalf("login: %d %s", r.status, r.body)
+			json.Unmarshal([]byte(r.Body), &tk)
+			if r.Status != 200 || (tk.DeviceToken == "") != (tc.ttl < 0) {
+				t.Fatalf("login: %d %s", r.Status, r.Body)
 			}
 			clk.Advance(tc.advance)
 			for range 10 {
 				login("guess", "")
 			}
 			r = login("alice-pw", tk.DeviceToken)
-			if got := r.status == 200; got != tc.exempted {
-				t.Fatalf("login with the device token during the lockout: %d %s; exempted %v, want %v", r.status, r.body, got, tc.exempted)
+			if got := r.Status == 200; got != tc.exempted {
+				t.Fatalf("login with the device token during the lockout: %d %s; exempted %v, want %v", r.Status, r.Body, got, tc.exempted)
 			}
-			if !tc.exempted && (r.status != 429 || !strings.Contains(r.body, auth.CodeRateLimited)) {
-				t.Fatalf("got %d %s, want 429", r.status, r.body)
+			if !tc.exempted && (r.Status != 429 || !strings.Contains(r.Body, auth.CodeRateLimited)) {
+				t.Fatalf("got %d %s, want 429", r.Status, r.Body)
 			}
 		})
 	}

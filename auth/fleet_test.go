@@ -35,29 +35,29 @@ func TestTwoManagersOneRedis(t *testing.T) {
 	}
 	a, b := mk(), mk()
 	tk := a.loginHeader("alice")
-	if r := b.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
-		t.Fatalf("B refuses A's token: %d", r.status)
+	if r := b.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+		t.Fatalf("B refuses A's token: %d", r.Status)
 	}
 	// Refresh on B, use on A.
-	_, tk2 := b.refreshHeader(tk.RefreshToken)
-	if r := a.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.status != 200 {
-		t.Fatalf("A refuses B's refreshed token: %d", r.status)
+	_, tk2 := b.Refresh(tk.RefreshToken)
+	if r := a.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 200 {
+		t.Fatalf("A refuses B's refreshed token: %d", r.Status)
 	}
 	start := time.Now()
-	if r := a.do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.status != 204 {
-		t.Fatalf("logout on A: %d", r.status)
+	if r := a.Do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.Status != 204 {
+		t.Fatalf("logout on A: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return b.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).status == 401 })
+	waitFor(t, 2*time.Second, func() bool { return b.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).Status == 401 })
 	t.Logf("logout on A refused on B after %v", time.Since(start))
-	if r := b.do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.code(t) != auth.CodeRevoked {
-		t.Errorf("code %q, want revoked", r.code(t))
+	if r := b.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.ErrorCode(t) != auth.CodeRevoked {
+		t.Errorf("code %q, want revoked", r.ErrorCode(t))
 	}
 	// logout-all on B reaches A too.
 	tk3 := a.loginHeader("alice")
-	if r := b.do(nil, "POST", "/auth/logout-all", "", bearer(tk3.AccessToken)...); r.status != 204 {
-		t.Fatalf("logout-all on B: %d", r.status)
+	if r := b.Do(nil, "POST", "/auth/logout-all", "", bearer(tk3.AccessToken)...); r.Status != 204 {
+		t.Fatalf("logout-all on B: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return a.do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...).status == 401 })
+	waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...).Status == 401 })
 }
 
 // TestRedisOutage: with Redis down, refresh and login answer 503 with
@@ -78,36 +78,36 @@ func TestRedisOutage(t *testing.T) {
 		{"/auth/refresh", `{"refresh_token":"` + tk.RefreshToken + `"}`},
 		{"/auth/login", `{"username":"alice","password":"alice-pw"}`},
 	} {
-		r := e.do(nil, "POST", c.path, c.body, "X-Session-Transport", "header")
-		if r.status != 503 || r.header.Get("Retry-After") == "" || r.code(t) != auth.CodeUnavailable {
-			t.Fatalf("%s with Redis down: %d %q %s", c.path, r.status, r.header.Get("Retry-After"), r.body)
+		r := e.Do(nil, "POST", c.path, c.body, "X-Session-Transport", "header")
+		if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.ErrorCode(t) != auth.CodeUnavailable {
+			t.Fatalf("%s with Redis down: %d %q %s", c.path, r.Status, r.Header.Get("Retry-After"), r.Body)
 		}
 	}
-	if r := e.do(nil, "POST", "/pay", "", bearer(tk.AccessToken)...); r.status != 503 {
-		t.Fatalf("strict route with Redis down: %d", r.status)
+	if r := e.Do(nil, "POST", "/pay", "", bearer(tk.AccessToken)...); r.Status != 503 {
+		t.Fatalf("strict route with Redis down: %d", r.Status)
 	}
 	// Within the bound the replica vouches for the token (this request runs
 	// right after the kill; the bound is 2s).
 	if st := e.replica.Status(); !st.Stale {
-		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
-			t.Fatalf("protected route within the staleness bound: %d", r.status)
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+			t.Fatalf("protected route within the staleness bound: %d", r.Status)
 		}
 	}
 	// Past the bound: fail closed, 503 not 401.
 	waitFor(t, 10*time.Second, func() bool { return e.replica.Status().Stale })
-	r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...)
-	if r.status != 503 || r.header.Get("Retry-After") == "" {
-		t.Fatalf("stale replica: %d %s", r.status, r.body)
+	r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("stale replica: %d %s", r.Status, r.Body)
 	}
 
 	srv.Restart() // no persistence: the family is gone, but no one was logged out by the outage itself
 	waitFor(t, 10*time.Second, func() bool { return !e.replica.Status().Stale })
-	if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 200 {
-		t.Fatalf("after recovery: %d %s", r.status, r.body)
+	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+		t.Fatalf("after recovery: %d %s", r.Status, r.Body)
 	}
 	tk2 := e.loginHeader("alice")
-	if r, _ := e.refreshHeader(tk2.RefreshToken); r.status != 200 {
-		t.Fatalf("refresh after recovery: %d", r.status)
+	if r, _ := e.Refresh(tk2.RefreshToken); r.Status != 200 {
+		t.Fatalf("refresh after recovery: %d", r.Status)
 	}
 }
 
@@ -120,13 +120,13 @@ func TestRedisOutagePersistentNoLostFamilies(t *testing.T) {
 	e := newEnv(t, store)
 	tk := e.loginHeader("alice")
 	srv.Kill()
-	if r, _ := e.refreshHeader(tk.RefreshToken); r.status != 503 {
-		t.Fatalf("refresh while down: %d", r.status)
+	if r, _ := e.Refresh(tk.RefreshToken); r.Status != 503 {
+		t.Fatalf("refresh while down: %d", r.Status)
 	}
 	srv.Restart()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	waitFor(t, 10*time.Second, func() bool { return srv.Client().Ping(ctx).Err() == nil })
 	// The 503 changed nothing: the same refresh token still works.
-	waitFor(t, 10*time.Second, func() bool { r, _ := e.refreshHeader(tk.RefreshToken); return r.status == 200 })
+	waitFor(t, 10*time.Second, func() bool { r, _ := e.Refresh(tk.RefreshToken); return r.Status == 200 })
 }

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -39,14 +39,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rep, err := revocation.NewReplica(store, &revocation.ReplicaOptions{StalenessBound: time.Hour})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rep.Run(ctx); close(done) }()
-	tb.Cleanup(func() { cancel(); <-done })
+	rep := sesametest.StartReplica(tb, store, &revocation.ReplicaOptions{StalenessBound: time.Hour})
 	select {
 	case <-rep.Ready():
 	case <-time.After(5 * time.Second):

@@ -2,11 +2,8 @@ package auth_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
-	"log"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -40,14 +38,15 @@ func authenticate(_ context.Context, u, p string) (string, Profile, error) {
 // env is one sesame deployment under test: a store, a running replica, a
 // manager and an httptest server with the auth routes and protected routes.
 type env struct {
-	t       *testing.T
-	store   revocation.Store
-	replica *revocation.Replica
-	m       *auth.Manager[Profile]
-	srv     *httptest.Server
-	hits    map[string]int
-	mu      sync.Mutex
-	events  []auth.Event
+	*sesametest.Node[Profile] // Do, Try, Login, Refresh
+	t                         *testing.T
+	store                     revocation.Store
+	replica                   *revocation.Replica
+	m                         *auth.Manager[Profile]
+	srv                       *httptest.Server
+	hits                      map[string]int
+	mu                        sync.Mutex
+	events                    []auth.Event
 }
 
 type envOpt func(*auth.Config[Profile])
@@ -101,8 +100,6 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 		waitFor(t, 5*time.Second, func() bool { return !e.replica.Status().Stale })
 	}
 	e.m = m
-	r := chi.NewRouter()
-	r.Mount("/auth", m.Routes())
 	hit := func(name string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			e.mu.Lock()
@@ -116,24 +113,28 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 			io.WriteString(w, "hello "+s.Data.Name)
 		}
 	}
-	r.With(m.Require()).Get("/app", hit("app"))
-	r.With(m.Optional()).Get("/maybe", hit("maybe"))
-	r.With(m.Strict()).Post("/pay", hit("pay"))
-	r.With(m.Require()).Post("/cart", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := auth.FromContext[Profile](r.Context())
-		d := s.Data
-		d.Cart = append(slices.Clone(d.Cart), r.URL.Query().Get("item")) // s.Data is shared: copy before changing
-		if _, err := m.Update(w, r, d); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		io.WriteString(w, strings.Join(d.Cart, ","))
+	e.serve(func(r chi.Router) {
+		r.With(m.Require()).Get("/app", hit("app"))
+		r.With(m.Optional()).Get("/maybe", hit("maybe"))
+		r.With(m.Strict()).Post("/pay", hit("pay"))
+		r.With(m.Require()).Post("/cart", func(w http.ResponseWriter, r *http.Request) {
+			s, _ := auth.FromContext[Profile](r.Context())
+			d := s.Data
+			d.Cart = append(slices.Clone(d.Cart), r.URL.Query().Get("item")) // s.Data is shared: copy before changing
+			if _, err := m.Update(w, r, d); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			io.WriteString(w, strings.Join(d.Cart, ","))
+		})
 	})
-	e.srv = httptest.NewUnstartedServer(r)
-	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // client disconnects at cleanup are not failures
-	e.srv.StartTLS()
-	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// serve serves e.m with routes (see sesametest.Serve) until the test ends.
+func (e *env) serve(routes func(chi.Router)) {
+	e.Node = sesametest.Serve(e.t, e.m, true, routes)
+	e.srv = e.Node.Srv
 }
 
 func (e *env) hitCount(name string) int {
@@ -154,116 +155,28 @@ func (e *env) eventKinds() []auth.EventKind {
 
 // browser returns a client with a cookie jar, as a browser would be.
 func (e *env) browser() *http.Client {
-	c := *e.srv.Client() // a copy: srv.Client() is shared by every plain request
-	jar, _ := cookiejar.New(nil)
-	c.Jar = jar
-	return &c
+	return sesametest.Browser(e.srv.Client()) // a copy: srv.Client() is shared by every plain request
 }
 
-type resp struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func (r resp) json(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(r.body), v); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
-	}
-}
-
-func (r resp) code(t *testing.T) string {
-	t.Helper()
-	var e struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}
-	r.json(t, &e)
-	if e.Message == "" {
-		t.Errorf("error body %q has no message", r.body)
-	}
-	return e.Error
-}
-
-// do sends a request. hdr holds header pairs; a "Content-Type" defaults to
-// application/json when there is a body.
-func (e *env) do(c *http.Client, method, path, body string, hdr ...string) resp {
-	e.t.Helper()
-	if c == nil {
-		c = e.srv.Client()
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	seen := map[string]bool{}
-	for i := 0; i < len(hdr); i += 2 {
-		// The first value of a name replaces any default; repeats add a
-		// second header line (for the duplicate-header cases).
-		if seen[hdr[i]] {
-			req.Header.Add(hdr[i], hdr[i+1])
-		} else {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		seen[hdr[i]] = true
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
-}
-
-type tokens struct {
-	AccessToken      string `json:"access_token"`
-	TokenType        string `json:"token_type"`
-	ExpiresIn        int    `json:"expires_in"`
-	RefreshToken     string `json:"refresh_token"`
-	RefreshExpiresIn int    `json:"refresh_expires_in"`
-}
+// resp and tokens are the shared harness's: an answer, and the tokens of
+// a header-transport login or refresh.
+type (
+	resp   = sesametest.Response
+	tokens = sesametest.Tokens
+)
 
 // loginHeader logs in with the header transport and returns the tokens.
 func (e *env) loginHeader(user string) tokens {
 	e.t.Helper()
-	r := e.do(nil, "POST", "/auth/login", `{"username":"`+user+`","password":"`+testUsers[user]+`"}`, "X-Session-Transport", "header")
-	if r.status != 200 {
-		e.t.Fatalf("login %s: %d %s", user, r.status, r.body)
-	}
-	var tk tokens
-	r.json(e.t, &tk)
-	return tk
+	return e.Login(user, testUsers[user])
 }
 
-func (e *env) refreshHeader(rt string) (resp, tokens) {
-	e.t.Helper()
-	r := e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
-	var tk tokens
-	if r.status == 200 {
-		r.json(e.t, &tk)
-	}
-	return r, tk
-}
-
-func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+func bearer(tok string) []string { return sesametest.Bearer(tok) }
 
 // waitFor polls cond until it holds or the deadline passes. It is for
 // propagation through real processes (Redis, a replica); logic under test
 // uses injected clocks instead.
 func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		<-tick.C
-	}
+	sesametest.WaitFor(t, 5*time.Millisecond, d, "", cond)
 }

@@ -2,15 +2,16 @@ package auth_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/clients"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/testclock"
 )
 
@@ -32,32 +33,18 @@ func introspectEnv(t *testing.T, opts ...envOpt) (*env, string) {
 	return newEnv(t, newMemoryStore(t), append([]envOpt{func(c *auth.Config[Profile]) { c.Gateway.IntrospectionClients = set }}, opts...)...), secret
 }
 
-// introspect posts form to /auth/introspect as client id with secret.
+// introspect posts form to /auth/introspect as client id with secret; hdr
+// adds header pairs, a Content-Type among them replacing the form's.
 func (e *env) introspect(id, secret string, form url.Values, hdr ...string) resp {
 	e.t.Helper()
-	req, _ := http.NewRequest("POST", e.srv.URL+"/auth/introspect", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var h []string
+	if !slices.Contains(hdr, "Content-Type") {
+		h = []string{"Content-Type", "application/x-www-form-urlencoded"}
+	}
 	if id != "" {
-		req.SetBasicAuth(id, secret)
+		h = append(h, sesametest.BasicAuth(id, secret)...)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := e.srv.Client().Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := res.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp{res.StatusCode, res.Header, b.String()}
+	return e.Do(nil, "POST", "/auth/introspect", form.Encode(), append(h, hdr...)...)
 }
 
 func TestIntrospection(t *testing.T) {
@@ -71,8 +58,8 @@ func TestIntrospection(t *testing.T) {
 
 	t.Run("active", func(t *testing.T) {
 		r := e.introspect("gw", secret, form(tk.AccessToken))
-		if r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
-			t.Fatalf("got %d, Cache-Control %q: %s", r.status, r.header.Get("Cache-Control"), r.body)
+		if r.Status != 200 || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("got %d, Cache-Control %q: %s", r.Status, r.Header.Get("Cache-Control"), r.Body)
 		}
 		var got struct {
 			Active    bool    `json:"active"`
@@ -83,16 +70,16 @@ func TestIntrospection(t *testing.T) {
 			TokenType string  `json:"token_type"`
 			Data      Profile `json:"data"`
 		}
-		r.json(t, &got)
+		r.JSON(t, &got)
 		var all map[string]any
-		r.json(t, &all)
+		r.JSON(t, &all)
 		if !got.Active || got.Sub != "uid-alice" || got.SID == "" || got.TokenType != "access_token" || got.Data.Name != "Alice" ||
 			got.Exp <= got.Iat || got.Iat == 0 {
-			t.Errorf("got %s", r.body)
+			t.Errorf("got %s", r.Body)
 		}
 		for _, k := range []string{"exp", "iat", "iss", "aud"} {
 			if _, ok := all[k]; !ok {
-				t.Errorf("no %q in %s", k, r.body)
+				t.Errorf("no %q in %s", k, r.Body)
 			}
 		}
 		if all["iss"] != "sesame" || all["aud"] != "sesame" {
@@ -113,8 +100,8 @@ func TestIntrospection(t *testing.T) {
 			before: func() { clk.Advance(10*time.Minute + 31*time.Second) }, after: func() { clk.Advance(-(10*time.Minute + 31*time.Second)) }},
 		{name: "revoked", token: func() string {
 			tk := e.loginHeader("bob")
-			if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.status != 204 {
-				t.Fatalf("logout: %d", r.status)
+			if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+				t.Fatalf("logout: %d", r.Status)
 			}
 			return tk.AccessToken
 		}},
@@ -126,8 +113,8 @@ func TestIntrospection(t *testing.T) {
 				defer tc.after()
 			}
 			r := e.introspect("gw", secret, form(tc.token()))
-			if r.status != 200 || strings.TrimSpace(r.body) != `{"active":false}` {
-				t.Fatalf("got %d %s, want 200 {\"active\":false}", r.status, r.body)
+			if r.Status != 200 || strings.TrimSpace(r.Body) != `{"active":false}` {
+				t.Fatalf("got %d %s, want 200 {\"active\":false}", r.Status, r.Body)
 			}
 		})
 	}
@@ -141,8 +128,8 @@ func TestIntrospection(t *testing.T) {
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
 			r := e.introspect(tc.id, tc.secret, form(tk.AccessToken))
-			if r.status != 401 || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic") || strings.Contains(r.body, "active") {
-				t.Fatalf("got %d %q %s, want 401 Basic invalid_client", r.status, r.header.Get("WWW-Authenticate"), r.body)
+			if r.Status != 401 || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") || strings.Contains(r.Body, "active") {
+				t.Fatalf("got %d %q %s, want 401 Basic invalid_client", r.Status, r.Header.Get("WWW-Authenticate"), r.Body)
 			}
 		})
 	}
@@ -159,8 +146,8 @@ func TestIntrospection(t *testing.T) {
 	} {
 		t.Run("malformed: "+tc.name, func(t *testing.T) {
 			r := e.introspect("gw", secret, tc.body, tc.hdr...)
-			if r.status != 400 || !strings.Contains(r.body, "invalid_request") {
-				t.Fatalf("got %d %s, want 400 invalid_request", r.status, r.body)
+			if r.Status != 400 || !strings.Contains(r.Body, "invalid_request") {
+				t.Fatalf("got %d %s, want 400 invalid_request", r.Status, r.Body)
 			}
 		})
 	}
@@ -186,21 +173,21 @@ func TestIntrospectionThrottled(t *testing.T) {
 	})
 	form := url.Values{"token": {"x"}}
 	for i := range 3 {
-		if r := e.introspect("gw", secret, form); r.status != 200 {
-			t.Fatalf("call %d: %d", i+1, r.status)
+		if r := e.introspect("gw", secret, form); r.Status != 200 {
+			t.Fatalf("call %d: %d", i+1, r.Status)
 		}
 	}
 	r := e.introspect("gw", secret, form)
-	if r.status != 429 || r.header.Get("Retry-After") == "" {
-		t.Fatalf("call 4: %d, Retry-After %q; want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
+	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("call 4: %d, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
 	// A wrong secret is refused as such, and does not count for the client.
-	if r := e.introspect("gw", "wrong", form); r.status != 401 {
-		t.Fatalf("wrong secret while throttled: %d", r.status)
+	if r := e.introspect("gw", "wrong", form); r.Status != 401 {
+		t.Fatalf("wrong secret while throttled: %d", r.Status)
 	}
 	clk.Advance(time.Minute)
-	if r := e.introspect("gw", secret, form); r.status != 200 {
-		t.Fatalf("next window: %d", r.status)
+	if r := e.introspect("gw", secret, form); r.Status != 200 {
+		t.Fatalf("next window: %d", r.Status)
 	}
 	if n := e.m.Stats().Introspections["rate_limited"]; n != 1 {
 		t.Errorf("rate_limited counted %d, want 1", n)
@@ -211,13 +198,13 @@ func TestIntrospectionOff(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
 	tk := e.loginHeader("alice")
 	r := e.introspect("gw", "x", url.Values{"token": {tk.AccessToken}})
-	if r.status != 404 {
-		t.Fatalf("without IntrospectionClients: %d %s, want 404", r.status, r.body)
+	if r.Status != 404 {
+		t.Fatalf("without IntrospectionClients: %d %s, want 404", r.Status, r.Body)
 	}
 	var b map[string]any
-	json.Unmarshal([]byte(r.body), &b)
+	json.Unmarshal([]byte(r.Body), &b)
 	if _, ok := b["active"]; ok {
-		t.Errorf("404 body %s talks about the token", r.body)
+		t.Errorf("404 body %s talks about the token", r.Body)
 	}
 	if n := e.m.Stats().Introspections["disabled"]; n != 1 {
 		t.Errorf("disabled counted %d, want 1", n)
@@ -229,7 +216,7 @@ func TestIntrospectionUnavailable(t *testing.T) {
 	tk := up.loginHeader("alice")
 	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) { c.Denylist = unavailable{} })
 	r := e.introspect("gw", secret, url.Values{"token": {tk.AccessToken}})
-	if r.status != 503 || r.header.Get("Retry-After") == "" {
-		t.Fatalf("stale replica: %d %s, want 503 with Retry-After", r.status, r.body)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("stale replica: %d %s, want 503 with Retry-After", r.Status, r.Body)
 	}
 }

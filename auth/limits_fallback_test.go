@@ -34,8 +34,8 @@ func TestLimitsFallBackWhenRedisPauses(t *testing.T) {
 	}()
 	ip := "192.0.2.1"
 	for i := range 20 {
-		if r := f.loginH(0, ip, fmt.Sprintf("user%d", i), "x"); r.status != 401 {
-			t.Fatalf("attempt %d with Redis paused: %d %s", i+1, r.status, r.body)
+		if r := f.loginH(0, ip, fmt.Sprintf("user%d", i), "x"); r.Status != 401 {
+			t.Fatalf("attempt %d with Redis paused: %d %s", i+1, r.Status, r.Body)
 		}
 	}
 	want429(t, f.loginH(0, ip, "another", "x"), "attempt 21 on the same node, Redis paused")
@@ -43,8 +43,8 @@ func TestLimitsFallBackWhenRedisPauses(t *testing.T) {
 		t.Fatal("Stats().LimiterFallback does not show the fallback")
 	}
 	// Node 1 counts alone meanwhile: the fleet allows more, never unlimited.
-	if r := f.loginH(1, ip, "another", "x"); r.status != 401 {
-		t.Fatalf("attempt on the other node, Redis paused: %d %s", r.status, r.body)
+	if r := f.loginH(1, ip, "another", "x"); r.Status != 401 {
+		t.Fatalf("attempt on the other node, Redis paused: %d %s", r.Status, r.Body)
 	}
 
 	srv.Resume()
@@ -62,8 +62,8 @@ func TestLimitsFallBackWhenRedisPauses(t *testing.T) {
 	})
 	ip = "192.0.2.2"
 	for i := range 20 {
-		if r := f.loginH(i, ip, fmt.Sprintf("user%d", i), "x"); r.status != 401 {
-			t.Fatalf("attempt %d after the outage: %d %s", i+1, r.status, r.body)
+		if r := f.loginH(i, ip, fmt.Sprintf("user%d", i), "x"); r.Status != 401 {
+			t.Fatalf("attempt %d after the outage: %d %s", i+1, r.Status, r.Body)
 		}
 	}
 	for i := range 2 {

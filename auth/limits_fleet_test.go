@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -112,20 +110,8 @@ func newFleet(t *testing.T, client func() redis.UniversalClient, tweak func(*aut
 		if tweak != nil {
 			tweak(cfg)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		m, err := auth.Open(ctx, client(), mk, auth.Authenticator[Profile](f.authn), cfg)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		r := chi.NewRouter()
-		r.Mount("/auth", m.Routes())
-		srv := httptest.NewUnstartedServer(r)
-		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-		srv.StartTLS()
-		t.Cleanup(srv.Close)
-		f.nodes, f.ms = append(f.nodes, srv), append(f.ms, m)
+		n := sesametest.OpenNode(t, client(), mk, auth.Authenticator[Profile](f.authn), cfg, &sesametest.NodeOptions{Timeout: 20 * time.Second, TLS: true})
+		f.nodes, f.ms = append(f.nodes, n.Srv), append(f.ms, n.M)
 	}
 	return f
 }
@@ -135,41 +121,18 @@ func newFleet(t *testing.T, client func() redis.UniversalClient, tweak func(*aut
 func (f *fleet) post(i int, ip, path, body string, hdr ...string) resp {
 	f.t.Helper()
 	srv := f.nodes[i%len(f.nodes)]
-	req, err := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(clientHeader, ip)
-	for j := 0; j+1 < len(hdr); j += 2 {
-		req.Header.Set(hdr[j], hdr[j+1])
-	}
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
-}
-
-func loginBody(user, pw string, extra ...string) string {
-	s := `{"username":"` + user + `","password":"` + pw + `"`
-	for i := 0; i+1 < len(extra); i += 2 {
-		s += `,"` + extra[i] + `":"` + extra[i+1] + `"`
-	}
-	return s + "}"
+	return sesametest.Send(f.t, srv.Client(), "POST", srv.URL+path, body, append([]string{clientHeader, ip}, hdr...)...)
 }
 
 func (f *fleet) loginH(i int, ip, user, pw string, extra ...string) resp {
 	f.t.Helper()
-	return f.post(i, ip, "/auth/login", loginBody(user, pw, extra...), "X-Session-Transport", "header")
+	return f.post(i, ip, "/auth/login", sesametest.LoginBody(user, pw, extra...), "X-Session-Transport", "header")
 }
 
 func want429(t *testing.T, r resp, what string) {
 	t.Helper()
-	if r.status != 429 || r.code(t) != auth.CodeRateLimited || r.header.Get("Retry-After") == "" {
-		t.Fatalf("%s: got %d %s (Retry-After %q), want 429 rate_limited with Retry-After", what, r.status, r.body, r.header.Get("Retry-After"))
+	if r.Status != 429 || r.ErrorCode(t) != auth.CodeRateLimited || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("%s: got %d %s (Retry-After %q), want 429 rate_limited with Retry-After", what, r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
 }
 
@@ -199,11 +162,11 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 	// Two sessions made before any lockout, for the refresh cases.
 	session := func(user string) tokens {
 		r := f.loginH(next(), "192.0.2.250", user, testUsers[user])
-		if r.status != 200 {
-			t.Fatalf("login %s: %d %s", user, r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("login %s: %d %s", user, r.Status, r.Body)
 		}
 		var tk tokens
-		r.json(t, &tk)
+		r.JSON(t, &tk)
 		return tk
 	}
 	natTk, outTk := session("alice"), session("bob")
@@ -211,8 +174,8 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 	t.Run("one address across nodes", func(t *testing.T) {
 		ip := "192.0.2.1"
 		for i := range 20 { // 20 attempts per address, for as many usernames
-			if r := f.loginH(next(), ip, fmt.Sprintf("nobody%d", i), "x"); r.status != 401 {
-				t.Fatalf("attempt %d: %d %s", i+1, r.status, r.body)
+			if r := f.loginH(next(), ip, fmt.Sprintf("nobody%d", i), "x"); r.Status != 401 {
+				t.Fatalf("attempt %d: %d %s", i+1, r.Status, r.Body)
 			}
 		}
 		for i := range 3 {
@@ -222,8 +185,8 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 
 	t.Run("one username across addresses and nodes", func(t *testing.T) {
 		for i := range 10 {
-			if r := f.loginH(next(), fmt.Sprintf("198.51.100.%d", i+1), "carol", "wrong"); r.status != 401 {
-				t.Fatalf("failure %d: %d %s", i+1, r.status, r.body)
+			if r := f.loginH(next(), fmt.Sprintf("198.51.100.%d", i+1), "carol", "wrong"); r.Status != 401 {
+				t.Fatalf("failure %d: %d %s", i+1, r.Status, r.Body)
 			}
 		}
 		want429(t, f.loginH(next(), "198.51.100.200", "carol", "wrong"), "11th failure from a new address")
@@ -242,14 +205,14 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 			for j := range each {
 				wg.Go(func() {
 					r := f.loginH(a*each+j, fmt.Sprintf("203.0.113.%d", a+1), "dave", "guess")
-					switch r.status {
+					switch r.Status {
 					case 401:
 						ok401.Add(1)
 					case 429:
 						ok429.Add(1)
 						f.authn.step(0, 1)
 					default:
-						t.Errorf("got %d %s", r.status, r.body)
+						t.Errorf("got %d %s", r.Status, r.Body)
 						f.authn.step(0, 1)
 					}
 				})
@@ -264,13 +227,13 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 	t.Run("IPv6 per /64", func(t *testing.T) {
 		for i := range 20 {
 			ip := fmt.Sprintf("2001:db8:1:2:%x::%x", i+1, i+7) // a new /128 of one /64 each time
-			if r := f.loginH(next(), ip, fmt.Sprintf("v6user%d", i), "x"); r.status != 401 {
-				t.Fatalf("attempt %d: %d %s", i+1, r.status, r.body)
+			if r := f.loginH(next(), ip, fmt.Sprintf("v6user%d", i), "x"); r.Status != 401 {
+				t.Fatalf("attempt %d: %d %s", i+1, r.Status, r.Body)
 			}
 		}
 		want429(t, f.loginH(next(), "2001:db8:1:2:ffff:ffff:ffff:ffff", "v6-other", "x"), "21st attempt from the /64")
-		if r := f.loginH(next(), "2001:db8:1:3::1", "v6-other", "x"); r.status != 401 {
-			t.Fatalf("the next /64 is another network: %d %s", r.status, r.body)
+		if r := f.loginH(next(), "2001:db8:1:3::1", "v6-other", "x"); r.Status != 401 {
+			t.Fatalf("the next /64 is another network: %d %s", r.Status, r.Body)
 		}
 	})
 
@@ -278,41 +241,41 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 		// Alice logs in on her phone (header transport) and her laptop
 		// (cookie transport), each getting a device token.
 		r := f.loginH(next(), "192.0.2.50", "alice", "alice-pw")
-		if r.status != 200 {
-			t.Fatalf("login: %d %s", r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
 		}
 		var tk struct {
 			DeviceToken string `json:"device_token"`
 		}
-		r.json(t, &tk)
+		r.JSON(t, &tk)
 		if tk.DeviceToken == "" {
-			t.Fatalf("no device_token in %s", r.body)
+			t.Fatalf("no device_token in %s", r.Body)
 		}
-		r = f.post(next(), "192.0.2.51", "/auth/login", loginBody("alice", "alice-pw"))
+		r = f.post(next(), "192.0.2.51", "/auth/login", sesametest.LoginBody("alice", "alice-pw"))
 		var cookie string
-		for _, c := range r.header.Values("Set-Cookie") {
+		for _, c := range r.Header.Values("Set-Cookie") {
 			if v, ok := strings.CutPrefix(c, "__Host-sesame-device="); ok {
 				cookie, _, _ = strings.Cut(v, ";")
 			}
 		}
-		if r.status != 200 || cookie == "" {
-			t.Fatalf("cookie login: %d, device cookie %q", r.status, cookie)
+		if r.Status != 200 || cookie == "" {
+			t.Fatalf("cookie login: %d, device cookie %q", r.Status, cookie)
 		}
 		// An attacker spends alice's budget from ten addresses.
 		for i := range 10 {
-			if r := f.loginH(next(), fmt.Sprintf("198.18.0.%d", i+1), "alice", "guess"); r.status != 401 {
-				t.Fatalf("guess %d: %d", i+1, r.status)
+			if r := f.loginH(next(), fmt.Sprintf("198.18.0.%d", i+1), "alice", "guess"); r.Status != 401 {
+				t.Fatalf("guess %d: %d", i+1, r.Status)
 			}
 		}
 		// A client without a device token is slowed down, even with the
 		// right password.
 		want429(t, f.loginH(next(), "192.0.2.60", "alice", "alice-pw"), "right password, no device token, during the lockout")
 		// Alice's devices, from new addresses and other nodes, get in.
-		if r := f.loginH(next(), "192.0.2.61", "alice", "alice-pw", "device_token", tk.DeviceToken); r.status != 200 {
-			t.Fatalf("header device token during the lockout: %d %s", r.status, r.body)
+		if r := f.loginH(next(), "192.0.2.61", "alice", "alice-pw", "device_token", tk.DeviceToken); r.Status != 200 {
+			t.Fatalf("header device token during the lockout: %d %s", r.Status, r.Body)
 		}
-		if r := f.post(next(), "192.0.2.62", "/auth/login", loginBody("alice", "alice-pw"), "Cookie", "__Host-sesame-device="+cookie); r.status != 200 {
-			t.Fatalf("device cookie during the lockout: %d %s", r.status, r.body)
+		if r := f.post(next(), "192.0.2.62", "/auth/login", sesametest.LoginBody("alice", "alice-pw"), "Cookie", "__Host-sesame-device="+cookie); r.Status != 200 {
+			t.Fatalf("device cookie during the lockout: %d %s", r.Status, r.Body)
 		}
 		// The token is alice's: it does nothing for another username.
 		for i := range 10 {
@@ -321,8 +284,8 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 		want429(t, f.loginH(next(), "192.0.2.63", "bob", "bob-pw", "device_token", tk.DeviceToken), "alice's device token for bob")
 		// A stolen device token has a budget of its own: 10 guesses.
 		for i := range 10 {
-			if r := f.loginH(next(), fmt.Sprintf("198.18.2.%d", i+1), "alice", "guess", "device_token", tk.DeviceToken); r.status != 401 {
-				t.Fatalf("guess %d with the device token: %d %s", i+1, r.status, r.body)
+			if r := f.loginH(next(), fmt.Sprintf("198.18.2.%d", i+1), "alice", "guess", "device_token", tk.DeviceToken); r.Status != 401 {
+				t.Fatalf("guess %d with the device token: %d %s", i+1, r.Status, r.Body)
 			}
 		}
 		want429(t, f.loginH(next(), "198.18.2.99", "alice", "guess", "device_token", tk.DeviceToken), "11th guess with a device token")
@@ -335,17 +298,17 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 		ip := "100.64.0.1" // a carrier-grade NAT: the victim and the attacker share it
 		tk := natTk
 		for i := range 60 {
-			if r := f.post(next(), ip, "/auth/refresh", `{"refresh_token":"garbage`+fmt.Sprint(i)+`"}`, "X-Session-Transport", "header"); r.status != 401 {
-				t.Fatalf("garbage %d: %d %s", i+1, r.status, r.body)
+			if r := f.post(next(), ip, "/auth/refresh", `{"refresh_token":"garbage`+fmt.Sprint(i)+`"}`, "X-Session-Transport", "header"); r.Status != 401 {
+				t.Fatalf("garbage %d: %d %s", i+1, r.Status, r.Body)
 			}
 		}
 		want429(t, f.post(next(), ip, "/auth/refresh", `{"refresh_token":"garbage"}`, "X-Session-Transport", "header"), "61st garbage refresh")
 		for i := range 3 { // on every node, twice in a row
 			r := f.post(next(), ip, "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
-			if r.status != 200 {
-				t.Fatalf("valid refresh %d from the blocked address: %d %s", i+1, r.status, r.body)
+			if r.Status != 200 {
+				t.Fatalf("valid refresh %d from the blocked address: %d %s", i+1, r.Status, r.Body)
 			}
-			r.json(t, &tk)
+			r.JSON(t, &tk)
 		}
 	})
 
@@ -357,15 +320,15 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 			if i%2 == 1 {
 				path = "/auth/refresh"
 			}
-			if r := f.post(next(), ip, path, `{"refresh_token":"forged`+fmt.Sprint(i)+`"}`, "X-Session-Transport", "header"); r.status != 401 {
-				t.Fatalf("%s %d: %d %s", path, i+1, r.status, r.body)
+			if r := f.post(next(), ip, path, `{"refresh_token":"forged`+fmt.Sprint(i)+`"}`, "X-Session-Transport", "header"); r.Status != 401 {
+				t.Fatalf("%s %d: %d %s", path, i+1, r.Status, r.Body)
 			}
 		}
 		want429(t, f.post(next(), ip, "/auth/logout", `{"refresh_token":"forged"}`, "X-Session-Transport", "header"), "61st forged logout")
 		want429(t, f.post(next(), ip, "/auth/refresh", `{"refresh_token":"forged"}`, "X-Session-Transport", "header"), "61st forged refresh")
 		// A genuine logout from the blocked address still works.
-		if r := f.post(next(), ip, "/auth/logout", `{"refresh_token":"`+outTk.RefreshToken+`"}`, "X-Session-Transport", "header"); r.status != 204 {
-			t.Fatalf("genuine logout by refresh token from the blocked address: %d %s", r.status, r.body)
+		if r := f.post(next(), ip, "/auth/logout", `{"refresh_token":"`+outTk.RefreshToken+`"}`, "X-Session-Transport", "header"); r.Status != 204 {
+			t.Fatalf("genuine logout by refresh token from the blocked address: %d %s", r.Status, r.Body)
 		}
 	})
 

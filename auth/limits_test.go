@@ -26,13 +26,13 @@ func TestAuthenticatorOutageCostsNoBudget(t *testing.T) {
 		c.Limits.LoginsPerAddress = -1 // only the user's budget is under test
 	})
 	for i := range 15 {
-		if r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header"); r.status != 503 {
-			t.Fatalf("login %d during the outage: %d %s", i+1, r.status, r.body)
+		if r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header"); r.Status != 503 {
+			t.Fatalf("login %d during the outage: %d %s", i+1, r.Status, r.Body)
 		}
 	}
 	down.Store(false)
-	if r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header"); r.status != 200 {
-		t.Fatalf("login after the outage: %d %s", r.status, r.body)
+	if r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header"); r.Status != 200 {
+		t.Fatalf("login after the outage: %d %s", r.Status, r.Body)
 	}
 }
 

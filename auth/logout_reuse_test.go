@@ -36,18 +36,18 @@ func TestLogoutWithReusedRefreshToken(t *testing.T) {
 			e := newEnv(t, store, func(c *auth.Config[Profile]) { c.TheftEndsAllSessions = tc.endsAll })
 			other := e.loginHeader("alice")
 			tk := e.loginHeader("alice")
-			_, tk2 := e.refreshHeader(tk.RefreshToken)
-			_, tk3 := e.refreshHeader(tk2.RefreshToken)
+			_, tk2 := e.Refresh(tk.RefreshToken)
+			_, tk3 := e.Refresh(tk2.RefreshToken)
 			skew.Store(int64(revocation.DefaultGraceWindow + time.Second))
 
 			var r resp
 			if tc.cookie {
-				r = e.do(nil, "POST", "/auth/logout", "", "Cookie", refreshCookieName+"="+tk.RefreshToken)
+				r = e.Do(nil, "POST", "/auth/logout", "", "Cookie", refreshCookieName+"="+tk.RefreshToken)
 			} else {
-				r = e.do(nil, "POST", "/auth/logout", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
+				r = e.Do(nil, "POST", "/auth/logout", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
 			}
-			if r.status != 401 || r.code(t) != auth.CodeRefreshReused {
-				t.Fatalf("logout with a reused refresh token: got %d %s, want 401 %s", r.status, r.body, auth.CodeRefreshReused)
+			if r.Status != 401 || r.ErrorCode(t) != auth.CodeRefreshReused {
+				t.Fatalf("logout with a reused refresh token: got %d %s, want 401 %s", r.Status, r.Body, auth.CodeRefreshReused)
 			}
 			if !slices.Contains(e.eventKinds(), auth.EventRefreshReused) {
 				t.Errorf("events %v, want %s", e.eventKinds(), auth.EventRefreshReused)
@@ -55,13 +55,13 @@ func TestLogoutWithReusedRefreshToken(t *testing.T) {
 			if got := e.m.Stats().Revocations["theft"]; got != 1 {
 				t.Errorf("theft revocations %d, want 1", got)
 			}
-			if r, _ := e.refreshHeader(tk3.RefreshToken); r.status != 401 {
-				t.Fatalf("family survived reuse: %d", r.status)
+			if r, _ := e.Refresh(tk3.RefreshToken); r.Status != 401 {
+				t.Fatalf("family survived reuse: %d", r.Status)
 			}
-			if r := e.do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...); r.status != 401 {
-				t.Fatalf("the reused session's access token: %d, want 401", r.status)
+			if r := e.Do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...); r.Status != 401 {
+				t.Fatalf("the reused session's access token: %d, want 401", r.Status)
 			}
-			otherStatus := func() int { return e.do(nil, "GET", "/app", "", bearer(other.AccessToken)...).status }
+			otherStatus := func() int { return e.Do(nil, "GET", "/app", "", bearer(other.AccessToken)...).Status }
 			switch tc.endsAll {
 			case false:
 				if s := otherStatus(); s != 200 {

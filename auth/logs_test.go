@@ -132,11 +132,11 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var bodies []string
 	do := func(c call) resp {
 		t.Helper()
-		r := e.do(c.c, c.method, c.path, c.body, c.hdr...)
-		if r.status >= 400 {
-			bodies = append(bodies, fmt.Sprintf("%s %s → %d %s", c.method, c.path, r.status, r.body))
+		r := e.Do(c.c, c.method, c.path, c.body, c.hdr...)
+		if r.Status >= 400 {
+			bodies = append(bodies, fmt.Sprintf("%s %s → %d %s", c.method, c.path, r.Status, r.Body))
 		}
-		for _, ck := range r.header.Values("Set-Cookie") {
+		for _, ck := range r.Header.Values("Set-Cookie") {
 			if name, v, ok := strings.Cut(strings.SplitN(ck, ";", 2)[0], "="); ok && v != "" {
 				sec.addToken("cookie "+name, v)
 			}
@@ -147,8 +147,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	login := func(user, pw string) (resp, tokens) {
 		r := do(call{nil, "POST", "/auth/login", fmt.Sprintf(`{"username":%q,"password":%q}`, user, pw), hdrT})
 		var tk tokens
-		if r.status == 200 {
-			r.json(t, &tk)
+		if r.Status == 200 {
+			r.JSON(t, &tk)
 			sec.addToken("access token", tk.AccessToken)
 			sec.addToken("refresh token", tk.RefreshToken)
 		}
@@ -157,8 +157,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	refresh := func(rt string) (resp, tokens) {
 		r := do(call{nil, "POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, rt), hdrT})
 		var tk tokens
-		if r.status == 200 {
-			r.json(t, &tk)
+		if r.Status == 200 {
+			r.JSON(t, &tk)
 			sec.addToken("access token", tk.AccessToken)
 			sec.addToken("refresh token", tk.RefreshToken)
 		}
@@ -173,7 +173,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		{"bob", "wrong-password-1"}, {"nobody", "wrong-password-2"}, {"broken", "broken-password-3"},
 		{"bob", "wrong-password-1"}, {"bob", "wrong-password-1"}, {"bob", "bob-pw"}, // the last one is throttled
 	} {
-		if r, _ := login(c.user, c.pw); r.status == 200 {
+		if r, _ := login(c.user, c.pw); r.Status == 200 {
 			t.Fatalf("login %s with %s succeeded", c.user, c.pw)
 		}
 	}
@@ -187,8 +187,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	refresh(a0.RefreshToken)
 	_, a2 := refresh(a1.RefreshToken)
 	_, a3 := refresh(a2.RefreshToken)
-	if r, _ := refresh(a0.RefreshToken); r.status != 401 {
-		t.Errorf("reuse: %d %s", r.status, r.body)
+	if r, _ := refresh(a0.RefreshToken); r.Status != 401 {
+		t.Errorf("reuse: %d %s", r.Status, r.Body)
 	}
 	refresh(a3.RefreshToken) // the family is gone
 	refresh("garbage")
@@ -220,7 +220,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var sess []struct {
 		SID string `json:"sid"`
 	}
-	do(call{nil, "GET", "/auth/sessions", "", with(c0.AccessToken)}).json(t, &sess)
+	do(call{nil, "GET", "/auth/sessions", "", with(c0.AccessToken)}).JSON(t, &sess)
 	for _, s := range sess {
 		do(call{nil, "DELETE", "/auth/sessions/" + s.SID, "", with(c0.AccessToken)})
 	}
@@ -249,10 +249,10 @@ func TestNoSecretsInLogs(t *testing.T) {
 		c.DataKey = bytes.Repeat([]byte{0xa5}, 32)
 	})
 	sec.addBytes("other payload key", bytes.Repeat([]byte{0xa5}, 32))
-	if r := other.do(nil, "POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, h0.RefreshToken), hdrT...); r.status < 400 {
-		t.Errorf("refresh with the wrong payload key: %d", r.status)
+	if r := other.Do(nil, "POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, h0.RefreshToken), hdrT...); r.Status < 400 {
+		t.Errorf("refresh with the wrong payload key: %d", r.Status)
 	} else {
-		bodies = append(bodies, r.body)
+		bodies = append(bodies, r.Body)
 	}
 
 	// Redis goes away: every state-changing endpoint answers 503 and logs

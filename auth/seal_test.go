@@ -26,17 +26,17 @@ func TestPayloadSealedAtRest(t *testing.T) {
 	rand.Read(key)
 	e := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = key })
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.status != 200 {
-		t.Fatalf("login: %d", r.status)
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.Status != 200 {
+		t.Fatalf("login: %d", r.Status)
 	}
-	if r := e.do(b, "POST", "/cart?item=secret-item-42", ""); r.status != 200 {
-		t.Fatalf("cart: %d %s", r.status, r.body)
+	if r := e.Do(b, "POST", "/cart?item=secret-item-42", ""); r.Status != 200 {
+		t.Fatalf("cart: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(b, "POST", "/auth/refresh", ""); r.status != 200 {
-		t.Fatalf("refresh: %d", r.status)
+	if r := e.Do(b, "POST", "/auth/refresh", ""); r.Status != 200 {
+		t.Fatalf("refresh: %d", r.Status)
 	}
-	if r := e.do(b, "POST", "/cart?item=x", ""); r.body != "secret-item-42,x" {
-		t.Fatalf("data lost across refresh: %q", r.body)
+	if r := e.Do(b, "POST", "/cart?item=x", ""); r.Body != "secret-item-42,x" {
+		t.Fatalf("data lost across refresh: %q", r.Body)
 	}
 	dump := redisText(t, client)
 	for _, clear := range []string{"secret-item-42", "Alice"} {
@@ -55,8 +55,8 @@ func TestPayloadSealedAtRest(t *testing.T) {
 	e2 := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = other })
 	tk := e2.loginHeader("bob")
 	e3 := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = key })
-	if r, _ := e3.refreshHeader(tk.RefreshToken); r.status != 500 {
-		t.Fatalf("refresh with the wrong DataKey: %d %s", r.status, r.body)
+	if r, _ := e3.Refresh(tk.RefreshToken); r.Status != 500 {
+		t.Fatalf("refresh with the wrong DataKey: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -17,11 +17,11 @@ var rdAttr = regexp.MustCompile(`data-rd="([^"]*)"`)
 // returns where the page would send the browser after login.
 func signInRD(t *testing.T, e *env, q string) string {
 	t.Helper()
-	r := e.do(nil, "GET", "/auth/login?"+q, "", "Accept", "text/html")
-	if r.status != 200 {
-		t.Fatalf("sign-in page: %d %s", r.status, r.body)
+	r := e.Do(nil, "GET", "/auth/login?"+q, "", "Accept", "text/html")
+	if r.Status != 200 {
+		t.Fatalf("sign-in page: %d %s", r.Status, r.Body)
 	}
-	m := rdAttr.FindStringSubmatch(r.body)
+	m := rdAttr.FindStringSubmatch(r.Body)
 	if m == nil {
 		t.Fatalf("no data-rd in the page")
 	}
@@ -108,18 +108,18 @@ func escape(s string) string {
 
 func TestSignInPage(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	r := e.do(nil, "GET", "/auth/login?rd=/orders", "", "Accept", "text/html,application/xhtml+xml")
-	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-		t.Fatalf("got %d %q", r.status, r.header.Get("Content-Type"))
+	r := e.Do(nil, "GET", "/auth/login?rd=/orders", "", "Accept", "text/html,application/xhtml+xml")
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("got %d %q", r.Status, r.Header.Get("Content-Type"))
 	}
 	for name, want := range map[string]string{
 		"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
 	} {
-		if got := r.header.Get(name); got != want {
+		if got := r.Header.Get(name); got != want {
 			t.Errorf("%s: got %q, want %q", name, got, want)
 		}
 	}
-	csp := r.header.Get("Content-Security-Policy")
+	csp := r.Header.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'", "connect-src 'self'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
@@ -130,7 +130,7 @@ func TestSignInPage(t *testing.T) {
 	}
 	// Each inline block is allowed by its hash, and nothing else is inline.
 	for _, tag := range []string{"script", "style"} {
-		blocks := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(r.body, -1)
+		blocks := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(r.Body, -1)
 		if len(blocks) != 1 {
 			t.Fatalf("%d <%s> blocks, want 1", len(blocks), tag)
 		}
@@ -140,38 +140,38 @@ func TestSignInPage(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"<script src", "<link", "<img", "<iframe", " style=", " onclick", " onload", "http://", "https://"} {
-		if strings.Contains(r.body, bad) {
+		if strings.Contains(r.Body, bad) {
 			t.Errorf("page holds %q: no external assets or inline handlers", bad)
 		}
 	}
 	for _, want := range []string{`<label for="username">`, `id="username"`, `<label for="password">`, `id="password"`, `role="alert"`, `id="signout"`} {
-		if !strings.Contains(r.body, want) {
+		if !strings.Contains(r.Body, want) {
 			t.Errorf("page lacks %s", want)
 		}
 	}
-	if !strings.Contains(r.body, `data-refresh=""`) {
+	if !strings.Contains(r.Body, `data-refresh=""`) {
 		t.Error("page would try a silent refresh without a refresh cookie")
 	}
 
 	// With a refresh cookie, the page tries the silent refresh first.
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.status != 200 {
-		t.Fatalf("login: %d", r.status)
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`); r.Status != 200 {
+		t.Fatalf("login: %d", r.Status)
 	}
-	if r := e.do(b, "GET", "/auth/login", "", "Accept", "text/html"); !strings.Contains(r.body, `data-refresh="1"`) {
+	if r := e.Do(b, "GET", "/auth/login", "", "Accept", "text/html"); !strings.Contains(r.Body, `data-refresh="1"`) {
 		t.Error("page with a refresh cookie does not try a silent refresh")
 	}
 
 	// The JSON API is unchanged, and logout stays POST.
-	if r := e.do(nil, "GET", "/auth/login", "", "Accept", "application/json"); r.status != 405 {
-		t.Errorf("GET /auth/login for JSON: %d, want 405", r.status)
+	if r := e.Do(nil, "GET", "/auth/login", "", "Accept", "application/json"); r.Status != 405 {
+		t.Errorf("GET /auth/login for JSON: %d, want 405", r.Status)
 	}
 	for _, accept := range []string{"text/html", "application/json"} {
-		if r := e.do(b, "GET", "/auth/logout", "", "Accept", accept); r.status != 405 && r.status != 404 {
-			t.Errorf("GET /auth/logout (Accept %s): %d, want 404 or 405", accept, r.status)
+		if r := e.Do(b, "GET", "/auth/logout", "", "Accept", accept); r.Status != 405 && r.Status != 404 {
+			t.Errorf("GET /auth/logout (Accept %s): %d, want 404 or 405", accept, r.Status)
 		}
 	}
-	if r := e.do(b, "GET", "/auth/session", ""); r.status != 200 {
-		t.Errorf("GET /auth/logout ended the session: /auth/session answers %d", r.status)
+	if r := e.Do(b, "GET", "/auth/session", ""); r.Status != 200 {
+		t.Errorf("GET /auth/logout ended the session: /auth/session answers %d", r.Status)
 	}
 }

@@ -22,10 +22,14 @@ func sessionOpsEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
 	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica, hits: map[string]int{}}
-	r := chi.NewRouter()
-	r.Mount("/auth", m.Routes())
+	e.serve(func(r chi.Router) { sessionOpsRoutes(t, m, r) })
+	return e
+}
+
+// sessionOpsRoutes are the app's routes: /app, the SSO callback and the
+// admin's session ends.
+func sessionOpsRoutes(t *testing.T, m *auth.Manager[Profile], r chi.Router) {
 	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
 		s, _ := auth.FromContext[Profile](r.Context())
 		fmt.Fprintf(w, "hello %s", s.Data.Name)
@@ -60,21 +64,18 @@ func sessionOpsEnv(t *testing.T) *env {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	e.srv = httptest.NewTLSServer(r)
-	t.Cleanup(e.srv.Close)
-	return e
 }
 
 func TestStartSessionCookies(t *testing.T) {
 	e := sessionOpsEnv(t)
 	b := e.browser()
-	r := e.do(b, "GET", "/sso/carol", "")
-	if r.status != 200 || r.body != "hello SSO carol" {
-		t.Fatalf("after the SSO callback's redirect: %d %q", r.status, r.body)
+	r := e.Do(b, "GET", "/sso/carol", "")
+	if r.Status != 200 || r.Body != "hello SSO carol" {
+		t.Fatalf("after the SSO callback's redirect: %d %q", r.Status, r.Body)
 	}
 	// The refresh cookie works as a login's does.
-	if r := e.do(b, "POST", "/auth/refresh", "", "Origin", e.srv.URL); r.status != 200 {
-		t.Fatalf("refresh of a started session: %d %s", r.status, r.body)
+	if r := e.Do(b, "POST", "/auth/refresh", "", "Origin", e.srv.URL); r.Status != 200 {
+		t.Fatalf("refresh of a started session: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -82,48 +83,48 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 	e := sessionOpsEnv(t)
 	header := []string{auth.TransportHeader, "header"}
 	start := func() (sid, access, refresh string) {
-		r := e.do(nil, "GET", "/sso/dan", "", header...)
-		f := strings.Fields(r.body)
-		if r.status != 200 || len(f) != 3 {
-			t.Fatalf("start: %d %q", r.status, r.body)
+		r := e.Do(nil, "GET", "/sso/dan", "", header...)
+		f := strings.Fields(r.Body)
+		if r.Status != 200 || len(f) != 3 {
+			t.Fatalf("start: %d %q", r.Status, r.Body)
 		}
 		return f[0], f[1], f[2]
 	}
 	sid1, a1, r1 := start()
 	_, a2, _ := start()
 	for _, a := range []string{a1, a2} {
-		if r := e.do(nil, "GET", "/app", "", bearer(a)...); r.status != 200 {
-			t.Fatalf("started session: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(a)...); r.Status != 200 {
+			t.Fatalf("started session: %d %s", r.Status, r.Body)
 		}
 	}
-	if r := e.do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.status != 204 {
-		t.Fatalf("EndSession: %d %s", r.status, r.body)
+	if r := e.Do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
+		t.Fatalf("EndSession: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(a1)...); r.status != 401 || r.code(t) != "revoked" {
-		t.Errorf("ended session's token: %d %s", r.status, r.body)
+	if r := e.Do(nil, "GET", "/app", "", bearer(a1)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+		t.Errorf("ended session's token: %d %s", r.Status, r.Body)
 	}
-	if r, _ := e.refreshHeader(r1); r.status != 401 {
-		t.Errorf("ended session's refresh: %d %s", r.status, r.body)
+	if r, _ := e.Refresh(r1); r.Status != 401 {
+		t.Errorf("ended session's refresh: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(a2)...); r.status != 200 {
-		t.Errorf("the other session after EndSession: %d", r.status)
+	if r := e.Do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 200 {
+		t.Errorf("the other session after EndSession: %d", r.Status)
 	}
-	if r := e.do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.status != 204 {
-		t.Errorf("ending an ended session again: %d %s", r.status, r.body)
+	if r := e.Do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
+		t.Errorf("ending an ended session again: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "POST", "/admin/end/uid-dan/not-a-session-id", ""); r.status != 500 {
-		t.Errorf("EndSession of a malformed id: %d, want the WriteError 500", r.status)
+	if r := e.Do(nil, "POST", "/admin/end/uid-dan/not-a-session-id", ""); r.Status != 500 {
+		t.Errorf("EndSession of a malformed id: %d, want the WriteError 500", r.Status)
 	}
 
-	if r := e.do(nil, "POST", "/admin/end-all/uid-dan", ""); r.status != 204 {
-		t.Fatalf("EndAllSessions: %d %s", r.status, r.body)
+	if r := e.Do(nil, "POST", "/admin/end-all/uid-dan", ""); r.Status != 204 {
+		t.Fatalf("EndAllSessions: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(a2)...); r.status != 401 || r.code(t) != "revoked" {
-		t.Errorf("token after EndAllSessions: %d %s", r.status, r.body)
+	if r := e.Do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+		t.Errorf("token after EndAllSessions: %d %s", r.Status, r.Body)
 	}
 	_, a3, _ := start() // a session started afterwards is not affected
-	if r := e.do(nil, "GET", "/app", "", bearer(a3)...); r.status != 200 {
-		t.Errorf("session started after EndAllSessions: %d %s", r.status, r.body)
+	if r := e.Do(nil, "GET", "/app", "", bearer(a3)...); r.Status != 200 {
+		t.Errorf("session started after EndAllSessions: %d %s", r.Status, r.Body)
 	}
 	fams, err := e.store.ListFamilies(context.Background(), "uid-dan")
 	if err != nil || len(fams) != 1 {
@@ -135,20 +136,20 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 func TestWriteError(t *testing.T) {
 	e := sessionOpsEnv(t)
 	m := e.m
-	mw := e.do(nil, "GET", "/app", "", bearer("x.y.z")...) // the middleware's 401
+	mw := e.Do(nil, "GET", "/app", "", bearer("x.y.z")...) // the middleware's 401
 	for _, tc := range []struct {
 		err                error
 		status             int
 		code, retry, authn string
 	}{
-		{&auth.Error{Status: 401, Code: "malformed", Message: "authentication required"}, 401, "malformed", "", mw.header.Get("WWW-Authenticate")},
+		{&auth.Error{Status: 401, Code: "malformed", Message: "authentication required"}, 401, "malformed", "", mw.Header.Get("WWW-Authenticate")},
 		{fmt.Errorf("saving: %w", revocation.ErrUnavailable), 503, auth.CodeUnavailable, "2", ""},
 		{errors.New("disk on fire"), 500, auth.CodeInternal, "", ""},
 	} {
 		w := httptest.NewRecorder()
 		m.WriteError(w, httptest.NewRequest("GET", "/", nil), tc.err)
 		var body struct{ Error, Message string }
-		resp{status: w.Code, body: w.Body.String()}.json(t, &body)
+		resp{Status: w.Code, Body: w.Body.String()}.JSON(t, &body)
 		h := w.Header()
 		if w.Code != tc.status || body.Error != tc.code || h.Get("Retry-After") != tc.retry || h.Get("WWW-Authenticate") != tc.authn ||
 			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" {
@@ -158,7 +159,7 @@ func TestWriteError(t *testing.T) {
 			t.Errorf("a 500 tells its cause: %s", w.Body)
 		}
 	}
-	if mw.status != 401 || mw.header.Get("WWW-Authenticate") == "" {
-		t.Fatalf("middleware 401: %d %v", mw.status, mw.header)
+	if mw.Status != 401 || mw.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("middleware 401: %d %v", mw.Status, mw.Header)
 	}
 }

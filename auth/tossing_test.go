@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // site is a browser on two hosts of one site: app.example.com is the
@@ -57,20 +57,7 @@ func newSite(t *testing.T, e *env) *site {
 // do sends a request to https://host+path from the browser.
 func (s *site) do(method, host, path, body string) resp {
 	s.t.Helper()
-	req, err := http.NewRequest(method, "https://"+host+path, strings.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := s.client.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
+	return sesametest.Send(s.t, s.client, method, "https://"+host+path, body)
 }
 
 // visitSibling lets the attacker's sibling plant the refresh cookie
@@ -78,8 +65,8 @@ func (s *site) do(method, host, path, body string) resp {
 func (s *site) visitSibling(rt, path string) {
 	s.t.Helper()
 	s.plant = "__Secure-sesame-refresh=" + rt + "; Domain=example.com; Path=" + path + "; Secure; HttpOnly; SameSite=Strict"
-	if r := s.do("GET", "evil.example.com", "/", ""); r.status != 200 {
-		s.t.Fatalf("sibling: %d", r.status)
+	if r := s.do("GET", "evil.example.com", "/", ""); r.Status != 200 {
+		s.t.Fatalf("sibling: %d", r.Status)
 	}
 }
 
@@ -98,26 +85,26 @@ func TestRefreshCookieTossing(t *testing.T) {
 		s.visitSibling(attacker.RefreshToken, "/auth")
 		// The victim has no session; the page refreshes, as a page that
 		// finds itself signed out does.
-		if r := s.do("POST", app, "/auth/refresh", ""); r.status == 200 {
-			t.Fatalf("the planted refresh cookie was accepted: %d %s", r.status, r.body)
+		if r := s.do("POST", app, "/auth/refresh", ""); r.Status == 200 {
+			t.Fatalf("the planted refresh cookie was accepted: %d %s", r.Status, r.Body)
 		}
-		if r := s.do("GET", app, "/app", ""); r.status != 401 {
-			t.Fatalf("victim is in the attacker's session: %d %q", r.status, r.body)
+		if r := s.do("GET", app, "/app", ""); r.Status != 401 {
+			t.Fatalf("victim is in the attacker's session: %d %q", r.Status, r.Body)
 		}
 	})
 	t.Run("planted-duplicate", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t))
 		s := newSite(t, e)
 		attacker := e.loginHeader("bob")
-		if r := s.do("POST", app, "/auth/login", `{"username":"alice","password":"alice-pw","remember":true}`); r.status != 200 {
-			t.Fatalf("victim login: %d %s", r.status, r.body)
+		if r := s.do("POST", app, "/auth/login", `{"username":"alice","password":"alice-pw","remember":true}`); r.Status != 200 {
+			t.Fatalf("victim login: %d %s", r.Status, r.Body)
 		}
 		s.visitSibling(attacker.RefreshToken, "/auth/refresh")
-		if r := s.do("POST", app, "/auth/refresh", ""); r.status != 200 {
-			t.Fatalf("victim's refresh with a planted duplicate: %d %s", r.status, r.body)
+		if r := s.do("POST", app, "/auth/refresh", ""); r.Status != 200 {
+			t.Fatalf("victim's refresh with a planted duplicate: %d %s", r.Status, r.Body)
 		}
-		if r := s.do("GET", app, "/app", ""); r.status != 200 || r.body != "hello Alice" {
-			t.Fatalf("victim's session after refresh: %d %q", r.status, r.body)
+		if r := s.do("GET", app, "/app", ""); r.Status != 200 || r.Body != "hello Alice" {
+			t.Fatalf("victim's session after refresh: %d %q", r.Status, r.Body)
 		}
 	})
 }
@@ -133,25 +120,25 @@ func TestRefreshCookieTossingSharedDomain(t *testing.T) {
 	attacker := e.loginHeader("bob")
 	login := func() {
 		t.Helper()
-		if r := s.do("POST", app, "/auth/login", `{"username":"alice","password":"alice-pw","remember":true}`); r.status != 200 {
-			t.Fatalf("victim login: %d %s", r.status, r.body)
+		if r := s.do("POST", app, "/auth/login", `{"username":"alice","password":"alice-pw","remember":true}`); r.Status != 200 {
+			t.Fatalf("victim login: %d %s", r.Status, r.Body)
 		}
 	}
 	login()
 	s.visitSibling(attacker.RefreshToken, "/auth/refresh")
 	r := s.do("POST", app, "/auth/refresh", "")
-	if r.status != 401 {
-		t.Fatalf("refresh with two refresh cookies: %d %s, want 401", r.status, r.body)
+	if r.Status != 401 {
+		t.Fatalf("refresh with two refresh cookies: %d %s, want 401", r.Status, r.Body)
 	}
-	if r.header.Get("Set-Cookie") == "" {
+	if r.Header.Get("Set-Cookie") == "" {
 		t.Fatal("two refresh cookies refused without clearing them")
 	}
 	login()
-	if r := s.do("POST", app, "/auth/refresh", ""); r.status != 200 {
-		t.Fatalf("refresh after logging in again: %d %s (locked out)", r.status, r.body)
+	if r := s.do("POST", app, "/auth/refresh", ""); r.Status != 200 {
+		t.Fatalf("refresh after logging in again: %d %s (locked out)", r.Status, r.Body)
 	}
-	if r := s.do("GET", app, "/app", ""); r.status != 200 || r.body != "hello Alice" {
-		t.Fatalf("victim's session: %d %q", r.status, r.body)
+	if r := s.do("GET", app, "/app", ""); r.Status != 200 || r.Body != "hello Alice" {
+		t.Fatalf("victim's session: %d %q", r.Status, r.Body)
 	}
 }
 
@@ -168,19 +155,10 @@ func TestRefreshCookieHiddenFromHandlers(t *testing.T) {
 	srv := httptest.NewTLSServer(e.m.Optional()(echo))
 	t.Cleanup(srv.Close)
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.status != 200 {
-		t.Fatalf("login: %d", r.status)
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.Status != 200 {
+		t.Fatalf("login: %d", r.Status)
 	}
-	u, _ := url.Parse(e.srv.URL)
-	var access, refresh string
-	for _, c := range b.Jar.Cookies(u) {
-		switch c.Name {
-		case "__Host-sesame":
-			access = c.Value
-		case refreshCookieName:
-			refresh = c.Value
-		}
-	}
+	access, refresh := sesametest.Cookie(b, e.srv.URL, "__Host-sesame"), sesametest.Cookie(b, e.srv.URL, refreshCookieName)
 	if access == "" || refresh == "" {
 		t.Fatalf("cookies after login: access %t, refresh %t", access != "", refresh != "")
 	}
@@ -193,15 +171,11 @@ func TestRefreshCookieHiddenFromHandlers(t *testing.T) {
 		{"signed-out", []string{refreshCookieName + "=" + refresh + "; theme=dark"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest("GET", srv.URL+"/", nil)
+			var hdr []string // a line each
 			for _, c := range tc.cookie {
-				req.Header.Add("Cookie", c)
+				hdr = append(hdr, "Cookie", c)
 			}
-			res, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
+			sesametest.Send(t, srv.Client(), "GET", srv.URL+"/", "", hdr...)
 			got := <-seen
 			if strings.Contains(got, refreshCookieName) || strings.Contains(got, refresh) {
 				t.Errorf("handler saw the refresh cookie: %q", got)

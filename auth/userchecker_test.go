@@ -54,45 +54,45 @@ func TestUserChecker(t *testing.T) {
 		e := newEnv(t, newStore(t), func(c *auth.Config[Profile]) { c.Authenticator = a })
 		one, two, bob := e.loginHeader("alice"), e.loginHeader("alice"), e.loginHeader("bob")
 
-		r, one2 := e.refreshHeader(one.RefreshToken)
-		if r.status != 200 || a.checks() != 1 {
-			t.Fatalf("refresh of an active user: %d %s (asked %d)", r.status, r.body, a.checks())
+		r, one2 := e.Refresh(one.RefreshToken)
+		if r.Status != 200 || a.checks() != 1 {
+			t.Fatalf("refresh of an active user: %d %s (asked %d)", r.Status, r.Body, a.checks())
 		}
 
 		// The check fails: 503, and the same refresh token still works after.
 		a.set("", errors.New("users file unreadable"))
-		if r, _ := e.refreshHeader(one2.RefreshToken); r.status != 503 || r.code(t) != auth.CodeUnavailable {
-			t.Fatalf("failing check: %d %s, want 503 unavailable", r.status, r.body)
+		if r, _ := e.Refresh(one2.RefreshToken); r.Status != 503 || r.ErrorCode(t) != auth.CodeUnavailable {
+			t.Fatalf("failing check: %d %s, want 503 unavailable", r.Status, r.Body)
 		}
 		a.set("", nil)
-		r, one3 := e.refreshHeader(one2.RefreshToken)
-		if r.status != 200 {
-			t.Fatalf("refresh after the failed check: %d %s", r.status, r.body)
+		r, one3 := e.Refresh(one2.RefreshToken)
+		if r.Status != 200 {
+			t.Fatalf("refresh after the failed check: %d %s", r.Status, r.Body)
 		}
 
 		a.set("uid-alice", nil)
-		if r, _ := e.refreshHeader(one3.RefreshToken); r.status != 401 || r.code(t) != auth.CodeRevoked {
-			t.Fatalf("refresh of a removed user: %d %s, want 401 revoked", r.status, r.body)
+		if r, _ := e.Refresh(one3.RefreshToken); r.Status != 401 || r.ErrorCode(t) != auth.CodeRevoked {
+			t.Fatalf("refresh of a removed user: %d %s, want 401 revoked", r.Status, r.Body)
 		}
 		if !slices.Contains(e.eventKinds(), auth.EventUserInactive) {
 			t.Errorf("events %v: no %s", e.eventKinds(), auth.EventUserInactive)
 		}
 		// Every session of the user is over: the other session's refresh
 		// token and both sessions' access tokens.
-		if r, _ := e.refreshHeader(two.RefreshToken); r.status != 401 {
-			t.Errorf("the user's other session refreshed: %d %s", r.status, r.body)
+		if r, _ := e.Refresh(two.RefreshToken); r.Status != 401 {
+			t.Errorf("the user's other session refreshed: %d %s", r.Status, r.Body)
 		}
 		for name, tok := range map[string]string{"refreshed": one3.AccessToken, "other": two.AccessToken} {
-			if r := e.do(nil, "GET", "/app", "", bearer(tok)...); r.status != 401 || r.code(t) != auth.CodeRevoked {
-				t.Errorf("%s session's access token: %d %s, want 401 revoked", name, r.status, r.body)
+			if r := e.Do(nil, "GET", "/app", "", bearer(tok)...); r.Status != 401 || r.ErrorCode(t) != auth.CodeRevoked {
+				t.Errorf("%s session's access token: %d %s, want 401 revoked", name, r.Status, r.Body)
 			}
 		}
 		// Another user is untouched.
-		if r := e.do(nil, "GET", "/app", "", bearer(bob.AccessToken)...); r.status != 200 {
-			t.Errorf("bob's access token: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(bob.AccessToken)...); r.Status != 200 {
+			t.Errorf("bob's access token: %d %s", r.Status, r.Body)
 		}
-		if r, _ := e.refreshHeader(bob.RefreshToken); r.status != 200 {
-			t.Errorf("bob's refresh: %d %s", r.status, r.body)
+		if r, _ := e.Refresh(bob.RefreshToken); r.Status != 200 {
+			t.Errorf("bob's refresh: %d %s", r.Status, r.Body)
 		}
 	})
 }

@@ -32,25 +32,25 @@ func TestForwardAuthIdentity(t *testing.T) {
 	tk := e.loginHeader("alice")
 
 	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"} {
-		r := e.do(nil, method, "/auth/verify", "", bearer(tk.AccessToken)...)
-		if r.status != 200 {
-			t.Fatalf("%s /auth/verify with a valid token: %d %s", method, r.status, r.body)
+		r := e.Do(nil, method, "/auth/verify", "", bearer(tk.AccessToken)...)
+		if r.Status != 200 {
+			t.Fatalf("%s /auth/verify with a valid token: %d %s", method, r.Status, r.Body)
 		}
-		if r.body != "" {
-			t.Errorf("%s: body %q, want none", method, r.body)
+		if r.Body != "" {
+			t.Errorf("%s: body %q, want none", method, r.Body)
 		}
-		if got := r.header.Get("X-Sesame-User"); got != "uid-alice" {
+		if got := r.Header.Get("X-Sesame-User"); got != "uid-alice" {
 			t.Errorf("%s: X-Sesame-User %q, want uid-alice", method, got)
 		}
-		if r.header.Get("X-Sesame-Session") == "" {
+		if r.Header.Get("X-Sesame-Session") == "" {
 			t.Errorf("%s: no X-Sesame-Session", method)
 		}
 		var p Profile
-		raw, err := base64.RawURLEncoding.DecodeString(r.header.Get("X-Sesame-Data"))
+		raw, err := base64.RawURLEncoding.DecodeString(r.Header.Get("X-Sesame-Data"))
 		if err != nil || json.Unmarshal(raw, &p) != nil || p.Name != "Alice" {
-			t.Errorf("%s: X-Sesame-Data %q does not decode to the session data (%v)", method, r.header.Get("X-Sesame-Data"), err)
+			t.Errorf("%s: X-Sesame-Data %q does not decode to the session data (%v)", method, r.Header.Get("X-Sesame-Data"), err)
 		}
-		if r.header.Get("X-Sesame-Data-Omitted") != "" {
+		if r.Header.Get("X-Sesame-Data-Omitted") != "" {
 			t.Errorf("%s: X-Sesame-Data-Omitted set for small data", method)
 		}
 	}
@@ -60,22 +60,22 @@ func TestForwardAuthIdentity(t *testing.T) {
 		SID string `json:"sid"`
 		Exp int64  `json:"exp"`
 	}
-	e.do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...).json(t, &sess)
-	r := e.do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
-	if got := r.header.Get("X-Sesame-Session"); got != sess.SID {
+	e.Do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...).JSON(t, &sess)
+	r := e.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+	if got := r.Header.Get("X-Sesame-Session"); got != sess.SID {
 		t.Errorf("X-Sesame-Session %q, want %q", got, sess.SID)
 	}
-	if got := r.header.Get("X-Sesame-Expires"); got != strconv.FormatInt(sess.Exp, 10) {
+	if got := r.Header.Get("X-Sesame-Expires"); got != strconv.FormatInt(sess.Exp, 10) {
 		t.Errorf("X-Sesame-Expires %q, want %d", got, sess.Exp)
 	}
 
 	// The cookie transport, as a browser behind the proxy sends it.
 	b := e.browser()
-	if r := e.do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.status != 200 {
-		t.Fatalf("cookie login: %d %s", r.status, r.body)
+	if r := e.Do(b, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`); r.Status != 200 {
+		t.Fatalf("cookie login: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(b, "GET", "/auth/verify", ""); r.status != 200 || r.header.Get("X-Sesame-User") != "uid-bob" {
-		t.Fatalf("verify with the cookie: %d %q", r.status, r.header.Get("X-Sesame-User"))
+	if r := e.Do(b, "GET", "/auth/verify", ""); r.Status != 200 || r.Header.Get("X-Sesame-User") != "uid-bob" {
+		t.Fatalf("verify with the cookie: %d %q", r.Status, r.Header.Get("X-Sesame-User"))
 	}
 
 	refused := []struct {
@@ -106,17 +106,17 @@ func TestForwardAuthIdentity(t *testing.T) {
 				tc.before()
 				defer tc.after()
 			}
-			r := e.do(nil, "GET", "/auth/verify", "", tc.header...)
-			if r.status != 401 {
-				t.Fatalf("got status %d, want 401 (%s)", r.status, r.body)
+			r := e.Do(nil, "GET", "/auth/verify", "", tc.header...)
+			if r.Status != 401 {
+				t.Fatalf("got status %d, want 401 (%s)", r.Status, r.Body)
 			}
-			if got := r.code(t); got != tc.code {
+			if got := r.ErrorCode(t); got != tc.code {
 				t.Errorf("got code %q, want %q", got, tc.code)
 			}
-			if r.header.Get("WWW-Authenticate") == "" {
+			if r.Header.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
 			}
-			if r.header.Get("X-Sesame-User") != "" {
+			if r.Header.Get("X-Sesame-User") != "" {
 				t.Error("401 with X-Sesame-User")
 			}
 		})
@@ -124,12 +124,12 @@ func TestForwardAuthIdentity(t *testing.T) {
 
 	t.Run("revoked", func(t *testing.T) {
 		tk := e.loginHeader("alice")
-		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.status != 204 {
-			t.Fatalf("logout: %d %s", r.status, r.body)
+		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
-		if r.status != 401 || r.code(t) != auth.CodeRevoked {
-			t.Fatalf("got %d %s, want 401 revoked", r.status, r.body)
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+		if r.Status != 401 || r.ErrorCode(t) != auth.CodeRevoked {
+			t.Fatalf("got %d %s, want 401 revoked", r.Status, r.Body)
 		}
 	})
 }
@@ -137,33 +137,33 @@ func TestForwardAuthIdentity(t *testing.T) {
 func TestForwardAuthData(t *testing.T) {
 	t.Run("over the size limit", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = 10 })
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
-		if r.status != 200 || r.header.Get("X-Sesame-User") != "uid-alice" {
-			t.Fatalf("got %d %q", r.status, r.header.Get("X-Sesame-User"))
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		if r.Status != 200 || r.Header.Get("X-Sesame-User") != "uid-alice" {
+			t.Fatalf("got %d %q", r.Status, r.Header.Get("X-Sesame-User"))
 		}
-		if _, ok := r.header["X-Sesame-Data"]; ok {
-			t.Errorf("X-Sesame-Data sent over the limit: %q", r.header.Get("X-Sesame-Data"))
+		if _, ok := r.Header["X-Sesame-Data"]; ok {
+			t.Errorf("X-Sesame-Data sent over the limit: %q", r.Header.Get("X-Sesame-Data"))
 		}
-		if got := r.header.Get("X-Sesame-Data-Omitted"); got != "1" {
+		if got := r.Header.Get("X-Sesame-Data-Omitted"); got != "1" {
 			t.Errorf("X-Sesame-Data-Omitted %q, want 1", got)
 		}
 	})
 	t.Run("never", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = -1 })
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
-		if _, ok := r.header["X-Sesame-Data"]; ok || r.header.Get("X-Sesame-Data-Omitted") != "" || r.status != 200 {
-			t.Errorf("got %d, data %q, omitted %q; want 200 and neither", r.status, r.header.Get("X-Sesame-Data"), r.header.Get("X-Sesame-Data-Omitted"))
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		if _, ok := r.Header["X-Sesame-Data"]; ok || r.Header.Get("X-Sesame-Data-Omitted") != "" || r.Status != 200 {
+			t.Errorf("got %d, data %q, omitted %q; want 200 and neither", r.Status, r.Header.Get("X-Sesame-Data"), r.Header.Get("X-Sesame-Data-Omitted"))
 		}
 	})
 	t.Run("header names", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
 			c.Gateway.Headers = auth.IdentityHeaders{User: "remote-user", Data: "X-Auth-Data"}
 		})
-		r := e.do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
-		if r.header.Get("Remote-User") != "uid-alice" || r.header.Get("X-Auth-Data") == "" || r.header.Get("X-Sesame-Session") == "" {
-			t.Errorf("headers %v: want Remote-User, X-Auth-Data and the default X-Sesame-Session", r.header)
+		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		if r.Header.Get("Remote-User") != "uid-alice" || r.Header.Get("X-Auth-Data") == "" || r.Header.Get("X-Sesame-Session") == "" {
+			t.Errorf("headers %v: want Remote-User, X-Auth-Data and the default X-Sesame-Session", r.Header)
 		}
-		if r.header.Get("X-Sesame-User") != "" {
+		if r.Header.Get("X-Sesame-User") != "" {
 			t.Error("X-Sesame-User sent under a renamed header")
 		}
 	})
@@ -207,12 +207,12 @@ func TestForwardAuthCrossOrigin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tk := tc.e.loginHeader("alice")
-			r := tc.e.do(nil, tc.method, "/auth/verify", "", append(bearer(tk.AccessToken), tc.header...)...)
-			if r.status != tc.want {
-				t.Fatalf("got status %d, want %d (%s)", r.status, tc.want, r.body)
+			r := tc.e.Do(nil, tc.method, "/auth/verify", "", append(bearer(tk.AccessToken), tc.header...)...)
+			if r.Status != tc.want {
+				t.Fatalf("got status %d, want %d (%s)", r.Status, tc.want, r.Body)
 			}
-			if tc.want == 403 && r.code(t) != auth.CodeForbidden {
-				t.Errorf("got code %q, want forbidden", r.code(t))
+			if tc.want == 403 && r.ErrorCode(t) != auth.CodeForbidden {
+				t.Errorf("got code %q, want forbidden", r.ErrorCode(t))
 			}
 		})
 	}
@@ -251,11 +251,11 @@ func TestForwardAuthSignInRedirect(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := *tc.e.srv.Client()
 			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-			r := tc.e.do(&c, "GET", tc.path, "", tc.header...)
-			if r.status != tc.status {
-				t.Fatalf("got status %d, want %d (%s)", r.status, tc.status, r.body)
+			r := tc.e.Do(&c, "GET", tc.path, "", tc.header...)
+			if r.Status != tc.status {
+				t.Fatalf("got status %d, want %d (%s)", r.Status, tc.status, r.Body)
 			}
-			if got := r.header.Get("Location"); got != tc.location {
+			if got := r.Header.Get("Location"); got != tc.location {
 				t.Errorf("got Location %q, want %q", got, tc.location)
 			}
 		})
@@ -272,8 +272,8 @@ func TestForwardAuthUnavailable(t *testing.T) {
 	up := newEnv(t, newMemoryStore(t))
 	tk := up.loginHeader("alice")
 	down := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Denylist = unavailable{} })
-	r := down.do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
-	if r.status != 503 || r.header.Get("Retry-After") == "" || r.code(t) != auth.CodeUnavailable {
-		t.Fatalf("got %d, Retry-After %q, %s; want 503 unavailable with Retry-After", r.status, r.header.Get("Retry-After"), r.body)
+	r := down.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.ErrorCode(t) != auth.CodeUnavailable {
+		t.Fatalf("got %d, Retry-After %q, %s; want 503 unavailable with Retry-After", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
 }

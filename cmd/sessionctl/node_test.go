@@ -3,20 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/dynalitetest"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -28,8 +22,8 @@ const staleBound = 5 * time.Second
 // node is an in-process sesame node on a test Redis: a manager, its denylist
 // replica, and an HTTP server with the auth routes and a protected /app.
 type node struct {
-	t   testing.TB
-	srv *httptest.Server
+	t testing.TB
+	*sesametest.Node[string]
 }
 
 func startNode(t testing.TB, srv *redistest.Server) *node {
@@ -40,13 +34,7 @@ func startNode(t testing.TB, srv *redistest.Server) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	m, err := auth.Open[string](ctx, srv.Client(), mk, nodeUsers, nodeConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveNode(t, m)
+	return &node{t, sesametest.OpenNode[string](t, srv.Client(), mk, nodeUsers, nodeConfig(), nil)}
 }
 
 // startDynamoNode starts a node whose revocation state is table on a
@@ -60,13 +48,7 @@ func startDynamoNode(t testing.TB, srv *dynalitetest.Server, table string) *node
 	}
 	cfg := nodeConfig()
 	cfg.Store, cfg.KeyStore, cfg.DataKey = store, keys.NewMemoryStore(nil), make([]byte, 32)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	m, err := auth.Start[string](ctx, nodeUsers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveNode(t, m)
+	return &node{t, sesametest.StartNode[string](t, nodeUsers, cfg, nil)}
 }
 
 // nodeUsers let anyone in whose password is their name plus "-pw".
@@ -85,69 +67,32 @@ func nodeConfig() *auth.Config[string] {
 	}
 }
 
-// serveNode serves m's auth routes and a protected /app until the test ends.
-func serveNode(t testing.TB, m *auth.Manager[string]) *node {
-	t.Cleanup(func() { m.Close() })
-	r := chi.NewRouter()
-	r.Mount("/auth", m.Routes())
-	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	n := &node{t: t, srv: httptest.NewServer(r)}
-	t.Cleanup(n.srv.Close)
-	if !m.Parts().Replica.Status().Ready {
-		t.Fatal("the node's replica is not ready")
-	}
-	return n
-}
-
 type session struct{ access, refresh, sid string }
 
+// request sends a request in the header transport.
 func (n *node) request(method, path, body string, hdr ...string) (int, string) {
 	n.t.Helper()
-	req, err := http.NewRequest(method, n.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	req.Header.Set("X-Session-Transport", "header")
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := n.srv.Client().Do(req)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	r := n.Do(nil, method, path, body, append(sesametest.HeaderTransport(), hdr...)...)
+	return r.Status, r.Body
 }
 
 func (n *node) login(user, userAgent string) session {
 	n.t.Helper()
-	code, body := n.request("POST", "/auth/login", fmt.Sprintf(`{"username":%q,"password":%q}`, user, user+"-pw"), "User-Agent", userAgent)
-	if code != 200 {
-		n.t.Fatalf("login %s: %d %s", user, code, body)
-	}
-	var tk struct {
-		Access  string `json:"access_token"`
-		Refresh string `json:"refresh_token"`
-	}
-	json.Unmarshal([]byte(body), &tk)
-	code, body = n.request("GET", "/auth/session", "", "Authorization", "Bearer "+tk.Access)
+	tk := n.Login(user, user+"-pw", "User-Agent", userAgent)
+	code, body := n.request("GET", "/auth/session", "", sesametest.Bearer(tk.AccessToken)...)
 	var s struct {
 		SID string `json:"sid"`
 	}
 	if json.Unmarshal([]byte(body), &s); code != 200 || s.SID == "" {
 		n.t.Fatalf("session: %d %s", code, body)
 	}
-	return session{tk.Access, tk.Refresh, s.SID}
+	return session{tk.AccessToken, tk.RefreshToken, s.SID}
 }
 
 // accepted tells whether the node accepts the session's access token.
 func (n *node) accepted(s session) bool {
 	n.t.Helper()
-	code, body := n.request("GET", "/app", "", "Authorization", "Bearer "+s.access)
+	code, body := n.request("GET", "/app", "", sesametest.Bearer(s.access)...)
 	if code != 200 && code != 401 {
 		n.t.Fatalf("/app: %d %s", code, body)
 	}
@@ -156,6 +101,6 @@ func (n *node) accepted(s session) bool {
 
 func (n *node) refreshes(s session) bool {
 	n.t.Helper()
-	code, _ := n.request("POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, s.refresh))
+	code, _ := n.request("POST", "/auth/refresh", sesametest.RefreshBody(s.refresh))
 	return code == 200
 }

@@ -26,8 +26,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -39,6 +37,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sesame-go/sesame/internal/sesametest"
+	"github.com/sesame-go/sesame/internal/sesametest/browsertest"
 	"github.com/sesame-go/sesame/users"
 )
 
@@ -52,13 +51,7 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: skipped in -short mode")
 	}
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not on PATH; CI must install it: apt-get install -y chromium")
-		}
-		t.Skip("chromium is not on PATH; to run the browser test: apt-get update && apt-get install -y chromium")
-	}
+	chrome := sesametest.Need(t, "chromium", "apt-get update && apt-get install -y chromium")
 	start := time.Now()
 
 	cert, spki := testCert(t)
@@ -98,22 +91,8 @@ func TestBrowser(t *testing.T) {
 
 	// The browser: a fresh profile, trusting only the test certificate. No
 	// name but localhost and 127.0.0.1 resolves, so nothing leaves the loopback.
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
+	allocCtx, cancelAlloc := browsertest.Allocator(t, chrome,
 		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider"),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"),
 		chromedp.Flag("ignore-certificate-errors-spki-list", spki),
 	)
 	defer cancelAlloc()

@@ -6,61 +6,30 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sesame-go/sesame/internal/redistest"
-	"github.com/sesame-go/sesame/users"
+	"github.com/sesame-go/sesame/internal/sesametest"
+	"github.com/sesame-go/sesame/internal/sesametest/sessiondtest"
 )
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// start runs a process owned by the test, killed at cleanup.
+// start runs a process owned by the test, stopped at cleanup (see
+// sesametest.StartProcess).
 func start(t *testing.T, dir, name string, env []string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	log, err := os.Create(filepath.Join(dir, filepath.Base(name)+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait(); log.Close() })
+	sesametest.StartProcess(t, dir, filepath.Base(name), name, env, args...)
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		<-tick.C
-	}
-	return time.Since(start)
+	return sesametest.WaitFor(t, time.Millisecond, d, what, cond)
 }
 
 type resp struct {
@@ -84,11 +53,8 @@ var direct = &client{ip: "127.0.0.1", hc: &http.Client{Timeout: 5 * time.Second}
 // address (Linux routes all of 127/8 to lo, so any of them can be bound).
 // Never 127.0.0.1: that is nginx's address, the trusted proxy.
 func from(t *testing.T, ip string) *client {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 1,
-	}
-	t.Cleanup(tr.CloseIdleConnections)
+	tr := sesametest.DialFrom(t, ip)
+	tr.MaxIdleConnsPerHost = 1
 	return &client{ip: ip, hc: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
 }
 
@@ -96,25 +62,13 @@ func from(t *testing.T, ip string) *client {
 // pairs.
 func (c *client) do(t *testing.T, method, url, body, bearer string, header ...string) resp {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	req.Header.Set("X-Session-Transport", "header")
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	h := sesametest.HeaderTransport()
 	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+		h = append(h, sesametest.Bearer(bearer)...)
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	r := resp{status: res.StatusCode, upstream: res.Header.Get("X-Upstream"), raw: b}
-	_ = json.Unmarshal(b, &r.body)
+	res := sesametest.Send(t, c.hc, method, url, body, append(h, header...)...)
+	r := resp{status: res.Status, upstream: res.Header.Get("X-Upstream"), raw: []byte(res.Body)}
+	_ = json.Unmarshal(r.raw, &r.body)
 	return r
 }
 
@@ -125,25 +79,15 @@ func TestFleet(t *testing.T) {
 		t.Skip("nginx not installed (Debian: apt-get install -y nginx)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessiond")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/sesame-go/sesame/cmd/sessiond").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := sessiondtest.Build(t, dir, "sessiond")
 	srv := redistest.Start(t, nil)
 	url := "redis://" + srv.Addr() + "/0"
-	usersFile := filepath.Join(dir, "users.json")
-	u, err := users.NewUser("alice", "alice-pw", users.Params{Time: 1, MemoryKiB: 1024, Threads: 1}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := users.Edit(usersFile, func(f *users.File) error { return f.Put(u, false) }); err != nil {
-		t.Fatal(err)
-	}
+	usersFile := sessiondtest.UsersFile(t, dir)
 	env := []string{"SESAME_MASTER_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}
 
 	var nodes []string
 	for i := range 3 {
-		addr := freeAddr(t)
+		addr := sesametest.FreeAddr(t)
 		nd := filepath.Join(dir, fmt.Sprint("node", i+1))
 		os.Mkdir(nd, 0o700)
 		// nginx reaches the nodes from 127.0.0.1: the one trusted proxy.
@@ -161,7 +105,7 @@ func TestFleet(t *testing.T) {
 			return res.StatusCode == 200
 		})
 	}
-	lb := freeAddr(t)
+	lb := sesametest.FreeAddr(t)
 	conf := renderConf(t, dir, lb, nodes)
 	start(t, dir, "nginx", nil, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", conf, "-g", "daemon off;")
 	base := "http://" + lb

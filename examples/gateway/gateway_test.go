@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -17,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +26,9 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
+	"github.com/sesame-go/sesame/internal/sesametest/browsertest"
+	"github.com/sesame-go/sesame/internal/sesametest/sessiondtest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
 	"github.com/sesame-go/sesame/users"
@@ -37,107 +38,29 @@ import (
 // logout on one node may take to be refused by the other.
 const stalenessBound = 2 * time.Second
 
-// need finds a program the test cannot run without. Under CI=true a missing
-// one is a failure; elsewhere the test is skipped.
-func need(t *testing.T, name, install string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not on PATH; CI must install it: %s", name, install)
-		}
-		t.Skipf("%s is not on PATH; to run this test: %s", name, install)
-	}
-	return p
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// start runs a process owned by the test, stopped at cleanup.
-func start(t *testing.T, dir, logName, name string, env []string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	log, err := os.Create(filepath.Join(dir, logName+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		log.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(log.Name())
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			t.Logf("%s log, last lines:\n%s", logName, strings.Join(lines[max(0, len(lines)-30):], "\n"))
-		}
-	})
-}
-
 // waitFor polls cond until it holds, for at most d, and returns how long
 // that took.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	begin := time.Now()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Since(begin) > d {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		<-tick.C
-	}
-	return time.Since(begin)
+	return sesametest.WaitFor(t, 2*time.Millisecond, d, what, cond)
 }
 
 // from returns an HTTP client whose connections leave from ip (a loopback
 // address other than 127.0.0.1, which the nodes trust as the proxy), with a
 // cookie jar, and that does not follow redirects.
 func from(t *testing.T, ip string) *http.Client {
-	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}).DialContext}
-	t.Cleanup(tr.CloseIdleConnections)
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Transport: tr, Jar: jar, Timeout: 5 * time.Second,
+	return &http.Client{Transport: sesametest.DialFrom(t, ip), Jar: jar, Timeout: 5 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-type resp struct {
-	status int
-	header http.Header
-	body   string
-}
+// resp is an answer, as the shared harness reads it.
+type resp = sesametest.Response
 
-// do sends a request; header holds name, value pairs (a repeated name adds
-// a second line).
+// do sends a request; header holds name, value pairs (see sesametest.Do).
 func do(t *testing.T, c *http.Client, method, u, body string, header ...string) resp {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
+	return sesametest.Send(t, c, method, u, body, header...)
 }
 
 // echo is what the app saw of a request.
@@ -169,26 +92,15 @@ func (e echo) values(name string) []string {
 }
 
 func TestGateway(t *testing.T) {
-	nginx := need(t, "nginx", "apt-get install -y nginx")
-	node := need(t, "node", "apt-get install -y nodejs")
-	chrome := need(t, "chromium", "apt-get install -y chromium")
+	nginx := sesametest.Need(t, "nginx", "apt-get install -y nginx")
+	node := sesametest.Need(t, "node", "apt-get install -y nodejs")
+	chrome := sesametest.Need(t, "chromium", "apt-get install -y chromium")
 
 	dir := t.TempDir()
-	for _, b := range []string{"sessiond", "sessionctl"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b), "github.com/sesame-go/sesame/cmd/"+b).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", b, err, out)
-		}
-	}
+	sessiondtest.Build(t, dir, "sessiond", "sessionctl")
 	srv := redistest.Start(t, nil)
 	redisURL := "redis://" + srv.Addr() + "/0"
-	usersFile := filepath.Join(dir, "users.json")
-	u, err := users.NewUser("alice", "alice-pw", users.Params{Time: 1, MemoryKiB: 1024, Threads: 1}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := users.Edit(usersFile, func(f *users.File) error { return f.Put(u, false) }); err != nil {
-		t.Fatal(err)
-	}
+	usersFile := sessiondtest.UsersFile(t, dir)
 	// The introspection client, made as an operator would.
 	clientsFile := filepath.Join(dir, "clients.json")
 	out, err := exec.Command(filepath.Join(dir, "sessionctl"), "clients", "add", "gw", "--clients", clientsFile).Output()
@@ -201,10 +113,10 @@ func TestGateway(t *testing.T) {
 
 	var nodes []string
 	for i := range 2 {
-		addr := freeAddr(t)
+		addr := sesametest.FreeAddr(t)
 		nd := filepath.Join(dir, fmt.Sprint("node", i+1))
 		os.Mkdir(nd, 0o700)
-		start(t, nd, fmt.Sprint("sessiond", i+1), filepath.Join(dir, "sessiond"), env, "--addr", addr, "--redis", redisURL, "--keyset", redisURL,
+		sesametest.StartProcess(t, nd, fmt.Sprint("sessiond", i+1), filepath.Join(dir, "sessiond"), env, "--addr", addr, "--redis", redisURL, "--keyset", redisURL,
 			"--users", usersFile, "--trusted-proxies", "127.0.0.1", "--insecure-cookies", "--log-format", "text",
 			"--introspection-clients", clientsFile, "--staleness-bound", stalenessBound.String())
 		nodes = append(nodes, addr)
@@ -224,11 +136,11 @@ func TestGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := freeAddr(t)
-	start(t, dir, "upstream", node, nil, filepath.Join(wd, "upstream.js"), app)
-	lb := freeAddr(t)
+	app := sesametest.FreeAddr(t)
+	sesametest.StartProcess(t, dir, "upstream", node, nil, filepath.Join(wd, "upstream.js"), app)
+	lb := sesametest.FreeAddr(t)
 	conf := renderConf(t, dir, lb, nodes, app)
-	start(t, dir, "nginx", nginx, nil, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", conf, "-g", "daemon off;")
+	sesametest.StartProcess(t, dir, "nginx", nginx, nil, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", conf, "-g", "daemon off;")
 	base := "http://" + lb
 	waitFor(t, 10*time.Second, "nginx and the app", func() bool {
 		res, err := direct.Get(base + "/auth/login") // 405 from sessiond: nginx is up
@@ -249,8 +161,8 @@ func TestGateway(t *testing.T) {
 		t.Helper()
 		r := do(t, c, "POST", base+"/auth/login", `{"username":"alice","password":"alice-pw"}`,
 			append([]string{"Content-Type", "application/json"}, header...)...)
-		if r.status != 200 {
-			t.Fatalf("login: %d %s", r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
 		}
 		return r
 	}
@@ -258,18 +170,18 @@ func TestGateway(t *testing.T) {
 		var tk struct {
 			AccessToken string `json:"access_token"`
 		}
-		json.Unmarshal([]byte(login(api, "X-Session-Transport", "header").body), &tk)
+		json.Unmarshal([]byte(login(api, "X-Session-Transport", "header").Body), &tk)
 		return tk.AccessToken
 	}
 
 	t.Run("no session", func(t *testing.T) {
 		r := do(t, api, "GET", base+"/api/orders", "", "Accept", "application/json", "Sec-Fetch-Mode", "cors")
-		if r.status != 401 || r.header.Get("WWW-Authenticate") == "" || !strings.Contains(r.body, "unauthenticated") {
-			t.Errorf("API call: %d %q %s, want 401 with WWW-Authenticate and the JSON body", r.status, r.header.Get("WWW-Authenticate"), r.body)
+		if r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" || !strings.Contains(r.Body, "unauthenticated") {
+			t.Errorf("API call: %d %q %s, want 401 with WWW-Authenticate and the JSON body", r.Status, r.Header.Get("WWW-Authenticate"), r.Body)
 		}
 		r = do(t, api, "GET", base+"/app/page?x=1&y=2", "", "Accept", "text/html", "Sec-Fetch-Mode", "navigate")
-		if want := "/auth/login?rd=%2Fapp%2Fpage%3Fx%3D1%26y%3D2"; r.status != 302 || r.header.Get("Location") != want {
-			t.Errorf("navigation: %d Location %q, want 302 %s", r.status, r.header.Get("Location"), want)
+		if want := "/auth/login?rd=%2Fapp%2Fpage%3Fx%3D1%26y%3D2"; r.Status != 302 || r.Header.Get("Location") != want {
+			t.Errorf("navigation: %d Location %q, want 302 %s", r.Status, r.Header.Get("Location"), want)
 		}
 	})
 
@@ -282,10 +194,10 @@ func TestGateway(t *testing.T) {
 		forged := []string{"X-Sesame-User", "admin", "X-Sesame-Data", "eyJyb2xlIjoiYWRtaW4ifQ", "X-Sesame-Session", "forged",
 			"X-Sesame-Expires", "9999999999", "X-Sesame-Data-Omitted", "1"}
 		r := do(t, api, "GET", base+"/api/me", "", append([]string{"Authorization", "Bearer " + tok}, forged...)...)
-		if r.status != 200 {
-			t.Fatalf("with a session: %d %s", r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("with a session: %d %s", r.Status, r.Body)
 		}
-		e := parseEcho(t, r.body)
+		e := parseEcho(t, r.Body)
 		if got := e.values("X-Sesame-User"); len(got) != 1 || got[0] != "alice" {
 			t.Errorf("the app saw X-Sesame-User %q, want only alice", got)
 		}
@@ -295,13 +207,13 @@ func TestGateway(t *testing.T) {
 		if got := e.values("X-Sesame-Data-Omitted"); len(got) != 0 {
 			t.Errorf("the app saw X-Sesame-Data-Omitted %q", got)
 		}
-		if strings.Contains(r.body, "admin") || strings.Contains(r.body, "eyJyb2xlIjoiYWRtaW4ifQ") || strings.Contains(r.body, "9999999999") {
-			t.Errorf("a forged value reached the app: %s", r.body)
+		if strings.Contains(r.Body, "admin") || strings.Contains(r.Body, "eyJyb2xlIjoiYWRtaW4ifQ") || strings.Contains(r.Body, "9999999999") {
+			t.Errorf("a forged value reached the app: %s", r.Body)
 		}
 		// Without a session nothing reaches the app, forged headers or not.
 		r = do(t, api, "GET", base+"/api/me", "", forged...)
-		if r.status != 401 || strings.Contains(r.body, "admin") {
-			t.Errorf("without a session: %d %s, want 401", r.status, r.body)
+		if r.Status != 401 || strings.Contains(r.Body, "admin") {
+			t.Errorf("without a session: %d %s, want 401", r.Status, r.Body)
 		}
 	})
 
@@ -319,12 +231,12 @@ func TestGateway(t *testing.T) {
 			{"same-origin", []string{"Sec-Fetch-Site", "same-origin", "Origin", base}, 200},
 		} {
 			r := do(t, c, "POST", base+"/api/orders", `{"item":"mug"}`, append([]string{"Content-Type", "application/json"}, tc.header...)...)
-			if r.status != tc.want {
-				t.Errorf("%s: got %d, want %d (%s)", tc.name, r.status, tc.want, r.body)
+			if r.Status != tc.want {
+				t.Errorf("%s: got %d, want %d (%s)", tc.name, r.Status, tc.want, r.Body)
 				continue
 			}
 			if tc.want == 200 {
-				if e := parseEcho(t, r.body); e.Method != "POST" || e.Body != `{"item":"mug"}` || len(e.values("X-Sesame-User")) != 1 {
+				if e := parseEcho(t, r.Body); e.Method != "POST" || e.Body != `{"item":"mug"}` || len(e.values("X-Sesame-User")) != 1 {
 					t.Errorf("%s: the app saw %+v", tc.name, e)
 				}
 			}
@@ -338,23 +250,23 @@ func TestGateway(t *testing.T) {
 		seen := map[string]bool{}
 		waitFor(t, 5*time.Second, "both nodes verifying", func() bool {
 			r := do(t, api, "GET", base+"/api/me", "", auth...)
-			if r.status != 200 {
-				t.Fatalf("before logout: %d %s", r.status, r.body)
+			if r.Status != 200 {
+				t.Fatalf("before logout: %d %s", r.Status, r.Body)
 			}
-			seen[r.header.Get("X-Verify-Node")] = true
+			seen[r.Header.Get("X-Verify-Node")] = true
 			return seen[nodes[0]] && seen[nodes[1]]
 		})
-		if r := do(t, direct, "POST", "http://"+nodes[0]+"/auth/logout", "", auth...); r.status != 204 {
-			t.Fatalf("logout on node 1: %d %s", r.status, r.body)
+		if r := do(t, direct, "POST", "http://"+nodes[0]+"/auth/logout", "", auth...); r.Status != 204 {
+			t.Fatalf("logout on node 1: %d %s", r.Status, r.Body)
 		}
 		took := waitFor(t, stalenessBound, "node 2 refusing the token through nginx", func() bool {
 			r := do(t, api, "GET", base+"/api/me", "", auth...)
-			return r.status == 401 && r.header.Get("X-Verify-Node") == nodes[1]
+			return r.Status == 401 && r.Header.Get("X-Verify-Node") == nodes[1]
 		})
 		t.Logf("logout on node 1 refused by node 2 through nginx after %v (bound %v)", took.Round(time.Microsecond), stalenessBound)
 		for range 4 {
-			if r := do(t, api, "GET", base+"/api/me", "", auth...); r.status != 401 {
-				t.Errorf("after logout, through %s: %d", r.header.Get("X-Verify-Node"), r.status)
+			if r := do(t, api, "GET", base+"/api/me", "", auth...); r.Status != 401 {
+				t.Errorf("after logout, through %s: %d", r.Header.Get("X-Verify-Node"), r.Status)
 			}
 		}
 		introspect(t, api, base, "gw", clientSecret, tok, false, "revoked token")
@@ -376,8 +288,8 @@ func TestGateway(t *testing.T) {
 			{"unknown client", "kong", clientSecret},
 		} {
 			r := introspectRaw(t, api, base, tc.id, tc.secret, tok)
-			if r.status != 401 || strings.Contains(r.body, "active") {
-				t.Errorf("%s: %d %s, want 401", tc.name, r.status, r.body)
+			if r.Status != 401 || strings.Contains(r.Body, "active") {
+				t.Errorf("%s: %d %s, want 401", tc.name, r.Status, r.Body)
 			}
 		}
 	})
@@ -392,38 +304,30 @@ func TestGateway(t *testing.T) {
 		var last resp
 		took := waitFor(t, 3*stalenessBound+5*time.Second, "503 through nginx", func() bool {
 			last = do(t, api, "GET", base+"/api/me", "", "Authorization", "Bearer "+tok)
-			return last.status == 503
+			return last.Status == 503
 		})
-		if last.header.Get("Retry-After") == "" || !strings.Contains(last.body, "unavailable") {
-			t.Errorf("503 through nginx: Retry-After %q, body %s", last.header.Get("Retry-After"), last.body)
+		if last.Header.Get("Retry-After") == "" || !strings.Contains(last.Body, "unavailable") {
+			t.Errorf("503 through nginx: Retry-After %q, body %s", last.Header.Get("Retry-After"), last.Body)
 		}
-		t.Logf("Redis stopped: 503 with Retry-After %s through nginx after %v", last.header.Get("Retry-After"), took.Round(time.Millisecond))
+		t.Logf("Redis stopped: 503 with Retry-After %s through nginx after %v", last.Header.Get("Retry-After"), took.Round(time.Millisecond))
 	})
 }
 
 func introspectRaw(t *testing.T, c *http.Client, base, id, secret, tok string) resp {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/auth/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(id, secret)
-	res, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
+	return do(t, c, "POST", base+"/auth/introspect", url.Values{"token": {tok}}.Encode(),
+		append([]string{"Content-Type", "application/x-www-form-urlencoded"}, sesametest.BasicAuth(id, secret)...)...)
 }
 
 func introspect(t *testing.T, c *http.Client, base, id, secret, tok string, active bool, what string) map[string]any {
 	t.Helper()
 	r := introspectRaw(t, c, base, id, secret, tok)
 	var got map[string]any
-	if r.status != 200 || json.Unmarshal([]byte(r.body), &got) != nil || got["active"] != active {
-		t.Fatalf("introspection of a %s: %d %s, want 200 active=%v", what, r.status, r.body, active)
+	if r.Status != 200 || json.Unmarshal([]byte(r.Body), &got) != nil || got["active"] != active {
+		t.Fatalf("introspection of a %s: %d %s, want 200 active=%v", what, r.Status, r.Body, active)
 	}
 	if !active && len(got) != 1 {
-		t.Errorf("introspection of a %s says more than inactive: %s", what, r.body)
+		t.Errorf("introspection of a %s says more than inactive: %s", what, r.Body)
 	}
 	return got
 }
@@ -484,22 +388,7 @@ func renderConf(t *testing.T, dir, listen string, nodes []string, app string) st
 // sign-in page, a wrong password shows the error next to the form, the
 // right one lands back on the app's URL, where the app sees the identity.
 func browse(t *testing.T, chrome, base string) {
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider"),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"),
-	)
+	allocCtx, cancelAlloc := browsertest.Allocator(t, chrome)
 	defer cancelAlloc()
 	tab, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()

@@ -21,17 +21,17 @@ func TestOldKeys(t *testing.T) {
 	ks0 := e.keys.Current()
 	old := e.loginHeader("bob") // signed by ks0's active key
 	oldKid := e.signer().ID()
-	call := func(tok string) resp { return e.do(nil, "GET", "/app", "", bearer(tok)...) }
-	if r := call(old.AccessToken); r.status != 200 {
-		t.Fatalf("before rotation: %d", r.status)
+	call := func(tok string) resp { return e.Do(nil, "GET", "/app", "", bearer(tok)...) }
+	if r := call(old.AccessToken); r.Status != 200 {
+		t.Fatalf("before rotation: %d", r.Status)
 	}
 	ks1, err := ks0.Rotate(policy, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.keys.p.Store(ks1)
-	if r := call(old.AccessToken); r.status != 200 {
-		t.Fatalf("verify-only key refused after rotation: %d %s", r.status, r.body)
+	if r := call(old.AccessToken); r.Status != 200 {
+		t.Fatalf("verify-only key refused after rotation: %d %s", r.Status, r.Body)
 	}
 	e.victim = e.loginHeader("alice") // signed by the new active key
 	e.victimG = e.family(e.victim.RefreshToken).Generation
@@ -46,8 +46,8 @@ func TestOldKeys(t *testing.T) {
 		}
 		e.keys.p.Store(ks2)
 		hits := e.totalHits()
-		if r := call(old.AccessToken); r.status != 401 || r.code() != "unknown_key" {
-			t.Fatalf("token of a pruned key: %d %s", r.status, r.body)
+		if r := call(old.AccessToken); r.Status != 401 || r.Code() != "unknown_key" {
+			t.Fatalf("token of a pruned key: %d %s", r.Status, r.Body)
 		}
 		if e.totalHits() != hits {
 			t.Fatal("handler reached")
@@ -61,14 +61,14 @@ func TestOldKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.keys.p.Store(ks2)
-		if r := call(old.AccessToken); r.status != 401 || r.code() != "key_revoked" {
-			t.Fatalf("token of a revoked key: %d %s", r.status, r.body)
+		if r := call(old.AccessToken); r.Status != 401 || r.Code() != "key_revoked" {
+			t.Fatalf("token of a revoked key: %d %s", r.Status, r.Body)
 		}
 		// Re-signing the old claims with the revoked key changes nothing.
 		_, c, _ := split(t, old.AccessToken)
 		k, _ := ks2.Key(oldKid)
-		if r := call(signEd(k.SigningKey(), canonical(oldKid), c)); r.status != 401 || r.code() != "key_revoked" {
-			t.Fatalf("fresh signature by a revoked key: %d %s", r.status, r.body)
+		if r := call(signEd(k.SigningKey(), canonical(oldKid), c)); r.Status != 401 || r.Code() != "key_revoked" {
+			t.Fatalf("fresh signature by a revoked key: %d %s", r.Status, r.Body)
 		}
 		e.intact(t)
 	})
@@ -78,16 +78,16 @@ func TestOldKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.keys.p.Store(ks2)
-		if r := call(e.victim.AccessToken); r.status != 401 || r.code() != "key_revoked" {
-			t.Fatalf("token of the force-revoked active key: %d %s", r.status, r.body)
+		if r := call(e.victim.AccessToken); r.Status != 401 || r.Code() != "key_revoked" {
+			t.Fatalf("token of the force-revoked active key: %d %s", r.Status, r.Body)
 		}
 		// The session itself survives: a refresh mints with the new key.
-		r, tk := e.refreshHeader(e.victim.RefreshToken)
-		if r.status != 200 {
-			t.Fatalf("refresh after key compromise: %d %s", r.status, r.body)
+		r, tk := e.Refresh(e.victim.RefreshToken)
+		if r.Status != 200 {
+			t.Fatalf("refresh after key compromise: %d %s", r.Status, r.Body)
 		}
-		if r := call(tk.AccessToken); r.status != 200 {
-			t.Fatalf("new token: %d %s", r.status, r.body)
+		if r := call(tk.AccessToken); r.Status != 200 {
+			t.Fatalf("new token: %d %s", r.Status, r.Body)
 		}
 	})
 }
@@ -202,17 +202,17 @@ func TestResourceAbuse(t *testing.T) {
 	// Through the real server: a 10 MiB body and a million dots are answered
 	// (413, 401) and the server stays healthy.
 	t.Run("real-server", func(t *testing.T) {
-		r, err := e.try(nil, "POST", "/auth/login", strings.NewReader(`{"username":"`+strings.Repeat("a", 10<<20)+`"}`), true)
-		if err == nil && r.status != 413 {
-			t.Fatalf("10 MiB body: %d", r.status)
+		r, err := e.Try(nil, "POST", "/auth/login", `{"username":"`+strings.Repeat("a", 10<<20)+`"}`)
+		if err == nil && r.Status != 413 {
+			t.Fatalf("10 MiB body: %d", r.Status)
 		}
-		if r := e.do(nil, "GET", "/app", "", "Authorization", "Bearer "+strings.Repeat(".", 1e6)); r.status != 401 || r.code() != "too_large" {
-			t.Fatalf("million dots: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", "Authorization", "Bearer "+strings.Repeat(".", 1e6)); r.Status != 401 || r.Code() != "too_large" {
+			t.Fatalf("million dots: %d %s", r.Status, r.Body)
 		}
 		// Past the server's header limit the request never reaches sesame.
-		r2, err := e.try(nil, "GET", "/app", nil, false, "Authorization", "Bearer "+strings.Repeat("A", 2<<20))
-		if err == nil && r2.status != http.StatusRequestHeaderFieldsTooLarge {
-			t.Fatalf("2 MiB header: %d", r2.status)
+		r2, err := e.Try(nil, "GET", "/app", "", "Authorization", "Bearer "+strings.Repeat("A", 2<<20))
+		if err == nil && r2.Status != http.StatusRequestHeaderFieldsTooLarge {
+			t.Fatalf("2 MiB header: %d", r2.Status)
 		}
 		e.intact(t)
 	})

@@ -183,8 +183,8 @@ func TestClaimsAndPayload(t *testing.T) {
 		e := newEnv(t, o)
 		// The forging path itself is sound: with nothing changed it
 		// produces a token that is accepted.
-		if r := e.do(nil, "GET", "/app", "", bearer(e.forge(func(map[string]any) {}))...); r.status != 200 {
-			t.Fatalf("unchanged re-forged token refused: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(e.forge(func(map[string]any) {}))...); r.Status != 200 {
+			t.Fatalf("unchanged re-forged token refused: %d %s", r.Status, r.Body)
 		}
 		runTokenCases(t, e, claimsCases())
 	})
@@ -198,13 +198,13 @@ func TestLeewayEdges(t *testing.T) {
 	at := func(tm time.Time) resp {
 		e.clk.Set(time.Until(tm))
 		e.waitFresh()
-		return e.do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...)
+		return e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...)
 	}
-	if r := at(exp.Add(28 * time.Second)); r.status != 200 {
-		t.Fatalf("2s inside the leeway: %d %s", r.status, r.body)
+	if r := at(exp.Add(28 * time.Second)); r.Status != 200 {
+		t.Fatalf("2s inside the leeway: %d %s", r.Status, r.Body)
 	}
-	if r := at(exp.Add(32 * time.Second)); r.status != 401 || r.code() != "expired" {
-		t.Fatalf("2s past the leeway: %d %s", r.status, r.body)
+	if r := at(exp.Add(32 * time.Second)); r.Status != 401 || r.Code() != "expired" {
+		t.Fatalf("2s past the leeway: %d %s", r.Status, r.Body)
 	}
 	e.clk.Set(0)
 	e.waitFresh()
@@ -213,14 +213,14 @@ func TestLeewayEdges(t *testing.T) {
 	if r := func() resp {
 		e.clk.Set(time.Until(nbf.Add(-33 * time.Second)))
 		e.waitFresh()
-		return e.do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...)
-	}(); r.status != 401 || r.code() != "not_yet_valid" {
-		t.Fatalf("33s before nbf: %d %s", r.status, r.body)
+		return e.Do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...)
+	}(); r.Status != 401 || r.Code() != "not_yet_valid" {
+		t.Fatalf("33s before nbf: %d %s", r.Status, r.Body)
 	}
-	if r := at(nbf.Add(-27 * time.Second)); r.status != 200 {
+	if r := at(nbf.Add(-27 * time.Second)); r.Status != 200 {
 		// the victim token is long expired; check the fresh one
-		if r2 := e.do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...); r2.status != 200 {
-			t.Fatalf("27s before nbf (inside leeway): %d %s", r2.status, r2.body)
+		if r2 := e.Do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...); r2.Status != 200 {
+			t.Fatalf("27s before nbf (inside leeway): %d %s", r2.Status, r2.Body)
 		}
 	}
 }
@@ -250,8 +250,8 @@ func TestExpiredAndTamperedEverywhere(t *testing.T) {
 		for _, tc := range []struct{ name, tok, code string }{{"expired", old.AccessToken, "expired"}, {"tampered", tampered, "bad_signature"}} {
 			t.Run(tc.name+ep.method+ep.path, func(t *testing.T) {
 				hits := e.totalHits()
-				if r := e.do(nil, ep.method, ep.path, "", bearer(tc.tok)...); r.status != 401 || r.code() != tc.code {
-					t.Fatalf("got %d %s, want 401 %s", r.status, r.code(), tc.code)
+				if r := e.Do(nil, ep.method, ep.path, "", bearer(tc.tok)...); r.Status != 401 || r.Code() != tc.code {
+					t.Fatalf("got %d %s, want 401 %s", r.Status, r.Code(), tc.code)
 				}
 				if e.totalHits() != hits {
 					t.Fatal("handler reached")
@@ -260,13 +260,13 @@ func TestExpiredAndTamperedEverywhere(t *testing.T) {
 		}
 	}
 	for _, tok := range []string{old.AccessToken, tampered} {
-		if r, _ := e.refreshHeader(tok); r.status != 401 || r.code() != "invalid_refresh_token" {
-			t.Fatalf("access token to refresh: %d %s", r.status, r.body)
+		if r, _ := e.Refresh(tok); r.Status != 401 || r.Code() != "invalid_refresh_token" {
+			t.Fatalf("access token to refresh: %d %s", r.Status, r.Body)
 		}
 	}
 	// bob's refresh token still works: the failed calls ended nothing.
-	if r, _ := e.refreshHeader(old.RefreshToken); r.status != 200 {
-		t.Fatalf("bob's session ended by failed calls: %d %s", r.status, r.body)
+	if r, _ := e.Refresh(old.RefreshToken); r.Status != 200 {
+		t.Fatalf("bob's session ended by failed calls: %d %s", r.Status, r.Body)
 	}
 	e.intact(t)
 }

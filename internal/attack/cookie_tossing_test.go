@@ -29,11 +29,11 @@ func TestRefreshCookieTossing(t *testing.T) {
 		mg := e.family(mallory.RefreshToken).Generation
 		planted := "__Secure-sesame-refresh=" + mallory.RefreshToken
 		t.Run("lone", func(t *testing.T) {
-			r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", planted)
-			if r.status != 401 || r.code() != "unauthenticated" {
-				t.Fatalf("got %d %s, want 401 unauthenticated", r.status, r.body)
+			r := e.Do(nil, "POST", "/auth/refresh", "", "Cookie", planted)
+			if r.Status != 401 || r.Code() != "unauthenticated" {
+				t.Fatalf("got %d %s, want 401 unauthenticated", r.Status, r.Body)
 			}
-			if sc := r.header.Values("Set-Cookie"); len(sc) != 0 {
+			if sc := r.Header.Values("Set-Cookie"); len(sc) != 0 {
 				t.Fatalf("the planted cookie got the victim a session: %q", sc)
 			}
 			if e.family(mallory.RefreshToken).Generation != mg {
@@ -45,12 +45,12 @@ func TestRefreshCookieTossing(t *testing.T) {
 			bob := e.loginHeader("bob")
 			// A browser sends the longer path first: mallory's
 			// Path=/auth/refresh before the genuine Path=/ one.
-			r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", planted+"; __Host-sesame-refresh="+bob.RefreshToken)
-			if r.status != 200 {
-				t.Fatalf("victim's refresh with a planted cookie beside the genuine one: %d %s", r.status, r.body)
+			r := e.Do(nil, "POST", "/auth/refresh", "", "Cookie", planted+"; __Host-sesame-refresh="+bob.RefreshToken)
+			if r.Status != 200 {
+				t.Fatalf("victim's refresh with a planted cookie beside the genuine one: %d %s", r.Status, r.Body)
 			}
-			if !strings.Contains(r.body, `"sub":"uid-bob"`) {
-				t.Fatalf("refresh answered another session: %s", r.body)
+			if !strings.Contains(r.Body, `"sub":"uid-bob"`) {
+				t.Fatalf("refresh answered another session: %s", r.Body)
 			}
 			if e.family(mallory.RefreshToken).Generation != mg {
 				t.Fatal("the planted refresh token was rotated")
@@ -63,13 +63,13 @@ func TestRefreshCookieTossing(t *testing.T) {
 		e := newEnv(t, options{cfg: func(c *auth.Config[Profile]) { c.CookieDomain = "example.com" }})
 		mallory, bob := e.loginHeader("mallory"), e.loginHeader("bob")
 		mg, bg := e.family(mallory.RefreshToken).Generation, e.family(bob.RefreshToken).Generation
-		r := e.do(nil, "POST", "/auth/refresh", "",
+		r := e.Do(nil, "POST", "/auth/refresh", "",
 			"Cookie", "__Secure-sesame-refresh="+mallory.RefreshToken+"; __Secure-sesame-refresh="+bob.RefreshToken)
-		if r.status != 401 || r.code() != "malformed" {
-			t.Fatalf("two refresh cookies: got %d %s, want 401 malformed", r.status, r.body)
+		if r.Status != 401 || r.Code() != "malformed" {
+			t.Fatalf("two refresh cookies: got %d %s, want 401 malformed", r.Status, r.Body)
 		}
 		expired := map[string]bool{} // "Domain=... Path=..." of each expiring refresh cookie
-		for _, sc := range r.header.Values("Set-Cookie") {
+		for _, sc := range r.Header.Values("Set-Cookie") {
 			if !strings.HasPrefix(sc, "__Secure-sesame-refresh=;") || !strings.Contains(sc, "; Max-Age=0") {
 				continue
 			}
@@ -89,7 +89,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 			"Domain= Path=/", "Domain= Path=/auth", "Domain= Path=/auth/refresh", // a host-only plant, any path it reached
 		} {
 			if !expired[want] {
-				t.Errorf("no expiring Set-Cookie with %s among %q", want, r.header.Values("Set-Cookie"))
+				t.Errorf("no expiring Set-Cookie with %s among %q", want, r.Header.Values("Set-Cookie"))
 			}
 		}
 		if e.family(mallory.RefreshToken).Generation != mg || e.family(bob.RefreshToken).Generation != bg {

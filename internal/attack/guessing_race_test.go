@@ -29,13 +29,13 @@ func TestConcurrentGuessesOneUser(t *testing.T) {
 		for a := range addrs {
 			for range each {
 				wg.Go(func() {
-					r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"guess"}`,
+					r := e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"guess"}`,
 						"X-Session-Transport", "header", fromHeader, fmt.Sprintf("203.0.113.%d", a+1))
-					if r.status != 401 {
+					if r.Status != 401 {
 						held.done()
 					}
 					mu.Lock()
-					got[r.status]++
+					got[r.Status]++
 					mu.Unlock()
 				})
 			}

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -77,32 +76,29 @@ type options struct {
 }
 
 type env struct {
-	t       *testing.T
-	name    string
-	clk     *testclock.Offset // real time plus an offset, shared by the manager, the store and the replica
-	keys    *keySource
-	store   revocation.Store
-	rep     *revocation.Replica
-	m       *auth.Manager[Profile]
-	cfg     auth.Config[Profile]
-	srv     *httptest.Server
-	authn   *countingAuth
-	mu      sync.Mutex
-	hits    map[string]int
-	events  []auth.Event
-	victim  tokens // alice's session, header transport, made at start
-	victimG uint64 // its family's generation at start
+	*sesametest.Node[Profile] // Do, Try, Login, Refresh
+	t                         *testing.T
+	name                      string
+	clk                       *testclock.Offset // real time plus an offset, shared by the manager, the store and the replica
+	keys                      *keySource
+	store                     revocation.Store
+	rep                       *revocation.Replica
+	m                         *auth.Manager[Profile]
+	cfg                       auth.Config[Profile]
+	srv                       *httptest.Server
+	authn                     *countingAuth
+	mu                        sync.Mutex
+	hits                      map[string]int
+	events                    []auth.Event
+	victim                    tokens // alice's session, header transport, made at start
+	victimG                   uint64 // its family's generation at start
 }
 
 var prefixN atomic.Int64
 
 func newKeySource(t testing.TB) *keySource {
-	ks, err := keys.Init(time.Now().Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
 	src := &keySource{}
-	src.p.Store(ks)
+	src.p.Store(sesametest.NewKeyset(t))
 	return src
 }
 
@@ -154,8 +150,6 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := chi.NewRouter()
-	r.Mount("/auth", e.m.Routes())
 	hit := func(name string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			e.mu.Lock()
@@ -169,21 +163,20 @@ func newEnv(t *testing.T, o options) *env {
 			io.WriteString(w, "hello "+s.UserID)
 		}
 	}
-	r.With(e.m.Require()).Get("/app", hit("app"))
-	r.With(e.m.Require()).Post("/app", hit("app"))
-	r.With(e.m.Optional()).Get("/maybe", hit("maybe"))
-	r.With(e.m.Strict()).Post("/pay", hit("pay"))
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if e.rep.Status().Stale {
-			w.WriteHeader(503)
-			return
-		}
-		io.WriteString(w, "ok")
+	e.Node = sesametest.Serve(t, e.m, true, func(r chi.Router) {
+		r.With(e.m.Require()).Get("/app", hit("app"))
+		r.With(e.m.Require()).Post("/app", hit("app"))
+		r.With(e.m.Optional()).Get("/maybe", hit("maybe"))
+		r.With(e.m.Strict()).Post("/pay", hit("pay"))
+		r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+			if e.rep.Status().Stale {
+				w.WriteHeader(503)
+				return
+			}
+			io.WriteString(w, "ok")
+		})
 	})
-	e.srv = httptest.NewUnstartedServer(r)
-	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	e.srv.StartTLS()
-	t.Cleanup(e.srv.Close)
+	e.srv = e.Node.Srv
 
 	e.victim = e.loginHeader("alice")
 	e.victimG = e.family(e.victim.RefreshToken).Generation
@@ -250,14 +243,14 @@ func (e *env) familyGone(rt string) bool {
 // family did not move, nothing denylisted it, and /healthz answers.
 func (e *env) intact(t *testing.T) {
 	t.Helper()
-	if r := e.do(nil, "GET", "/healthz", ""); r.status != 200 {
-		t.Fatalf("server unhealthy: %d", r.status)
+	if r := e.Do(nil, "GET", "/healthz", ""); r.Status != 200 {
+		t.Fatalf("server unhealthy: %d", r.Status)
 	}
-	if r := e.do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...); r.status != 200 {
-		t.Fatalf("victim session broken: %d %s", r.status, r.body)
+	if r := e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
+		t.Fatalf("victim session broken: %d %s", r.Status, r.Body)
 	}
-	if r := e.do(nil, "POST", "/pay", "", bearer(e.victim.AccessToken)...); r.status != 200 {
-		t.Fatalf("victim session refused by the strict check: %d %s", r.status, r.body)
+	if r := e.Do(nil, "POST", "/pay", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
+		t.Fatalf("victim session refused by the strict check: %d %s", r.Status, r.Body)
 	}
 	if g := e.family(e.victim.RefreshToken).Generation; g != e.victimG {
 		t.Fatalf("victim family generation %d, want %d", g, e.victimG)
@@ -273,93 +266,19 @@ func backends(t *testing.T, f func(t *testing.T, o options)) {
 	})
 }
 
-type resp struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func (r resp) code() string {
-	var e struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal([]byte(r.body), &e) != nil || e.Message == "" {
-		return "<not an error body: " + r.body + ">"
-	}
-	return e.Error
-}
-
-// do sends a request; hdr are header pairs, a repeated name adds a line.
-// A body defaults to Content-Type application/json.
-func (e *env) do(c *http.Client, method, path, body string, hdr ...string) resp {
-	e.t.Helper()
-	r, err := e.try(c, method, path, strings.NewReader(body), body != "", hdr...)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return r
-}
-
-func (e *env) try(c *http.Client, method, path string, body io.Reader, isJSON bool, hdr ...string) (resp, error) {
-	if c == nil {
-		c = e.srv.Client()
-	}
-	req, err := http.NewRequest(method, e.srv.URL+path, body)
-	if err != nil {
-		return resp{}, err
-	}
-	if isJSON {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if seen[hdr[i]] {
-			req.Header.Add(hdr[i], hdr[i+1])
-		} else {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		seen[hdr[i]] = true
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}, nil
-}
-
-type tokens struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	ExpiresIn    int    `json:"expires_in"`
-}
+// resp and tokens are the shared harness's: an answer (its Code names the
+// error), and the tokens of a header-transport login or refresh.
+type (
+	resp   = sesametest.Response
+	tokens = sesametest.Tokens
+)
 
 func (e *env) loginHeader(user string) tokens {
 	e.t.Helper()
-	r := e.do(nil, "POST", "/auth/login", `{"username":"`+user+`","password":"`+users[user]+`"}`, "X-Session-Transport", "header")
-	if r.status != 200 {
-		e.t.Fatalf("login %s: %d %s", user, r.status, r.body)
-	}
-	var tk tokens
-	if err := json.Unmarshal([]byte(r.body), &tk); err != nil {
-		e.t.Fatal(err)
-	}
-	return tk
+	return e.Login(user, users[user])
 }
 
-func (e *env) refreshHeader(rt string) (resp, tokens) {
-	e.t.Helper()
-	r := e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
-	var tk tokens
-	if r.status == 200 {
-		json.Unmarshal([]byte(r.body), &tk)
-	}
-	return r, tk
-}
-
-func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+func bearer(tok string) []string { return sesametest.Bearer(tok) }
 
 func (e *env) accessCookie(tok string) []string {
 	return []string{"Cookie", "__Host-sesame=" + tok}

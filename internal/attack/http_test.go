@@ -49,17 +49,17 @@ func TestHTTPTransport(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				hits := e.totalHits()
-				r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...)
-				if r.status != tc.status {
-					t.Fatalf("got %d %s, want %d", r.status, r.body, tc.status)
+				r := e.Do(nil, tc.method, tc.path, tc.body, tc.hdr...)
+				if r.Status != tc.status {
+					t.Fatalf("got %d %s, want %d", r.Status, r.Body, tc.status)
 				}
 				if tc.status == 200 {
-					if r.body != tc.want {
-						t.Fatalf("body %q, want %q", r.body, tc.want)
+					if r.Body != tc.want {
+						t.Fatalf("body %q, want %q", r.Body, tc.want)
 					}
 				} else {
-					if r.code() != tc.want {
-						t.Fatalf("code %q, want %q", r.code(), tc.want)
+					if r.Code() != tc.want {
+						t.Fatalf("code %q, want %q", r.Code(), tc.want)
 					}
 					if e.totalHits() != hits {
 						t.Fatal("handler reached")
@@ -85,9 +85,9 @@ func TestRoutingBypass(t *testing.T) {
 		{"GET", "/auth/logout-all"}, {"HEAD", "/auth/logout-all"}, {"GET", "/auth/refresh"},
 	} {
 		t.Run(p.method+p.path, func(t *testing.T) {
-			r := e.do(nil, p.method, p.path, "", append(bearer(e.victim.AccessToken), evil...)...)
-			if r.status < 400 {
-				t.Fatalf("got %d", r.status)
+			r := e.Do(nil, p.method, p.path, "", append(bearer(e.victim.AccessToken), evil...)...)
+			if r.Status < 400 {
+				t.Fatalf("got %d", r.Status)
 			}
 			e.intact(t)
 		})
@@ -98,9 +98,9 @@ func TestRoutingBypass(t *testing.T) {
 	} {
 		t.Run("anon"+p.method+p.path, func(t *testing.T) {
 			hits := e.totalHits()
-			r := e.do(nil, p.method, p.path, "")
-			if r.status < 400 || e.totalHits() != hits {
-				t.Fatalf("got %d, handler hits +%d", r.status, e.totalHits()-hits)
+			r := e.Do(nil, p.method, p.path, "")
+			if r.Status < 400 || e.totalHits() != hits {
+				t.Fatalf("got %d, handler hits +%d", r.Status, e.totalHits()-hits)
 			}
 		})
 	}
@@ -114,40 +114,40 @@ func TestIdenticalErrorBodies(t *testing.T) {
 	groups := map[string][]func() resp{
 		"bad_signature": {
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
+				return e.Do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
 			},
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
+				return e.Do(nil, "GET", "/app", "", bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
 			},
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
+				return e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
 			},
 		},
 		"malformed": {
-			func() resp { return e.do(nil, "GET", "/app", "", bearer("a.b")...) },
-			func() resp { return e.do(nil, "GET", "/app", "", "Authorization", "Basic x") },
+			func() resp { return e.Do(nil, "GET", "/app", "", bearer("a.b")...) },
+			func() resp { return e.Do(nil, "GET", "/app", "", "Authorization", "Basic x") },
 			func() resp {
-				return e.do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
+				return e.Do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
 			},
 		},
 		"invalid_refresh_token": {
-			func() resp { r, _ := e.refreshHeader("x"); return r },
-			func() resp { r, _ := e.refreshHeader(e.victim.RefreshToken[:25] + strings.Repeat("A", 43)); return r },
-			func() resp { r, _ := e.refreshHeader(e.victim.AccessToken); return r },
+			func() resp { r, _ := e.Refresh("x"); return r },
+			func() resp { r, _ := e.Refresh(e.victim.RefreshToken[:25] + strings.Repeat("A", 43)); return r },
+			func() resp { r, _ := e.Refresh(e.victim.AccessToken); return r },
 		},
 		"invalid_credentials": {
-			func() resp { return e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`) },
-			func() resp { return e.do(nil, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`) },
+			func() resp { return e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`) },
+			func() resp { return e.Do(nil, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`) },
 		},
 	}
 	for code, fs := range groups {
 		first := fs[0]()
 		for i, f := range fs {
 			r := f()
-			if r.status != first.status || r.body != first.body || r.code() != code {
-				t.Fatalf("%s #%d: %d %q, want %d %q", code, i, r.status, r.body, first.status, first.body)
+			if r.Status != first.Status || r.Body != first.Body || r.Code() != code {
+				t.Fatalf("%s #%d: %d %q, want %d %q", code, i, r.Status, r.Body, first.Status, first.Body)
 			}
-			if got, want := headerNames(r.header), headerNames(first.header); got != want {
+			if got, want := headerNames(r.Header), headerNames(first.Header); got != want {
 				t.Fatalf("%s #%d: headers %s, want %s", code, i, got, want)
 			}
 		}
@@ -171,28 +171,28 @@ func TestNoStoreAndNoCORS(t *testing.T) {
 	origin := []string{"Origin", "https://evil.example"}
 	check := func(name string, r resp) {
 		t.Helper()
-		if r.header.Get("Cache-Control") != "no-store" {
-			t.Errorf("%s: Cache-Control %q", name, r.header.Get("Cache-Control"))
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q", name, r.Header.Get("Cache-Control"))
 		}
-		if a := r.header.Get("Access-Control-Allow-Origin"); a != "" {
+		if a := r.Header.Get("Access-Control-Allow-Origin"); a != "" {
 			t.Errorf("%s: Access-Control-Allow-Origin %q", name, a)
 		}
-		if r.header.Get("Access-Control-Allow-Credentials") != "" {
+		if r.Header.Get("Access-Control-Allow-Credentials") != "" {
 			t.Errorf("%s: Access-Control-Allow-Credentials set", name)
 		}
 	}
-	check("login-header", e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, "X-Session-Transport", "header"))
-	check("login-cookie", e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`))
+	check("login-header", e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, "X-Session-Transport", "header"))
+	check("login-cookie", e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`))
 	tk := e.loginHeader("bob")
-	r, _ := e.refreshHeader(tk.RefreshToken)
+	r, _ := e.Refresh(tk.RefreshToken)
 	check("refresh", r)
-	check("session", e.do(nil, "GET", "/auth/session", "", append(bearer(tk.AccessToken), origin...)...))
-	check("sessions", e.do(nil, "GET", "/auth/sessions", "", append(bearer(tk.AccessToken), origin...)...))
-	check("error", e.do(nil, "GET", "/auth/session", "", origin...))
-	check("preflight", e.do(nil, "OPTIONS", "/auth/login", "", append(origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...))
+	check("session", e.Do(nil, "GET", "/auth/session", "", append(bearer(tk.AccessToken), origin...)...))
+	check("sessions", e.Do(nil, "GET", "/auth/sessions", "", append(bearer(tk.AccessToken), origin...)...))
+	check("error", e.Do(nil, "GET", "/auth/session", "", origin...))
+	check("preflight", e.Do(nil, "OPTIONS", "/auth/login", "", append(origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...))
 	// A cross-origin credentialed login is refused outright, not answered.
-	if r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, origin...); r.status != 403 || len(r.header.Values("Set-Cookie")) != 0 {
-		t.Fatalf("cross-origin login: %d, cookies %v", r.status, r.header.Values("Set-Cookie"))
+	if r := e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, origin...); r.Status != 403 || len(r.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("cross-origin login: %d, cookies %v", r.Status, r.Header.Values("Set-Cookie"))
 	}
 }
 
@@ -203,7 +203,7 @@ func TestGETNeverChangesState(t *testing.T) {
 	e := newEnv(t, options{})
 	for _, p := range []string{"/auth/session", "/auth/sessions", "/auth/logout", "/auth/logout-all", "/auth/refresh", "/auth/login", "/auth/sessions/" + claimsMap(t, e.victim.AccessToken)["sid"].(string)} {
 		for _, m := range []string{"GET", "HEAD"} {
-			e.do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Host-sesame-refresh="+e.victim.RefreshToken)...)
+			e.Do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Host-sesame-refresh="+e.victim.RefreshToken)...)
 			e.intact(t)
 		}
 	}
@@ -223,17 +223,17 @@ func TestLogin(t *testing.T) {
 		jar, _ := cookiejar.New(nil)
 		c := e.srv.Client()
 		c.Jar = jar
-		r := e.do(c, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`,
+		r := e.Do(c, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`,
 			"Cookie", "__Host-sesame="+planted.AccessToken+"; __Host-sesame-refresh="+planted.RefreshToken)
-		if r.status != 200 {
-			t.Fatalf("login: %d %s", r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
 		}
 		plantedSID := claimsMap(t, planted.AccessToken)["sid"].(string)
-		if strings.Contains(r.body, plantedSID) || !strings.Contains(r.body, `"sub":"uid-bob"`) {
-			t.Fatalf("login kept the planted session: %s", r.body)
+		if strings.Contains(r.Body, plantedSID) || !strings.Contains(r.Body, `"sub":"uid-bob"`) {
+			t.Fatalf("login kept the planted session: %s", r.Body)
 		}
 		var access, refresh string
-		for _, ck := range r.header.Values("Set-Cookie") {
+		for _, ck := range r.Header.Values("Set-Cookie") {
 			switch {
 			case strings.HasPrefix(ck, "__Host-sesame="):
 				access = strings.SplitN(strings.TrimPrefix(ck, "__Host-sesame="), ";", 2)[0]
@@ -245,18 +245,18 @@ func TestLogin(t *testing.T) {
 			t.Fatal("login did not replace both planted cookies")
 		}
 		// The planted session is still mallory's, not upgraded to bob.
-		if r := e.do(nil, "GET", "/app", "", bearer(planted.AccessToken)...); r.body != "hello uid-mallory" {
-			t.Fatalf("planted token now: %s", r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(planted.AccessToken)...); r.Body != "hello uid-mallory" {
+			t.Fatalf("planted token now: %s", r.Body)
 		}
 	})
 	t.Run("unknown-user-same-answer-same-work", func(t *testing.T) {
 		c0, h0 := e.authn.calls.Load(), e.authn.hashes.Load()
-		wrong := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`)
+		wrong := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`)
 		c1, h1 := e.authn.calls.Load(), e.authn.hashes.Load()
-		unknown := e.do(nil, "POST", "/auth/login", `{"username":"zed","password":"nope"}`)
+		unknown := e.Do(nil, "POST", "/auth/login", `{"username":"zed","password":"nope"}`)
 		c2, h2 := e.authn.calls.Load(), e.authn.hashes.Load()
-		if wrong.status != 401 || wrong.body != unknown.body || headerNames(wrong.header) != headerNames(unknown.header) {
-			t.Fatalf("answers differ: %d %q vs %d %q", wrong.status, wrong.body, unknown.status, unknown.body)
+		if wrong.Status != 401 || wrong.Body != unknown.Body || headerNames(wrong.Header) != headerNames(unknown.Header) {
+			t.Fatalf("answers differ: %d %q vs %d %q", wrong.Status, wrong.Body, unknown.Status, unknown.Body)
 		}
 		if c1-c0 != 1 || c2-c1 != 1 || h1-h0 != h2-h1 {
 			t.Fatalf("work differs: calls %d/%d, hashes %d/%d", c1-c0, c2-c1, h1-h0, h2-h1)
@@ -264,27 +264,27 @@ func TestLogin(t *testing.T) {
 	})
 	t.Run("throttling", func(t *testing.T) {
 		for range 2 { // alice already has one failure above: 3 total
-			e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"guess"}`)
+			e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"guess"}`)
 		}
 		calls := e.authn.calls.Load()
-		r := e.do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
-		if r.status != 429 || r.code() != "rate_limited" || r.header.Get("Retry-After") == "" {
-			t.Fatalf("4th attempt: %d %s", r.status, r.body)
+		r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`)
+		if r.Status != 429 || r.Code() != "rate_limited" || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("4th attempt: %d %s", r.Status, r.Body)
 		}
 		if e.authn.calls.Load() != calls {
 			t.Fatal("a throttled attempt reached the authenticator")
 		}
 		// Case variants of the name share the budget.
-		if r := e.do(nil, "POST", "/auth/login", `{"username":"ALICE","password":"x"}`); r.status != 429 {
-			t.Fatalf("case variant: %d", r.status)
+		if r := e.Do(nil, "POST", "/auth/login", `{"username":"ALICE","password":"x"}`); r.Status != 429 {
+			t.Fatalf("case variant: %d", r.Status)
 		}
 		// The per-IP budget (8) ends the spraying across user names too.
 		var last resp
 		for i := range 6 {
-			last = e.do(nil, "POST", "/auth/login", `{"username":"user`+string(rune('a'+i))+`","password":"x"}`)
+			last = e.Do(nil, "POST", "/auth/login", `{"username":"user`+string(rune('a'+i))+`","password":"x"}`)
 		}
-		if last.status != 429 {
-			t.Fatalf("per-IP limit not reached: %d", last.status)
+		if last.Status != 429 {
+			t.Fatalf("per-IP limit not reached: %d", last.Status)
 		}
 		e.intact(t)
 	})
@@ -296,16 +296,16 @@ func TestLogin(t *testing.T) {
 			{"Sec-Fetch-Site", "cross-site"},
 			{"Origin", "null"},
 		} {
-			r := e2.do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, h...)
-			if r.status != 403 || r.code() != "forbidden" || len(r.header.Values("Set-Cookie")) != 0 {
-				t.Fatalf("%v: %d %s", h, r.status, r.body)
+			r := e2.Do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, h...)
+			if r.Status != 403 || r.Code() != "forbidden" || len(r.Header.Values("Set-Cookie")) != 0 {
+				t.Fatalf("%v: %d %s", h, r.Status, r.Body)
 			}
 		}
 		if e2.authn.calls.Load() != calls {
 			t.Fatal("cross-site login reached the authenticator")
 		}
-		if r := e2.do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, "Origin", e2.srv.URL, "Sec-Fetch-Site", "same-origin"); r.status != 200 {
-			t.Fatalf("same-origin login: %d", r.status)
+		if r := e2.Do(nil, "POST", "/auth/login", `{"username":"mallory","password":"mallory-pw"}`, "Origin", e2.srv.URL, "Sec-Fetch-Site", "same-origin"); r.Status != 200 {
+			t.Fatalf("same-origin login: %d", r.Status)
 		}
 	})
 }

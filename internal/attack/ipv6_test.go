@@ -13,19 +13,19 @@ func TestIPv6Rotation(t *testing.T) {
 		o.cfg = throttling
 		e := newEnv(t, o)
 		try := func(from string, i int) resp {
-			return e.do(nil, "POST", "/auth/login", fmt.Sprintf(`{"username":"nobody%d","password":"x"}`, i),
+			return e.Do(nil, "POST", "/auth/login", fmt.Sprintf(`{"username":"nobody%d","password":"x"}`, i),
 				"X-Session-Transport", "header", fromHeader, from)
 		}
 		for i := range 20 {
-			if r := try(fmt.Sprintf("2001:db8:cafe:1:%x:%x::1", i+1, i*7+3), i); r.status != 401 {
-				t.Fatalf("attempt %d: %d", i+1, r.status)
+			if r := try(fmt.Sprintf("2001:db8:cafe:1:%x:%x::1", i+1, i*7+3), i); r.Status != 401 {
+				t.Fatalf("attempt %d: %d", i+1, r.Status)
 			}
 		}
-		if r := try("2001:db8:cafe:1:ffff::1", 99); r.status != 429 || r.header.Get("Retry-After") == "" {
-			t.Fatalf("21st attempt from the /64: %d %s", r.status, r.body)
+		if r := try("2001:db8:cafe:1:ffff::1", 99); r.Status != 429 || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("21st attempt from the /64: %d %s", r.Status, r.Body)
 		}
-		if r := try("2001:db8:cafe:2::1", 99); r.status != 401 {
-			t.Fatalf("another /64: %d", r.status)
+		if r := try("2001:db8:cafe:2::1", 99); r.Status != 401 {
+			t.Fatalf("another /64: %d", r.Status)
 		}
 	})
 }

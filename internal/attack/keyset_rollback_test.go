@@ -2,20 +2,15 @@ package attack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/users"
 )
@@ -46,39 +41,13 @@ func TestKeysetRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	r := chi.NewRouter()
-	r.Mount("/auth", m.Routes())
-	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	srv := httptest.NewTLSServer(r)
-	defer srv.Close()
+	n := sesametest.Serve(t, m, true, nil) // a protected GET /app; closes m at the end
 	holder := m.Parts().Keys
 
 	status := func(access string) int {
-		req, _ := http.NewRequest("GET", srv.URL+"/app", nil)
-		req.Header.Set("Authorization", "Bearer "+access)
-		res, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res.StatusCode
+		return n.Do(nil, "GET", "/app", "", sesametest.Bearer(access)...).Status
 	}
-	req, _ := http.NewRequest("POST", srv.URL+"/auth/login", strings.NewReader(`{"username":"alice","password":"alice-pw"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(auth.TransportHeader, "header")
-	res, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tk struct {
-		AccessToken string `json:"access_token"`
-	}
-	err = json.NewDecoder(res.Body).Decode(&tk)
-	res.Body.Close()
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("login: %d %v", res.StatusCode, err)
-	}
+	tk := n.Login("alice", "alice-pw")
 	k, err := holder.Current().Signer()
 	if err != nil {
 		t.Fatal(err)

@@ -24,23 +24,23 @@ func TestStaleRefreshTokenAtLogout(t *testing.T) {
 			send func(stolen string) resp
 		}{
 			{"header-body", func(rt string) resp {
-				return e.do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
+				return e.Do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
 			}},
 			{"cookie", func(rt string) resp {
-				return e.do(nil, "POST", "/auth/logout", "", "Cookie", "__Host-sesame-refresh="+rt)
+				return e.Do(nil, "POST", "/auth/logout", "", "Cookie", "__Host-sesame-refresh="+rt)
 			}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				bob := e.loginHeader("bob")
 				stolen := bob.RefreshToken
-				_, b1 := e.refreshHeader(bob.RefreshToken)
-				_, b2 := e.refreshHeader(b1.RefreshToken)
+				_, b1 := e.Refresh(bob.RefreshToken)
+				_, b2 := e.Refresh(b1.RefreshToken)
 				e.clk.Advance(revocation.DefaultGraceWindow + time.Second)
 				e.waitFresh()
 				theft := e.eventCount(auth.EventRefreshReused)
 
-				if r := tc.send(stolen); r.status != 401 || r.code() != auth.CodeRefreshReused {
-					t.Fatalf("got %d %s, want 401 %s", r.status, r.body, auth.CodeRefreshReused)
+				if r := tc.send(stolen); r.Status != 401 || r.Code() != auth.CodeRefreshReused {
+					t.Fatalf("got %d %s, want 401 %s", r.Status, r.Body, auth.CodeRefreshReused)
 				}
 				if got := e.eventCount(auth.EventRefreshReused); got != theft+1 {
 					t.Fatalf("refresh_token_reused events %d, want %d", got, theft+1)
@@ -48,8 +48,8 @@ func TestStaleRefreshTokenAtLogout(t *testing.T) {
 				if !e.familyGone(b2.RefreshToken) {
 					t.Fatal("the family survived reuse")
 				}
-				if r := e.do(nil, "GET", "/app", "", bearer(b2.AccessToken)...); r.status != 401 || r.code() != "revoked" {
-					t.Fatalf("the victim's newest access token: %d %s, want 401 revoked", r.status, r.body)
+				if r := e.Do(nil, "GET", "/app", "", bearer(b2.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+					t.Fatalf("the victim's newest access token: %d %s, want 401 revoked", r.Status, r.Body)
 				}
 				e.intact(t)
 			})

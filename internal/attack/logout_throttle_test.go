@@ -17,7 +17,7 @@ func TestLogoutByRefreshTokenThrottled(t *testing.T) {
 		e := newEnv(t, o)
 		from := "192.0.2.99"
 		logout := func(rt string) resp {
-			return e.do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, from)
+			return e.Do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, from)
 		}
 		forged := func(i int) string {
 			return e.victim.RefreshToken[:len(e.victim.RefreshToken)-8] + fmt.Sprintf("%08d", i)
@@ -26,19 +26,19 @@ func TestLogoutByRefreshTokenThrottled(t *testing.T) {
 		for i := range 400 {
 			r := logout(forged(i))
 			switch {
-			case i < 60 && r.status != 401:
-				t.Fatalf("forged logout %d: %d %s", i+1, r.status, r.body)
-			case i >= 60 && (r.status != 429 || r.code() != auth.CodeRateLimited):
-				t.Fatalf("forged logout %d: %d %s, want 429", i+1, r.status, r.body)
+			case i < 60 && r.Status != 401:
+				t.Fatalf("forged logout %d: %d %s", i+1, r.Status, r.Body)
+			case i >= 60 && (r.Status != 429 || r.Code() != auth.CodeRateLimited):
+				t.Fatalf("forged logout %d: %d %s, want 429", i+1, r.Status, r.Body)
 			}
-			if r.status == 429 {
+			if r.Status == 429 {
 				n429++
 			}
 		}
 		// The same budget as /auth/refresh.
-		r := e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"garbage"}`, "X-Session-Transport", "header", fromHeader, from)
-		if r.status != 429 {
-			t.Fatalf("refresh after 400 forged logouts: %d", r.status)
+		r := e.Do(nil, "POST", "/auth/refresh", `{"refresh_token":"garbage"}`, "X-Session-Transport", "header", fromHeader, from)
+		if r.Status != 429 {
+			t.Fatalf("refresh after 400 forged logouts: %d", r.Status)
 		}
 		if e.familyGone(e.victim.RefreshToken) {
 			t.Fatal("a forged logout ended the victim's family")

@@ -42,18 +42,18 @@ func TestLoginRacingLogoutAll(t *testing.T) {
 	old := e.loginHeader("bob")
 	var raced tokens
 	hs.before = func() { raced = e.loginHeader("bob") }
-	if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.status != 204 {
-		t.Fatalf("logout-all: %d", r.status)
+	if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.Status != 204 {
+		t.Fatalf("logout-all: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(old.AccessToken)...).status == 401 })
-	r1, _ := e.refreshHeader(raced.RefreshToken)
-	r2 := e.do(nil, "GET", "/app", "", bearer(raced.AccessToken)...)
-	r3 := e.do(nil, "POST", "/pay", "", bearer(raced.AccessToken)...)
-	if r1.status != 401 || r2.status != 401 || r3.status != 401 {
+	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(old.AccessToken)...).Status == 401 })
+	r1, _ := e.Refresh(raced.RefreshToken)
+	r2 := e.Do(nil, "GET", "/app", "", bearer(raced.AccessToken)...)
+	r3 := e.Do(nil, "POST", "/pay", "", bearer(raced.AccessToken)...)
+	if r1.Status != 401 || r2.Status != 401 || r3.Status != 401 {
 		t.Fatalf("raced session after logout-all: refresh %d %s; /app %d; strict /pay %d; want all 401",
-			r1.status, r1.code(), r2.status, r3.status)
+			r1.Status, r1.Code(), r2.Status, r3.Status)
 	}
-	if c := r2.code(); c != "revoked" {
+	if c := r2.Code(); c != "revoked" {
 		t.Errorf("/app code %q, want revoked", c)
 	}
 }

@@ -6,19 +6,18 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	sesameusers "github.com/sesame-go/sesame/users"
+	"github.com/sesame-go/sesame/internal/sesametest"
+	"github.com/sesame-go/sesame/internal/sesametest/sessiondtest"
 )
 
 // TestReadyzDetailsStayPrivate (low, disclosure): an outsider asks a real
@@ -29,19 +28,7 @@ import (
 // {"ready":true} and nothing more.
 func TestReadyzDetailsStayPrivate(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessiond")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/sesame-go/sesame/cmd/sessiond").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	usersFile := filepath.Join(dir, "users.json")
-	u, err := sesameusers.NewUser("alice", "alice-pw", sesameusers.Params{Time: 1, MemoryKiB: 1024, Threads: 1}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sesameusers.Edit(usersFile, func(f *sesameusers.File) error { return f.Put(u, false) }); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin, usersFile := sessiondFixture(t)
 	paths := []string{
 		"/readyz", "/readyz?verbose", "/readyz?verbose=1", "/readyz?verbose=true", "/readyz?a=b&verbose",
 		"/readyz?verbose&verbose", "/readyz/?verbose", "//readyz?verbose", "/readyz%3Fverbose", "/READYZ?verbose",
@@ -50,26 +37,14 @@ func TestReadyzDetailsStayPrivate(t *testing.T) {
 	check := func(t *testing.T, base string, hdr ...string) {
 		t.Helper()
 		for _, p := range paths {
-			req, err := http.NewRequest("GET", base+p, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; i+1 < len(hdr); i += 2 {
-				req.Header.Set(hdr[i], hdr[i+1])
-			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatalf("%s: %v", p, err)
-			}
-			b, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			body := strings.TrimSpace(string(b))
+			res := sesametest.Send(t, nil, "GET", base+p, "", hdr...)
+			body := strings.TrimSpace(res.Body)
 			for _, leak := range []string{usersFile, "users", "kid", "loaded_at", "backend", "lag_seconds"} {
 				if strings.Contains(body, leak) {
-					t.Errorf("GET %s: %d %s discloses %q", p, res.StatusCode, body, leak)
+					t.Errorf("GET %s: %d %s discloses %q", p, res.Status, body, leak)
 				}
 			}
-			if res.StatusCode == 200 && body != `{"ready":true}` {
+			if res.Status == 200 && body != `{"ready":true}` {
 				t.Errorf("GET %s: 200 %s, want {\"ready\":true}", p, body)
 			}
 		}
@@ -99,6 +74,14 @@ func TestReadyzDetailsStayPrivate(t *testing.T) {
 		check(t, node)
 		check(t, node, "X-Forwarded-For", "127.0.0.1")
 	})
+}
+
+// sessiondFixture builds sessiond into a new directory and writes a users
+// file there with alice (password alice-pw).
+func sessiondFixture(t *testing.T) (dir, bin, usersFile string) {
+	t.Helper()
+	dir = t.TempDir()
+	return dir, sessiondtest.Build(t, dir, "sessiond"), sessiondtest.UsersFile(t, dir)
 }
 
 // startSessiond runs the sessiond binary and returns its base URL once it

@@ -17,24 +17,24 @@ func TestRefreshBehindSharedAddress(t *testing.T) {
 		e := newEnv(t, o)
 		nat := "100.64.0.9"
 		refresh := func(rt string) resp {
-			return e.do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, nat)
+			return e.Do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, nat)
 		}
 		for i := range 60 {
-			if r := refresh(fmt.Sprintf("garbage%d.%d", i, i)); r.status != 401 {
-				t.Fatalf("garbage %d: %d", i+1, r.status)
+			if r := refresh(fmt.Sprintf("garbage%d.%d", i, i)); r.Status != 401 {
+				t.Fatalf("garbage %d: %d", i+1, r.Status)
 			}
 		}
-		if r := refresh("garbage.more"); r.status != 429 || r.code() != auth.CodeRateLimited {
-			t.Fatalf("61st garbage: %d %s", r.status, r.body)
+		if r := refresh("garbage.more"); r.Status != 429 || r.Code() != auth.CodeRateLimited {
+			t.Fatalf("61st garbage: %d %s", r.Status, r.Body)
 		}
 		// A forgery for the victim's own family (the costly kind) is refused too.
 		forged := e.victim.RefreshToken[:len(e.victim.RefreshToken)-4] + "AAAA"
-		if r := refresh(forged); r.status != 429 {
-			t.Fatalf("forged secret for a real family: %d %s", r.status, r.body)
+		if r := refresh(forged); r.Status != 429 {
+			t.Fatalf("forged secret for a real family: %d %s", r.Status, r.Body)
 		}
 		r := refresh(e.victim.RefreshToken)
-		if r.status != 200 {
-			t.Fatalf("victim's genuine refresh from the NAT: %d %s", r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("victim's genuine refresh from the NAT: %d %s", r.Status, r.Body)
 		}
 		if e.familyGone(e.victim.RefreshToken) {
 			t.Fatal("the forgery ended the victim's family")

@@ -20,18 +20,18 @@ func TestReplayAfterLogout(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
 		tk := e.loginHeader("bob")
-		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.status != 204 {
-			t.Fatalf("logout: %d", r.status)
+		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+			t.Fatalf("logout: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).status == 401 })
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
 		hits := e.totalHits()
 		for _, p := range []struct{ m, path string }{{"GET", "/app"}, {"POST", "/pay"}, {"GET", "/auth/session"}, {"POST", "/auth/logout"}} {
-			if r := e.do(nil, p.m, p.path, "", bearer(tk.AccessToken)...); r.status != 401 || r.code() != "revoked" {
-				t.Fatalf("%s %s after logout: %d %s", p.m, p.path, r.status, r.body)
+			if r := e.Do(nil, p.m, p.path, "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+				t.Fatalf("%s %s after logout: %d %s", p.m, p.path, r.Status, r.Body)
 			}
 		}
-		if r, _ := e.refreshHeader(tk.RefreshToken); r.status != 401 || r.code() != "invalid_refresh_token" {
-			t.Fatalf("refresh after logout: %d %s", r.status, r.body)
+		if r, _ := e.Refresh(tk.RefreshToken); r.Status != 401 || r.Code() != "invalid_refresh_token" {
+			t.Fatalf("refresh after logout: %d %s", r.Status, r.Body)
 		}
 		if e.totalHits() != hits {
 			t.Fatal("handler reached")
@@ -49,16 +49,16 @@ func TestLogoutAllOnAnotherNode(t *testing.T) {
 	a := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	b := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	s1, s2 := a.loginHeader("bob"), a.loginHeader("bob")
-	if r := b.do(nil, "POST", "/auth/logout-all", "", bearer(s1.AccessToken)...); r.status != 204 {
-		t.Fatalf("logout-all on B: %d", r.status)
+	if r := b.Do(nil, "POST", "/auth/logout-all", "", bearer(s1.AccessToken)...); r.Status != 204 {
+		t.Fatalf("logout-all on B: %d", r.Status)
 	}
 	for _, tk := range []tokens{s1, s2} {
-		waitFor(t, 2*time.Second, func() bool { return a.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).status == 401 })
-		if r := a.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.code() != "revoked" {
-			t.Fatalf("replay on A: %s", r.body)
+		waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
+		if r := a.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Code() != "revoked" {
+			t.Fatalf("replay on A: %s", r.Body)
 		}
-		if r, _ := a.refreshHeader(tk.RefreshToken); r.status != 401 {
-			t.Fatalf("refresh replay on A: %d", r.status)
+		if r, _ := a.Refresh(tk.RefreshToken); r.Status != 401 {
+			t.Fatalf("refresh replay on A: %d", r.Status)
 		}
 	}
 	// alice (on both nodes) is untouched.
@@ -76,14 +76,14 @@ func TestDenylistOutlivesToken(t *testing.T) {
 		tk := e.loginHeader("bob")
 		exp := time.Unix(num(claimsMap(t, tk.AccessToken), "exp"), 0)
 		sid := claimsMap(t, tk.AccessToken)["sid"].(string)
-		if r := e.do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.status != 204 {
-			t.Fatal(r.status)
+		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+			t.Fatal(r.Status)
 		}
 		for _, at := range []time.Duration{0, 29 * time.Second} { // up to exp + leeway - 1s
 			e.clk.Set(time.Until(exp.Add(at)))
 			e.waitFresh()
-			if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 401 || r.code() != "revoked" {
-				t.Fatalf("at exp%+v: %d %s", at, r.status, r.body)
+			if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+				t.Fatalf("at exp%+v: %d %s", at, r.Status, r.Body)
 			}
 			if rev, err := e.store.IsRevoked(context.Background(), revocation.Subject{SID: sid}); err != nil || !rev {
 				t.Fatalf("store forgot the sid at exp%+v", at)
@@ -91,8 +91,8 @@ func TestDenylistOutlivesToken(t *testing.T) {
 		}
 		e.clk.Set(time.Until(exp.Add(31 * time.Second)))
 		e.waitFresh()
-		if r := e.do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.status != 401 || r.code() != "expired" {
-			t.Fatalf("after exp+leeway: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "expired" {
+			t.Fatalf("after exp+leeway: %d %s", r.Status, r.Body)
 		}
 		e.clk.Set(time.Until(exp.Add(revocation.DefaultEntryTTL + time.Second)))
 		if rev, _ := e.store.IsRevoked(context.Background(), revocation.Subject{SID: sid}); rev {
@@ -131,8 +131,8 @@ func TestForgedLogoutOfAnotherSession(t *testing.T) {
 			{"logout-expired-style-forged-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Host-sesame=x.y.z; __Host-sesame-refresh=" + vfid + m.RefreshToken[24:]}, 401, "malformed"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if r := e.do(nil, tc.method, tc.path, tc.body, tc.hdr...); r.status != tc.status || r.code() != tc.code {
-					t.Fatalf("got %d %s, want %d %s", r.status, r.code(), tc.status, tc.code)
+				if r := e.Do(nil, tc.method, tc.path, tc.body, tc.hdr...); r.Status != tc.status || r.Code() != tc.code {
+					t.Fatalf("got %d %s, want %d %s", r.Status, r.Code(), tc.status, tc.code)
 				}
 				e.intact(t)
 			})
@@ -166,13 +166,13 @@ func TestRotationRace(t *testing.T) {
 						defer wg.Done()
 						<-start
 						e := nodes[i%len(nodes)]
-						r, err := e.try(nil, "POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+rt+`"}`), true, "X-Session-Transport", "header")
+						r, err := e.Try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
 						if err != nil {
 							return
 						}
-						codes[i] = r.status
-						if r.status == 200 {
-							got[i] = r.body[strings.Index(r.body, `"refresh_token":"`)+17:][:68]
+						codes[i] = r.Status
+						if r.Status == 200 {
+							got[i] = r.Body[strings.Index(r.Body, `"refresh_token":"`)+17:][:68]
 						}
 					}()
 				}
@@ -207,15 +207,15 @@ func TestLogoutRacingRefresh(t *testing.T) {
 					defer wg.Done()
 					<-start
 					if i == 0 {
-						e.try(nil, "POST", "/auth/logout", nil, false, bearer(tk.AccessToken)...)
+						e.Try(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...)
 						return
 					}
-					r, err := e.try(nil, "POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+tk.RefreshToken+`"}`), true, "X-Session-Transport", "header")
-					if err == nil && r.status == 200 {
+					r, err := e.Try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
+					if err == nil && r.Status == 200 {
 						var t2 tokens
-						t2.AccessToken = r.body[strings.Index(r.body, `"access_token":"`)+16:]
+						t2.AccessToken = r.Body[strings.Index(r.Body, `"access_token":"`)+16:]
 						t2.AccessToken = t2.AccessToken[:strings.IndexByte(t2.AccessToken, '"')]
-						t2.RefreshToken = r.body[strings.Index(r.body, `"refresh_token":"`)+17:][:68]
+						t2.RefreshToken = r.Body[strings.Index(r.Body, `"refresh_token":"`)+17:][:68]
 						mu.Lock()
 						issued = append(issued, t2)
 						mu.Unlock()
@@ -226,10 +226,10 @@ func TestLogoutRacingRefresh(t *testing.T) {
 			wg.Wait()
 			all := append(issued, tk)
 			for _, x := range all {
-				if r, _ := e.refreshHeader(x.RefreshToken); r.status != 401 {
-					t.Fatalf("round %d: a refresh token outlived logout: %d %s", round, r.status, r.body)
+				if r, _ := e.Refresh(x.RefreshToken); r.Status != 401 {
+					t.Fatalf("round %d: a refresh token outlived logout: %d %s", round, r.Status, r.Body)
 				}
-				waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(x.AccessToken)...).status == 401 })
+				waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(x.AccessToken)...).Status == 401 })
 			}
 		}
 		e.intact(t)
@@ -258,31 +258,31 @@ func TestMalformedRefreshTokens(t *testing.T) {
 			{"access-token", `{"refresh_token":"` + e.victim.AccessToken + `"}`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := e.do(nil, "POST", "/auth/refresh", tc.body, "X-Session-Transport", "header")
-				if r.status != 401 || r.code() != "invalid_refresh_token" {
-					if tc.name == "spare-bits" && r.status == 200 {
+				r := e.Do(nil, "POST", "/auth/refresh", tc.body, "X-Session-Transport", "header")
+				if r.Status != 401 || r.Code() != "invalid_refresh_token" {
+					if tc.name == "spare-bits" && r.Status == 200 {
 						t.Fatal("a malleated refresh token rotated the family")
 					}
-					t.Fatalf("got %d %s", r.status, r.body)
+					t.Fatalf("got %d %s", r.Status, r.Body)
 				}
 				e.intact(t)
 			})
 		}
 		t.Run("refresh-token-as-bearer", func(t *testing.T) {
-			if r := e.do(nil, "GET", "/app", "", bearer(rt)...); r.status != 401 || r.code() != "malformed" {
-				t.Fatalf("got %d %s", r.status, r.body)
+			if r := e.Do(nil, "GET", "/app", "", bearer(rt)...); r.Status != 401 || r.Code() != "malformed" {
+				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			e.intact(t)
 		})
 		t.Run("refresh-token-as-access-cookie", func(t *testing.T) {
-			if r := e.do(nil, "GET", "/app", "", e.accessCookie(rt)...); r.status != 401 || r.code() != "malformed" {
-				t.Fatalf("got %d %s", r.status, r.body)
+			if r := e.Do(nil, "GET", "/app", "", e.accessCookie(rt)...); r.Status != 401 || r.Code() != "malformed" {
+				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			e.intact(t)
 		})
 		t.Run("access-token-as-refresh-cookie", func(t *testing.T) {
-			if r := e.do(nil, "POST", "/auth/refresh", "", "Cookie", "__Host-sesame-refresh="+e.victim.AccessToken); r.status != 401 || r.code() != "invalid_refresh_token" {
-				t.Fatalf("got %d %s", r.status, r.body)
+			if r := e.Do(nil, "POST", "/auth/refresh", "", "Cookie", "__Host-sesame-refresh="+e.victim.AccessToken); r.Status != 401 || r.Code() != "invalid_refresh_token" {
+				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			e.intact(t)
 		})
@@ -302,13 +302,13 @@ func TestIdleAndAbsoluteLimits(t *testing.T) {
 		t.Run("idle", func(t *testing.T) {
 			tk := e.loginHeader("bob")
 			e.clk.Advance(59 * time.Minute)
-			r, tk2 := e.refreshHeader(tk.RefreshToken)
-			if r.status != 200 {
-				t.Fatalf("inside idle: %d %s", r.status, r.body)
+			r, tk2 := e.Refresh(tk.RefreshToken)
+			if r.Status != 200 {
+				t.Fatalf("inside idle: %d %s", r.Status, r.Body)
 			}
 			e.clk.Advance(61 * time.Minute)
-			if r, _ := e.refreshHeader(tk2.RefreshToken); r.status != 401 || r.code() != "refresh_expired" {
-				t.Fatalf("past idle: %d %s", r.status, r.body)
+			if r, _ := e.Refresh(tk2.RefreshToken); r.Status != 401 || r.Code() != "refresh_expired" {
+				t.Fatalf("past idle: %d %s", r.Status, r.Body)
 			}
 			e.clk.Set(0)
 			e.waitFresh()
@@ -318,15 +318,15 @@ func TestIdleAndAbsoluteLimits(t *testing.T) {
 			rt := tk.RefreshToken
 			for range 2 { // 2 × 50 min, each inside the idle timeout
 				e.clk.Advance(50 * time.Minute)
-				r, next := e.refreshHeader(rt)
-				if r.status != 200 {
-					t.Fatalf("inside limits: %d %s", r.status, r.body)
+				r, next := e.Refresh(rt)
+				if r.Status != 200 {
+					t.Fatalf("inside limits: %d %s", r.Status, r.Body)
 				}
 				rt = next.RefreshToken
 			}
 			e.clk.Advance(51 * time.Minute) // 151 min > 150 min absolute, inside idle
-			if r, _ := e.refreshHeader(rt); r.status != 401 || r.code() != "refresh_expired" {
-				t.Fatalf("past absolute lifetime: %d %s", r.status, r.body)
+			if r, _ := e.Refresh(rt); r.Status != 401 || r.Code() != "refresh_expired" {
+				t.Fatalf("past absolute lifetime: %d %s", r.Status, r.Body)
 			}
 			e.clk.Set(0)
 		})
@@ -347,34 +347,34 @@ func TestThiefFollowingTheChain(t *testing.T) {
 			// The victim refreshes first; the thief then presents the same
 			// token, now one generation behind, and gets the same successor.
 			stolen := victim.RefreshToken
-			r, next := e.refreshHeader(victim.RefreshToken)
-			if r.status != 200 {
-				t.Fatalf("victim refresh: %d", r.status)
+			r, next := e.Refresh(victim.RefreshToken)
+			if r.Status != 200 {
+				t.Fatalf("victim refresh: %d", r.Status)
 			}
-			r, got := e.refreshHeader(stolen)
-			if r.status != 200 || got.RefreshToken != next.RefreshToken {
-				t.Fatalf("thief one generation behind: %d (documented: replays the same successor)", r.status)
+			r, got := e.Refresh(stolen)
+			if r.Status != 200 || got.RefreshToken != next.RefreshToken {
+				t.Fatalf("thief one generation behind: %d (documented: replays the same successor)", r.Status)
 			}
 			victim = next
 		}
 		stolen := victim.RefreshToken
 		// The victim moves two generations ahead; past the grace window the
 		// thief's token is reuse.
-		_, v1 := e.refreshHeader(victim.RefreshToken)
-		_, v2 := e.refreshHeader(v1.RefreshToken)
+		_, v1 := e.Refresh(victim.RefreshToken)
+		_, v2 := e.Refresh(v1.RefreshToken)
 		e.clk.Advance(revocation.DefaultGraceWindow + time.Second)
 		e.waitFresh()
 		theft := e.eventCount(auth.EventRefreshReused)
-		if r, _ := e.refreshHeader(stolen); r.status != 401 || r.code() != "refresh_token_reused" {
-			t.Fatalf("thief two generations behind: %d %s", r.status, r.body)
+		if r, _ := e.Refresh(stolen); r.Status != 401 || r.Code() != "refresh_token_reused" {
+			t.Fatalf("thief two generations behind: %d %s", r.Status, r.Body)
 		}
 		if e.eventCount(auth.EventRefreshReused) != theft+1 {
 			t.Fatal("no theft event")
 		}
-		if r, _ := e.refreshHeader(v2.RefreshToken); r.status != 401 {
-			t.Fatalf("family survived reuse: %d", r.status)
+		if r, _ := e.Refresh(v2.RefreshToken); r.Status != 401 {
+			t.Fatalf("family survived reuse: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.do(nil, "GET", "/app", "", bearer(v2.AccessToken)...).status == 401 })
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(v2.AccessToken)...).Status == 401 })
 		e.intact(t)
 	})
 }
@@ -385,9 +385,9 @@ func TestThiefFollowingTheChain(t *testing.T) {
 func TestCrossSiteStateChanges(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	r := e.do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
+	r := e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`)
 	var access, refresh string
-	for _, ck := range r.header.Values("Set-Cookie") {
+	for _, ck := range r.Header.Values("Set-Cookie") {
 		v := strings.SplitN(ck, ";", 2)[0]
 		if strings.HasPrefix(v, "__Host-sesame=") {
 			access = strings.TrimPrefix(v, "__Host-sesame=")
@@ -404,17 +404,17 @@ func TestCrossSiteStateChanges(t *testing.T) {
 	} {
 		for _, h := range [][]string{{"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://evil.example"}} {
 			hits := e.totalHits()
-			r := e.do(nil, p.method, p.path, "", "Cookie", cookies, h[0], h[1])
-			if r.status != 403 || r.code() != "forbidden" || e.totalHits() != hits {
-				t.Fatalf("%s %s %v: %d %s", p.method, p.path, h, r.status, r.body)
+			r := e.Do(nil, p.method, p.path, "", "Cookie", cookies, h[0], h[1])
+			if r.Status != 403 || r.Code() != "forbidden" || e.totalHits() != hits {
+				t.Fatalf("%s %s %v: %d %s", p.method, p.path, h, r.Status, r.Body)
 			}
 		}
 	}
 	if g := e.family(refresh).Generation; g != gen {
 		t.Fatalf("generation moved: %d → %d", gen, g)
 	}
-	if r := e.do(nil, "GET", "/app", "", "Cookie", "__Host-sesame="+access); r.status != 200 {
-		t.Fatalf("session ended by a cross-site request: %d", r.status)
+	if r := e.Do(nil, "GET", "/app", "", "Cookie", "__Host-sesame="+access); r.Status != 200 {
+		t.Fatalf("session ended by a cross-site request: %d", r.Status)
 	}
 	e.intact(t)
 }

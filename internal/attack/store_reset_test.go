@@ -1,10 +1,6 @@
 package attack_test
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +8,6 @@ import (
 
 	"github.com/sesame-go/sesame/internal/redistest"
 	"github.com/sesame-go/sesame/internal/sesametest"
-	sesameusers "github.com/sesame-go/sesame/users"
 )
 
 // TestRevocationsSurviveAnEmptyRedisRestart is the probe's W6: log out
@@ -24,19 +19,7 @@ import (
 func TestRevocationsSurviveAnEmptyRedisRestart(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t, nil) // no persistence: a restart empties it
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessiond")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/sesame-go/sesame/cmd/sessiond").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	usersFile := filepath.Join(dir, "users.json")
-	u, err := sesameusers.NewUser("alice", "alice-pw", sesameusers.Params{Time: 1, MemoryKiB: 1024, Threads: 1}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sesameusers.Edit(usersFile, func(f *sesameusers.File) error { return f.Put(u, false) }); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin, usersFile := sessiondFixture(t)
 	// The keyset is a file both nodes share: it survives the restart, as a
 	// real deployment's keyset must.
 	env := []string{"SESAME_MASTER_KEY=AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "SESAME_USERS=" + usersFile,
@@ -44,29 +27,14 @@ func TestRevocationsSurviveAnEmptyRedisRestart(t *testing.T) {
 	a := startSessiond(t, bin, dir, env, "--addr", "127.0.0.1:0")
 
 	call := func(base, method, path, body, access string) (int, string) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("X-Session-Transport", "header")
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
+		hdr := sesametest.HeaderTransport()
 		if access != "" {
-			req.Header.Set("Authorization", "Bearer "+access)
+			hdr = append(hdr, sesametest.Bearer(access)...)
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		r := sesametest.Send(t, nil, method, base+path, body, hdr...)
+		return r.Status, r.Body
 	}
-	code, body := call(a, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "")
-	var tk struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.Unmarshal([]byte(body), &tk); code != 200 || err != nil {
-		t.Fatalf("login: %d %s", code, body)
-	}
+	tk := sesametest.Login(t, nil, a, "alice", "alice-pw")
 	if code, _ := call(a, "POST", "/auth/logout", "", tk.AccessToken); code != 204 {
 		t.Fatalf("logout: %d", code)
 	}

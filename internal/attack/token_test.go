@@ -37,27 +37,27 @@ func runTokenCases(t *testing.T, e *env, cases []tokCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := tc.tok(e)
 			hits := e.totalHits()
-			r := e.do(nil, "GET", "/app", "", bearer(raw)...)
-			if r.status != 401 || r.code() != tc.code {
-				t.Fatalf("bearer: got %d %s, want 401 %q", r.status, r.code(), tc.code)
+			r := e.Do(nil, "GET", "/app", "", bearer(raw)...)
+			if r.Status != 401 || r.Code() != tc.code {
+				t.Fatalf("bearer: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
-			if r.header.Get("Cache-Control") != "no-store" || r.header.Get("WWW-Authenticate") == "" {
-				t.Errorf("401 headers: %v", r.header)
+			if r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("401 headers: %v", r.Header)
 			}
 			want := tc.code
 			if tc.cookieCode != "" {
 				want = tc.cookieCode
 			}
 			if !strings.ContainsAny(raw, "\r\n\x00") {
-				if r := e.do(nil, "GET", "/app", "", e.accessCookie(raw)...); r.status != 401 || r.code() != want {
-					t.Fatalf("cookie: got %d %s, want 401 %q", r.status, r.code(), want)
+				if r := e.Do(nil, "GET", "/app", "", e.accessCookie(raw)...); r.Status != 401 || r.Code() != want {
+					t.Fatalf("cookie: got %d %s, want 401 %q", r.Status, r.Code(), want)
 				}
 			}
-			if r := e.do(nil, "POST", "/auth/logout", "", bearer(raw)...); r.status != 401 || r.code() != tc.code {
-				t.Fatalf("logout: got %d %s, want 401 %q", r.status, r.code(), tc.code)
+			if r := e.Do(nil, "POST", "/auth/logout", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
+				t.Fatalf("logout: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
-			if r := e.do(nil, "POST", "/auth/logout-all", "", bearer(raw)...); r.status != 401 || r.code() != tc.code {
-				t.Fatalf("logout-all: got %d %s, want 401 %q", r.status, r.code(), tc.code)
+			if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
+				t.Fatalf("logout-all: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
 			if n := e.totalHits(); n != hits {
 				t.Fatalf("a protected handler ran %d times", n-hits)
@@ -469,8 +469,8 @@ func TestControlRealTokenAccepted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	for _, hdr := range [][]string{bearer(e.victim.AccessToken), e.accessCookie(e.victim.AccessToken)} {
-		if r := e.do(nil, "GET", "/app", "", hdr...); r.status != 200 || r.body != "hello uid-alice" {
-			t.Fatalf("real token: %d %s", r.status, r.body)
+		if r := e.Do(nil, "GET", "/app", "", hdr...); r.Status != 200 || r.Body != "hello uid-alice" {
+			t.Fatalf("real token: %d %s", r.Status, r.Body)
 		}
 	}
 	// A token signed with our key and the canonical header over the real

@@ -6,18 +6,12 @@ package chaos_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
@@ -29,11 +23,10 @@ import (
 const bound = 2 * time.Second // replica staleness bound
 
 type node struct {
+	*sesametest.Node[string]
 	name  string
 	store revocation.Backend
 	rep   *revocation.Replica
-	srv   *httptest.Server
-	cli   *http.Client
 }
 
 func newNode(t *testing.T, name string, rs *redistest.Server, ks *keys.Keyset) *node {
@@ -51,69 +44,30 @@ func newNode(t *testing.T, name string, rs *redistest.Server, ks *keys.Keyset) *
 		}
 		return "uid-" + u, u, nil
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	// Every node's keyset store holds the same fixed keyset: the chaos is
 	// in Redis, not in keys.
-	m, err := auth.Start[string](ctx, authn, &auth.Config[string]{
-		Store: store, KeyStore: keys.NewMemoryStore(ks), DataKey: []byte("chaos-test-data-key-32-bytes!!!!"),
+	n := sesametest.StartNode[string](t, authn, &auth.Config[string]{
+		Store: store, DataKey: []byte("chaos-test-data-key-32-bytes!!!!"),
 		Replica: revocation.ReplicaOptions{StalenessBound: bound},
 		Limits:  auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
 		Logger:  slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	rep := m.Parts().Replica
-	r := chi.NewRouter()
-	r.Mount("/auth", m.Routes())
-	r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	srv := httptest.NewUnstartedServer(r)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	cli := srv.Client()
-	cli.Timeout = 5 * time.Second
-	return &node{name: name, store: store, rep: rep, srv: srv, cli: cli}
+	}, &sesametest.NodeOptions{Keys: ks})
+	n.Srv.Client().Timeout = 5 * time.Second
+	return &node{Node: n, name: name, store: store, rep: n.M.Parts().Replica}
 }
 
-type answer struct {
-	status int
-	retry  string
-	body   string
+// do sends a request in the header transport; an error is the transport's.
+func (n *node) do(method, path, body string, hdr ...string) (sesametest.Response, error) {
+	return n.Try(nil, method, path, body, append(sesametest.HeaderTransport(), hdr...)...)
 }
 
-func (n *node) do(method, path, body string, hdr ...string) (answer, error) {
-	req, _ := http.NewRequest(method, n.srv.URL+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+func (n *node) login(user string) (sesametest.Tokens, bool) {
+	a, err := n.do("POST", "/auth/login", sesametest.LoginBody(user, "pw"))
+	if err != nil || a.Status != 200 {
+		return sesametest.Tokens{}, false
 	}
-	req.Header.Set("X-Session-Transport", "header")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	res, err := n.cli.Do(req)
-	if err != nil {
-		return answer{}, err
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return answer{res.StatusCode, res.Header.Get("Retry-After"), string(b)}, nil
-}
-
-type pair struct {
-	Access  string `json:"access_token"`
-	Refresh string `json:"refresh_token"`
-}
-
-func (n *node) login(user string) (pair, bool) {
-	a, err := n.do("POST", "/auth/login", `{"username":"`+user+`","password":"pw"}`)
-	if err != nil || a.status != 200 {
-		return pair{}, false
-	}
-	var p pair
-	json.Unmarshal([]byte(a.body), &p)
+	var p sesametest.Tokens
+	json.Unmarshal([]byte(a.Body), &p)
 	return p, true
 }
 
@@ -133,10 +87,7 @@ func TestChaos(t *testing.T) {
 		t.Skip("chaos run takes ~30s")
 	}
 	rs := redistest.Start(t, &redistest.Options{Persistence: true})
-	ks, err := keys.Init(time.Now().Add(-time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks := sesametest.NewKeyset(t)
 	a, b := newNode(t, "a", rs, ks), newNode(t, "b", rs, ks)
 	nodes := []*node{a, b}
 	waitUntil(t, 10*time.Second, func() bool { return !a.rep.Status().Stale && !b.rep.Status().Stale })
@@ -162,45 +113,45 @@ func TestChaos(t *testing.T) {
 		if !ok {
 			t.Fatal("initial login failed")
 		}
-		ack(sess.Refresh)
+		ack(sess.RefreshToken)
 		paced(ctx, &wg, 20*time.Millisecond, func(i int) {
 			n := nodes[(w+i)%2]
 			if i%25 == 0 { // a refresh about every half second
-				ans, err := n.do("POST", "/auth/refresh", `{"refresh_token":"`+sess.Refresh+`"}`)
+				ans, err := n.do("POST", "/auth/refresh", sesametest.RefreshBody(sess.RefreshToken))
 				switch {
 				case err != nil:
 					c.transportErrors.Add(1)
-				case ans.status == 200:
+				case ans.Status == 200:
 					c.refreshOK.Add(1)
-					var p pair
-					json.Unmarshal([]byte(ans.body), &p)
+					var p sesametest.Tokens
+					json.Unmarshal([]byte(ans.Body), &p)
 					sess = p
-					ack(p.Refresh)
-				case ans.status == 503:
+					ack(p.RefreshToken)
+				case ans.Status == 503:
 					c.refresh503.Add(1)
-					if ans.retry == "" {
+					if ans.Header.Get("Retry-After") == "" {
 						c.refreshNoRetryAfter.Add(1)
 					}
-				case ans.status == 401:
+				case ans.Status == 401:
 					c.spurious401.Add(1)
-					t.Errorf("worker %d: refresh refused during chaos: %s", w, ans.body)
+					t.Errorf("worker %d: refresh refused during chaos: %s", w, ans.Body)
 				default:
 					c.otherStatuses.Add(1)
 				}
 				return
 			}
 			c.requests.Add(1)
-			ans, err := n.do("GET", "/app", "", "Authorization", "Bearer "+sess.Access)
+			ans, err := n.do("GET", "/app", "", sesametest.Bearer(sess.AccessToken)...)
 			switch {
 			case err != nil:
 				c.transportErrors.Add(1)
-			case ans.status == 200:
+			case ans.Status == 200:
 				c.ok.Add(1)
-			case ans.status == 503:
+			case ans.Status == 503:
 				c.unavailable.Add(1)
-			case ans.status == 401:
+			case ans.Status == 401:
 				c.spurious401.Add(1)
-				t.Errorf("worker %d: live session refused: %s", w, ans.body)
+				t.Errorf("worker %d: live session refused: %s", w, ans.Body)
 			default:
 				c.otherStatuses.Add(1)
 			}
@@ -218,17 +169,17 @@ func TestChaos(t *testing.T) {
 	paced(ctx, &wg, 150*time.Millisecond, func(i int) {
 		// A keeper session on B: one more family that must survive.
 		if k, ok := b.login("keeper" + string(rune('a'+i%26))); ok {
-			ack(k.Refresh)
+			ack(k.RefreshToken)
 		}
 		p, ok := a.login("victim" + string(rune('a'+i%26)))
 		if !ok {
 			return
 		}
-		ans, err := a.do("POST", "/auth/logout", "", "Authorization", "Bearer "+p.Access)
-		if err == nil && ans.status == 204 {
+		ans, err := a.do("POST", "/auth/logout", "", sesametest.Bearer(p.AccessToken)...)
+		if err == nil && ans.Status == 204 {
 			c.revocations.Add(1)
 			revMu.Lock()
-			revokedList = append(revokedList, revoked{p.Access, time.Now()})
+			revokedList = append(revokedList, revoked{p.AccessToken, time.Now()})
 			revMu.Unlock()
 		}
 	})
@@ -238,12 +189,12 @@ func TestChaos(t *testing.T) {
 		revMu.Unlock()
 		for _, r := range list {
 			sent := time.Now()
-			ans, err := b.do("GET", "/app", "", "Authorization", "Bearer "+r.tok)
+			ans, err := b.do("GET", "/app", "", sesametest.Bearer(r.tok)...)
 			if err != nil || sent.Before(r.at.Add(bound)) {
 				continue
 			}
 			c.revokedProbes.Add(1)
-			if ans.status == 200 {
+			if ans.Status == 200 {
 				c.revokedAccepted.Add(1)
 				t.Errorf("revoked token accepted %v after its logout", sent.Sub(r.at))
 			}

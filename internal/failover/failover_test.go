@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/auth"
@@ -74,24 +71,13 @@ func node(t *testing.T, client redis.UniversalClient, ks *keys.Keyset, waitRepli
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m, err := auth.Start[profile](ctx, auth.AuthenticatorFunc[profile](authenticate), &auth.Config[profile]{
-		Store:    store,
-		KeyStore: keys.NewMemoryStore(ks),
-		DataKey:  nodeDataKey,
-		Replica:  revocation.ReplicaOptions{StalenessBound: 30 * time.Second},
-		Limits:   auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	r := chi.NewRouter()
-	r.Mount("/auth", m.Routes())
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	n := sesametest.StartNode[profile](t, auth.AuthenticatorFunc[profile](authenticate), &auth.Config[profile]{
+		Store:   store,
+		DataKey: nodeDataKey,
+		Replica: revocation.ReplicaOptions{StalenessBound: 30 * time.Second},
+		Limits:  auth.Limits{LoginsPerAddress: -1, FailuresPerUser: -1, RefreshFailuresPerAddress: -1},
+	}, &sesametest.NodeOptions{Keys: ks, Timeout: 30 * time.Second})
+	return n.Srv.URL
 }
 
 type reply struct {
@@ -101,21 +87,16 @@ type reply struct {
 }
 
 func post(c *http.Client, url, body string) reply {
-	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Session-Transport", "header")
-	res, err := c.Do(req)
+	r, err := sesametest.Do(c, "POST", url, body, sesametest.HeaderTransport()...)
 	if err != nil {
 		return reply{status: -1, code: err.Error()}
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
 	var v struct {
 		Error        string `json:"error"`
 		RefreshToken string `json:"refresh_token"`
 	}
-	_ = json.Unmarshal(b, &v)
-	return reply{status: res.StatusCode, code: v.Error, token: v.RefreshToken}
+	_ = json.Unmarshal([]byte(r.Body), &v)
+	return reply{status: r.Status, code: v.Error, token: v.RefreshToken}
 }
 
 // result is one run's figures.
@@ -144,10 +125,7 @@ func (r result) String() string {
 }
 
 func run(t *testing.T, topo topology, waitReplicas int) result {
-	ks, err := keys.Init(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks := sesametest.NewKeyset(t)
 	var urls []string
 	for range 3 {
 		urls = append(urls, node(t, topo.client(), ks, waitReplicas))
@@ -204,7 +182,7 @@ func run(t *testing.T, topo topology, waitReplicas int) result {
 				tok := tokens[f]
 				mu.Unlock()
 				sent := time.Now()
-				r := post(hc, urls[(c+n)%3]+"/auth/refresh", `{"refresh_token":"`+tok+`"}`)
+				r := post(hc, urls[(c+n)%3]+"/auth/refresh", sesametest.RefreshBody(tok))
 				mu.Lock()
 				afterKill := !killed.IsZero() && sent.After(killed)
 				isAffected := affected != nil && affected[f]

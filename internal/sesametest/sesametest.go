@@ -1,7 +1,14 @@
-// Package sesametest is scaffolding shared by sesame's tests (internal/attack,
-// internal/chaos, internal/failover and the commands): a denylist replica
-// that runs until the test ends, a poll for conditions that propagate, and
-// quiet go-redis logs. It builds no auth managers: each test wires its own.
+// Package sesametest is scaffolding shared by sesame's tests (auth,
+// internal/attack, internal/chaos, internal/failover, the commands and the
+// examples): nodes (an auth.Manager served by an httptest server until the
+// test ends: Serve, StartNode, OpenNode, with a fixed keyset from
+// NewKeyset), requests to them (Do, Send, Login, Refresh and their
+// Response; Bearer, BasicAuth, Browser, Cookie), a denylist replica that
+// runs until the test ends, a poll for conditions that propagate, quiet
+// go-redis logs, and what the tests of real processes need (Need,
+// StartProcess, FreeAddr, DialFrom). Its packages browsertest (a headless
+// Chromium) and sessiondtest (sessiond's binary and users file) are apart
+// for their imports.
 package sesametest
 
 import (
