@@ -15,7 +15,7 @@ import (
 func TestSessionAnswerPerToken(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
 	a1, a2, b := e.loginHeader("alice"), e.loginHeader("alice"), e.loginHeader("bob")
-	_, a1r := e.refreshHeader(a1.RefreshToken)
+	_, a1r := e.Refresh(a1.RefreshToken)
 	toks := []string{a1.AccessToken, a2.AccessToken, b.AccessToken, a1r.AccessToken}
 
 	want := map[string]string{}
@@ -41,20 +41,20 @@ func TestSessionAnswerPerToken(t *testing.T) {
 	}
 	for round := range 3 {
 		for _, i := range []int{0, 2, 1, 3, 2, 0} {
-			r := e.do(nil, "GET", "/auth/session", "", bearer(toks[i])...)
-			if r.status != 200 || r.body != want[toks[i]] {
-				t.Errorf("round %d, token %d: %d %q, want %q", round, i, r.status, r.body, want[toks[i]])
+			r := e.Do(nil, "GET", "/auth/session", "", bearer(toks[i])...)
+			if r.Status != 200 || r.Body != want[toks[i]] {
+				t.Errorf("round %d, token %d: %d %q, want %q", round, i, r.Status, r.Body, want[toks[i]])
 			}
-			if ct, cc := r.header.Get("Content-Type"), r.header.Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+			if ct, cc := r.Header.Get("Content-Type"), r.Header.Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
 				t.Errorf("Content-Type %q, Cache-Control %q", ct, cc)
 			}
 		}
 	}
 	// A logged-out token's cached answer is not served.
-	if r := e.do(nil, "POST", "/auth/logout", "", bearer(a2.AccessToken)...); r.status != 204 {
-		t.Fatalf("logout: %d", r.status)
+	if r := e.Do(nil, "POST", "/auth/logout", "", bearer(a2.AccessToken)...); r.Status != 204 {
+		t.Fatalf("logout: %d", r.Status)
 	}
-	if r := e.do(nil, "GET", "/auth/session", "", bearer(a2.AccessToken)...); r.status != 401 {
-		t.Errorf("after logout: %d %q, want 401", r.status, r.body)
+	if r := e.Do(nil, "GET", "/auth/session", "", bearer(a2.AccessToken)...); r.Status != 401 {
+		t.Errorf("after logout: %d %q, want 401", r.Status, r.Body)
 	}
 }
