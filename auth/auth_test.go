@@ -40,7 +40,7 @@ func TestHeaderFlow(t *testing.T) {
 		if tk.TokenType != "Bearer" || tk.AccessToken == "" || tk.RefreshToken == "" || tk.ExpiresIn < 599 || tk.ExpiresIn > 600 || tk.RefreshExpiresIn <= 0 {
 			t.Fatalf("login answer %+v", tk)
 		}
-		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
 			t.Fatalf("protected call: %d %q", r.Status, r.Body)
 		}
 		var sess struct {
@@ -50,7 +50,7 @@ func TestHeaderFlow(t *testing.T) {
 			Exp  int64   `json:"exp"`
 			Data Profile `json:"data"`
 		}
-		r := e.Do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/session", "", sesametest.Bearer(tk.AccessToken)...)
 		r.JSON(t, &sess)
 		if sess.Sub != "uid-alice" || sess.SID == "" || sess.Exp-sess.Iat != 600 || sess.Data.Name != "Alice" {
 			t.Fatalf("session: %s", r.Body)
@@ -62,20 +62,20 @@ func TestHeaderFlow(t *testing.T) {
 		if cc := r2.Header.Get("Cache-Control"); cc != "no-store" {
 			t.Errorf("refresh Cache-Control %q", cc)
 		}
-		if r := e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk2.AccessToken)...); r.Status != 200 {
 			t.Fatalf("refreshed token: %d", r.Status)
 		}
 		if got := e.hitCount("app"); got != 2 {
 			t.Errorf("protected handler ran %d times, want 2", got)
 		}
-		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.Status != 204 {
+		if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk2.AccessToken)...); r.Status != 204 {
 			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
 		// The old tokens are refused: both access tokens (sid denylisted,
 		// seen through the replica) and the refresh token.
 		for _, at := range []string{tk.AccessToken, tk2.AccessToken} {
-			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(at)...).Status == 401 })
-			if c := e.Do(nil, "GET", "/app", "", bearer(at)...).ErrorCode(t); c != "revoked" {
+			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(at)...).Status == 401 })
+			if c := e.Do(nil, "GET", "/app", "", sesametest.Bearer(at)...).ErrorCode(t); c != "revoked" {
 				t.Errorf("after logout: code %q, want revoked", c)
 			}
 		}
@@ -207,16 +207,16 @@ func testErrors(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		code                     string
 	}{
 		{"no token", "GET", "/app", "", nil, 401, "unauthenticated"},
-		{"garbage bearer", "GET", "/app", "", bearer("abc.def.ghi"), 401, "malformed"},
+		{"garbage bearer", "GET", "/app", "", sesametest.Bearer("abc.def.ghi"), 401, "malformed"},
 		{"bearer lower case scheme ok", "GET", "/app", "", []string{"Authorization", "bearer " + tk.AccessToken}, 200, ""},
-		{"two bearer headers", "GET", "/app", "", append(bearer(tk.AccessToken), bearer(tk.AccessToken)...), 401, "malformed"},
+		{"two bearer headers", "GET", "/app", "", append(sesametest.Bearer(tk.AccessToken), sesametest.Bearer(tk.AccessToken)...), 401, "malformed"},
 		{"two tokens in one header", "GET", "/app", "", []string{"Authorization", "Bearer " + tk.AccessToken + " " + tk.AccessToken}, 401, "malformed"},
 		{"tab separator", "GET", "/app", "", []string{"Authorization", "Bearer\t" + tk.AccessToken}, 401, "malformed"},
 		{"basic scheme", "GET", "/app", "", []string{"Authorization", "Basic YTpi"}, 401, "malformed"},
 		{"token in query ignored", "GET", "/app?access_token=" + tk.AccessToken, "", nil, 401, "unauthenticated"},
 		{"cookie ignored in header mode", "GET", "/app", "", []string{"X-Session-Transport", "header", "Cookie", "__Host-sesame=" + tk.AccessToken}, 401, "unauthenticated"},
 		{"duplicate cookies", "GET", "/app", "", []string{"Cookie", "__Host-sesame=" + tk.AccessToken + "; __Host-sesame=" + tk.AccessToken}, 401, "malformed"},
-		{"refresh token as bearer", "GET", "/app", "", bearer(tk.RefreshToken), 401, "malformed"},
+		{"refresh token as bearer", "GET", "/app", "", sesametest.Bearer(tk.RefreshToken), 401, "malformed"},
 		{"login wrong password", "POST", "/auth/login", `{"username":"alice","password":"nope"}`, nil, 401, "invalid_credentials"},
 		{"login unknown user", "POST", "/auth/login", `{"username":"mallory","password":"nope"}`, nil, 401, "invalid_credentials"},
 		{"login malformed json", "POST", "/auth/login", `{"username":`, nil, 400, "bad_request"},
@@ -228,11 +228,11 @@ func testErrors(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		{"refresh garbage", "POST", "/auth/refresh", `{"refresh_token":"x.y"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
 		{"refresh without cookie", "POST", "/auth/refresh", "", nil, 401, "unauthenticated"},
 		{"logout without token", "POST", "/auth/logout", "", nil, 401, "unauthenticated"},
-		{"logout-all forged", "POST", "/auth/logout-all", "", bearer(tk.AccessToken[:len(tk.AccessToken)-4] + "AAAA"), 401, "bad_signature"},
-		{"delete other session", "DELETE", "/auth/sessions/not-mine", "", bearer(tk.AccessToken), 404, "not_found"},
+		{"logout-all forged", "POST", "/auth/logout-all", "", sesametest.Bearer(tk.AccessToken[:len(tk.AccessToken)-4] + "AAAA"), 401, "bad_signature"},
+		{"delete other session", "DELETE", "/auth/sessions/not-mine", "", sesametest.Bearer(tk.AccessToken), 404, "not_found"},
 		{"cross-site login", "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, []string{"Sec-Fetch-Site", "cross-site"}, 403, "forbidden"},
-		{"cross-origin logout", "POST", "/auth/logout", "", append(bearer(tk.AccessToken), "Origin", "https://evil.example"), 403, "forbidden"},
-		{"cross-site app post", "POST", "/cart", "", append(bearer(tk.AccessToken), "Sec-Fetch-Site", "cross-site"), 403, "forbidden"},
+		{"cross-origin logout", "POST", "/auth/logout", "", append(sesametest.Bearer(tk.AccessToken), "Origin", "https://evil.example"), 403, "forbidden"},
+		{"cross-site app post", "POST", "/cart", "", append(sesametest.Bearer(tk.AccessToken), "Sec-Fetch-Site", "cross-site"), 403, "forbidden"},
 		{"GET login", "GET", "/auth/login", "", nil, 405, "bad_request"},
 		{"unknown endpoint", "GET", "/auth/nope", "", nil, 404, "not_found"},
 	}
@@ -260,7 +260,7 @@ func testErrors(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		})
 	}
 	// The session survived every failed attempt above.
-	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 		t.Fatalf("session damaged by failed requests: %d", r.Status)
 	}
 }
@@ -276,7 +276,7 @@ func TestSessionsListAndDelete(t *testing.T) {
 		IP        string    `json:"ip"`
 		Current   bool      `json:"current"`
 	}
-	e.Do(nil, "GET", "/auth/sessions", "", bearer(a1.AccessToken)...).JSON(t, &list)
+	e.Do(nil, "GET", "/auth/sessions", "", sesametest.Bearer(a1.AccessToken)...).JSON(t, &list)
 	if len(list) != 2 || list[0].IP != "127.0.0.1" || list[0].UserAgent == "" || list[0].Created.IsZero() {
 		t.Fatalf("sessions: %+v", list)
 	}
@@ -287,28 +287,28 @@ func TestSessionsListAndDelete(t *testing.T) {
 		}
 	}
 	// Bob cannot end Alice's session.
-	if r := e.Do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(b1.AccessToken)...); r.Status != 404 {
+	if r := e.Do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", sesametest.Bearer(b1.AccessToken)...); r.Status != 404 {
 		t.Fatalf("bob deleting alice's session: %d", r.Status)
 	}
-	if r := e.Do(nil, "GET", "/app", "", bearer(a2.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(a2.AccessToken)...); r.Status != 200 {
 		t.Fatalf("alice's second session was hurt: %d", r.Status)
 	}
-	if r := e.Do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", bearer(a1.AccessToken)...); r.Status != 204 {
+	if r := e.Do(nil, "DELETE", "/auth/sessions/"+url.PathEscape(other), "", sesametest.Bearer(a1.AccessToken)...); r.Status != 204 {
 		t.Fatalf("delete own session: %d %s", r.Status, r.Body)
 	}
-	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(a2.AccessToken)...).Status == 401 })
-	if r := e.Do(nil, "GET", "/app", "", bearer(a1.AccessToken)...); r.Status != 200 {
+	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(a2.AccessToken)...).Status == 401 })
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(a1.AccessToken)...); r.Status != 200 {
 		t.Fatalf("current session ended too: %d", r.Status)
 	}
 	// logout-all ends every session of alice, not bob's.
-	if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(a1.AccessToken)...); r.Status != 204 {
+	if r := e.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(a1.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(a1.AccessToken)...).Status == 401 })
+	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(a1.AccessToken)...).Status == 401 })
 	if r, _ := e.Refresh(a1.RefreshToken); r.Status != 401 {
 		t.Fatalf("refresh after logout-all: %d", r.Status)
 	}
-	if r := e.Do(nil, "GET", "/app", "", bearer(b1.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(b1.AccessToken)...); r.Status != 200 {
 		t.Fatalf("bob logged out by alice: %d", r.Status)
 	}
 }
@@ -346,13 +346,15 @@ func TestRefreshReuseIsTheft(t *testing.T) {
 		if r, _ := e.Refresh(tk3.RefreshToken); r.Status != 401 {
 			t.Fatalf("family survived theft: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...).Status == 401 })
-		otherStatus := e.Do(nil, "GET", "/app", "", bearer(other.AccessToken)...).Status
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk3.AccessToken)...).Status == 401 })
+		otherStatus := e.Do(nil, "GET", "/app", "", sesametest.Bearer(other.AccessToken)...).Status
 		if !endsAll && otherStatus != 200 {
 			t.Errorf("theft of one session ended another session: %d", otherStatus)
 		}
 		if endsAll {
-			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(other.AccessToken)...).Status == 401 })
+			waitFor(t, 2*time.Second, func() bool {
+				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(other.AccessToken)...).Status == 401
+			})
 		}
 	}
 }
@@ -436,11 +438,11 @@ func TestSessionCap(t *testing.T) {
 			// The oldest session was ended (two logins in the same
 			// millisecond tie, so either of the first two qualifies).
 			waitFor(t, 2*time.Second, func() bool {
-				return e.Do(nil, "GET", "/app", "", bearer(first.AccessToken)...).Status == 401 ||
-					e.Do(nil, "GET", "/app", "", bearer(second.AccessToken)...).Status == 401
+				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(first.AccessToken)...).Status == 401 ||
+					e.Do(nil, "GET", "/app", "", sesametest.Bearer(second.AccessToken)...).Status == 401
 			})
 			var list []struct{ SID string }
-			e.Do(nil, "GET", "/auth/sessions", "", bearer(third.AccessToken)...).JSON(t, &list)
+			e.Do(nil, "GET", "/auth/sessions", "", sesametest.Bearer(third.AccessToken)...).JSON(t, &list)
 			if len(list) != 2 {
 				t.Fatalf("after eviction alice has %d sessions, want 2", len(list))
 			}
@@ -461,7 +463,7 @@ func TestNoSessionFixation(t *testing.T) {
 	var bobs struct {
 		SID string `json:"sid"`
 	}
-	e.Do(nil, "GET", "/auth/session", "", bearer(planted.AccessToken)...).JSON(t, &bobs)
+	e.Do(nil, "GET", "/auth/session", "", sesametest.Bearer(planted.AccessToken)...).JSON(t, &bobs)
 	if body.SID == "" || body.SID == bobs.SID || body.Sub != "uid-alice" {
 		t.Fatalf("login reused a planted session: %+v vs %s", body, bobs.SID)
 	}
@@ -473,10 +475,10 @@ func TestOptional(t *testing.T) {
 	if r := e.Do(nil, "GET", "/maybe", ""); r.Status != 200 || r.Body != "anonymous" {
 		t.Fatalf("anonymous: %d %q", r.Status, r.Body)
 	}
-	if r := e.Do(nil, "GET", "/maybe", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
+	if r := e.Do(nil, "GET", "/maybe", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
 		t.Fatalf("with session: %d %q", r.Status, r.Body)
 	}
-	if r := e.Do(nil, "GET", "/maybe", "", bearer("x.y.z")...); r.Status != 200 || r.Body != "anonymous" {
+	if r := e.Do(nil, "GET", "/maybe", "", sesametest.Bearer("x.y.z")...); r.Status != 200 || r.Body != "anonymous" {
 		t.Fatalf("bad token: %d %q", r.Status, r.Body)
 	}
 }
@@ -489,18 +491,18 @@ func TestLoginRightAfterLogoutAll(t *testing.T) {
 		e := newEnv(t, newStore(t))
 		for range 5 { // several tries make hitting the same second near certain
 			old := e.loginHeader("alice")
-			if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.Status != 204 {
+			if r := e.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(old.AccessToken)...); r.Status != 204 {
 				t.Fatalf("logout-all: %d", r.Status)
 			}
 			fresh := e.loginHeader("alice")
-			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(old.AccessToken)...).Status == 401 })
-			if r := e.Do(nil, "POST", "/pay", "", bearer(fresh.AccessToken)...); r.Status != 200 {
+			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(old.AccessToken)...).Status == 401 })
+			if r := e.Do(nil, "POST", "/pay", "", sesametest.Bearer(fresh.AccessToken)...); r.Status != 200 {
 				t.Fatalf("session made right after logout-all refused by the strict check: %d %s", r.Status, r.Body)
 			}
-			if r := e.Do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...); r.Status != 200 {
+			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(fresh.AccessToken)...); r.Status != 200 {
 				t.Fatalf("session made right after logout-all refused: %d %s", r.Status, r.Body)
 			}
-			if r := e.Do(nil, "POST", "/pay", "", bearer(old.AccessToken)...); r.Status != 401 {
+			if r := e.Do(nil, "POST", "/pay", "", sesametest.Bearer(old.AccessToken)...); r.Status != 401 {
 				t.Fatalf("old session accepted by the strict check: %d", r.Status)
 			}
 		}
@@ -544,17 +546,17 @@ func TestRevocationCountsAtOnceOnSameNode(t *testing.T) {
 		e := newEnv(t, newStore(t))
 		for i := range 10 {
 			tk := e.loginHeader("alice")
-			if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 				t.Fatalf("before logout: %d", r.Status)
 			}
 			path := "/auth/logout"
 			if i%2 == 1 {
 				path = "/auth/logout-all"
 			}
-			if r := e.Do(nil, "POST", path, "", bearer(tk.AccessToken)...); r.Status != 204 {
+			if r := e.Do(nil, "POST", path, "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 				t.Fatalf("%s: %d", path, r.Status)
 			}
-			if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
 				t.Fatalf("replay right after %s: %d %s", path, r.Status, r.Body)
 			}
 		}
@@ -580,7 +582,7 @@ func TestRefreshFailuresThrottled(t *testing.T) {
 	if r, _ := e.Refresh(tk.RefreshToken); r.Status != 200 {
 		t.Fatalf("valid refresh from a throttled address: %d %s", r.Status, r.Body)
 	}
-	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 		t.Fatalf("session hurt by the throttle: %d", r.Status)
 	}
 }

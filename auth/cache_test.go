@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
@@ -41,7 +42,7 @@ func TestCachedTokenStillChecked(t *testing.T) {
 		c.Now = clk.Now
 	})
 	tk := e.loginHeader("alice")
-	call := func() resp { return e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...) }
+	call := func() resp { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...) }
 	if r := call(); r.Status != 200 {
 		t.Fatalf("first call: %d", r.Status)
 	}
@@ -52,7 +53,7 @@ func TestCachedTokenStillChecked(t *testing.T) {
 		// under lax decoding. It must not be served from the cache.
 		last := tk.AccessToken[len(tk.AccessToken)-1]
 		alt := tk.AccessToken[:len(tk.AccessToken)-1] + string(spareBitTwin(last))
-		if r := e.Do(nil, "GET", "/app", "", bearer(alt)...); r.Status != 401 || r.ErrorCode(t) != "malformed" {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(alt)...); r.Status != 401 || r.ErrorCode(t) != "malformed" {
 			t.Fatalf("malleated token: %d %s", r.Status, r.Body)
 		}
 	})
@@ -71,7 +72,7 @@ func TestCachedTokenStillChecked(t *testing.T) {
 
 	t.Run("key revoked", func(t *testing.T) {
 		tk2 := e.loginHeader("bob")
-		if r := e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk2.AccessToken)...); r.Status != 200 {
 			t.Fatalf("before revocation: %d", r.Status)
 		}
 		signer, _ := ks.Signer()
@@ -80,7 +81,7 @@ func TestCachedTokenStillChecked(t *testing.T) {
 			t.Fatal(err)
 		}
 		src.p.Store(revoked)
-		if r := e.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 401 || r.ErrorCode(t) != "key_revoked" {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk2.AccessToken)...); r.Status != 401 || r.ErrorCode(t) != "key_revoked" {
 			t.Fatalf("cached token of a revoked key: %d %s", r.Status, r.Body)
 		}
 		src.p.Store(ks)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // profileCodec is a compact DataEncoding for Profile: a version byte, then each
@@ -82,7 +83,7 @@ func TestDataEncoding(t *testing.T) {
 		e   *env
 		tok string
 	}{{js, a.AccessToken}, {compact, b.AccessToken}} {
-		if r := tc.e.Do(nil, "GET", "/app", "", bearer(tc.tok)...); r.Status != 200 || r.Body != "hello Alice" {
+		if r := tc.e.Do(nil, "GET", "/app", "", sesametest.Bearer(tc.tok)...); r.Status != 200 || r.Body != "hello Alice" {
 			t.Fatalf("own token: %d %q", r.Status, r.Body)
 		}
 	}
@@ -90,7 +91,7 @@ func TestDataEncoding(t *testing.T) {
 		e   *env
 		tok string
 	}{{compact, a.AccessToken}, {js, b.AccessToken}} {
-		if r := tc.e.Do(nil, "GET", "/app", "", bearer(tc.tok)...); r.Status != 401 || r.ErrorCode(t) != "bad_payload" {
+		if r := tc.e.Do(nil, "GET", "/app", "", sesametest.Bearer(tc.tok)...); r.Status != 401 || r.ErrorCode(t) != "bad_payload" {
 			t.Fatalf("token of the other codec: %d %s", r.Status, r.Body)
 		}
 	}
@@ -100,14 +101,14 @@ func TestDataEncoding(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("refresh across codecs: %d %s", r.Status, r.Body)
 	}
-	if r := compact.Do(nil, "POST", "/cart?item=apple", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "apple" {
+	if r := compact.Do(nil, "POST", "/cart?item=apple", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "apple" {
 		t.Fatalf("update: %d %q", r.Status, r.Body)
 	}
 	r, tk = js.Refresh(tk.RefreshToken)
 	if r.Status != 200 {
 		t.Fatalf("refresh back: %d %s", r.Status, r.Body)
 	}
-	if r := js.Do(nil, "POST", "/cart?item=pear", "", bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "apple,pear" {
+	if r := js.Do(nil, "POST", "/cart?item=pear", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "apple,pear" {
 		t.Fatalf("data after two refreshes: %d %q", r.Status, r.Body)
 	}
 }

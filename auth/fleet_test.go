@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -35,29 +36,29 @@ func TestTwoManagersOneRedis(t *testing.T) {
 	}
 	a, b := mk(), mk()
 	tk := a.loginHeader("alice")
-	if r := b.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+	if r := b.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 		t.Fatalf("B refuses A's token: %d", r.Status)
 	}
 	// Refresh on B, use on A.
 	_, tk2 := b.Refresh(tk.RefreshToken)
-	if r := a.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.Status != 200 {
+	if r := a.Do(nil, "GET", "/app", "", sesametest.Bearer(tk2.AccessToken)...); r.Status != 200 {
 		t.Fatalf("A refuses B's refreshed token: %d", r.Status)
 	}
 	start := time.Now()
-	if r := a.Do(nil, "POST", "/auth/logout", "", bearer(tk2.AccessToken)...); r.Status != 204 {
+	if r := a.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk2.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout on A: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return b.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...).Status == 401 })
+	waitFor(t, 2*time.Second, func() bool { return b.Do(nil, "GET", "/app", "", sesametest.Bearer(tk2.AccessToken)...).Status == 401 })
 	t.Logf("logout on A refused on B after %v", time.Since(start))
-	if r := b.Do(nil, "GET", "/app", "", bearer(tk2.AccessToken)...); r.ErrorCode(t) != auth.CodeRevoked {
+	if r := b.Do(nil, "GET", "/app", "", sesametest.Bearer(tk2.AccessToken)...); r.ErrorCode(t) != auth.CodeRevoked {
 		t.Errorf("code %q, want revoked", r.ErrorCode(t))
 	}
 	// logout-all on B reaches A too.
 	tk3 := a.loginHeader("alice")
-	if r := b.Do(nil, "POST", "/auth/logout-all", "", bearer(tk3.AccessToken)...); r.Status != 204 {
+	if r := b.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(tk3.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all on B: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...).Status == 401 })
+	waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", sesametest.Bearer(tk3.AccessToken)...).Status == 401 })
 }
 
 // TestRedisOutage: with Redis down, refresh and login answer 503 with
@@ -83,26 +84,26 @@ func TestRedisOutage(t *testing.T) {
 			t.Fatalf("%s with Redis down: %d %q %s", c.path, r.Status, r.Header.Get("Retry-After"), r.Body)
 		}
 	}
-	if r := e.Do(nil, "POST", "/pay", "", bearer(tk.AccessToken)...); r.Status != 503 {
+	if r := e.Do(nil, "POST", "/pay", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 503 {
 		t.Fatalf("strict route with Redis down: %d", r.Status)
 	}
 	// Within the bound the replica vouches for the token (this request runs
 	// right after the kill; the bound is 2s).
 	if st := e.replica.Status(); !st.Stale {
-		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 			t.Fatalf("protected route within the staleness bound: %d", r.Status)
 		}
 	}
 	// Past the bound: fail closed, 503 not 401.
 	waitFor(t, 10*time.Second, func() bool { return e.replica.Status().Stale })
-	r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...)
+	r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...)
 	if r.Status != 503 || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("stale replica: %d %s", r.Status, r.Body)
 	}
 
 	srv.Restart() // no persistence: the family is gone, but no one was logged out by the outage itself
 	waitFor(t, 10*time.Second, func() bool { return !e.replica.Status().Stale })
-	if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 		t.Fatalf("after recovery: %d %s", r.Status, r.Body)
 	}
 	tk2 := e.loginHeader("alice")

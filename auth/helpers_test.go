@@ -171,8 +171,6 @@ func (e *env) loginHeader(user string) tokens {
 	return e.Login(user, testUsers[user])
 }
 
-func bearer(tok string) []string { return sesametest.Bearer(tok) }
-
 // waitFor polls cond until it holds or the deadline passes. It is for
 // propagation through real processes (Redis, a replica); logic under test
 // uses injected clocks instead.

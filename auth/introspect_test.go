@@ -100,7 +100,7 @@ func TestIntrospection(t *testing.T) {
 			before: func() { clk.Advance(10*time.Minute + 31*time.Second) }, after: func() { clk.Advance(-(10*time.Minute + 31*time.Second)) }},
 		{name: "revoked", token: func() string {
 			tk := e.loginHeader("bob")
-			if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+			if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 				t.Fatalf("logout: %d", r.Status)
 			}
 			return tk.AccessToken

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -58,10 +59,10 @@ func TestLogoutWithReusedRefreshToken(t *testing.T) {
 			if r, _ := e.Refresh(tk3.RefreshToken); r.Status != 401 {
 				t.Fatalf("family survived reuse: %d", r.Status)
 			}
-			if r := e.Do(nil, "GET", "/app", "", bearer(tk3.AccessToken)...); r.Status != 401 {
+			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk3.AccessToken)...); r.Status != 401 {
 				t.Fatalf("the reused session's access token: %d, want 401", r.Status)
 			}
-			otherStatus := func() int { return e.Do(nil, "GET", "/app", "", bearer(other.AccessToken)...).Status }
+			otherStatus := func() int { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(other.AccessToken)...).Status }
 			switch tc.endsAll {
 			case false:
 				if s := otherStatus(); s != 200 {

@@ -164,7 +164,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 		return r, tk
 	}
-	with := func(tok string, extra ...string) []string { return append(append(bearer(tok), hdrT...), extra...) }
+	with := func(tok string, extra ...string) []string {
+		return append(append(sesametest.Bearer(tok), hdrT...), extra...)
+	}
 
 	// Logins: success, wrong password, unknown user, throttled, malformed,
 	// authenticator failure.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestSessionAnswerPerToken: GET /session, served from the verified-token
@@ -41,7 +43,7 @@ func TestSessionAnswerPerToken(t *testing.T) {
 	}
 	for round := range 3 {
 		for _, i := range []int{0, 2, 1, 3, 2, 0} {
-			r := e.Do(nil, "GET", "/auth/session", "", bearer(toks[i])...)
+			r := e.Do(nil, "GET", "/auth/session", "", sesametest.Bearer(toks[i])...)
 			if r.Status != 200 || r.Body != want[toks[i]] {
 				t.Errorf("round %d, token %d: %d %q, want %q", round, i, r.Status, r.Body, want[toks[i]])
 			}
@@ -51,10 +53,10 @@ func TestSessionAnswerPerToken(t *testing.T) {
 		}
 	}
 	// A logged-out token's cached answer is not served.
-	if r := e.Do(nil, "POST", "/auth/logout", "", bearer(a2.AccessToken)...); r.Status != 204 {
+	if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(a2.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout: %d", r.Status)
 	}
-	if r := e.Do(nil, "GET", "/auth/session", "", bearer(a2.AccessToken)...); r.Status != 401 {
+	if r := e.Do(nil, "GET", "/auth/session", "", sesametest.Bearer(a2.AccessToken)...); r.Status != 401 {
 		t.Errorf("after logout: %d %q, want 401", r.Status, r.Body)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -93,20 +94,20 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 	sid1, a1, r1 := start()
 	_, a2, _ := start()
 	for _, a := range []string{a1, a2} {
-		if r := e.Do(nil, "GET", "/app", "", bearer(a)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(a)...); r.Status != 200 {
 			t.Fatalf("started session: %d %s", r.Status, r.Body)
 		}
 	}
 	if r := e.Do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
 		t.Fatalf("EndSession: %d %s", r.Status, r.Body)
 	}
-	if r := e.Do(nil, "GET", "/app", "", bearer(a1)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(a1)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
 		t.Errorf("ended session's token: %d %s", r.Status, r.Body)
 	}
 	if r, _ := e.Refresh(r1); r.Status != 401 {
 		t.Errorf("ended session's refresh: %d %s", r.Status, r.Body)
 	}
-	if r := e.Do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(a2)...); r.Status != 200 {
 		t.Errorf("the other session after EndSession: %d", r.Status)
 	}
 	if r := e.Do(nil, "POST", "/admin/end/uid-dan/"+sid1, ""); r.Status != 204 {
@@ -119,11 +120,11 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 	if r := e.Do(nil, "POST", "/admin/end-all/uid-dan", ""); r.Status != 204 {
 		t.Fatalf("EndAllSessions: %d %s", r.Status, r.Body)
 	}
-	if r := e.Do(nil, "GET", "/app", "", bearer(a2)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(a2)...); r.Status != 401 || r.ErrorCode(t) != "revoked" {
 		t.Errorf("token after EndAllSessions: %d %s", r.Status, r.Body)
 	}
 	_, a3, _ := start() // a session started afterwards is not affected
-	if r := e.Do(nil, "GET", "/app", "", bearer(a3)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(a3)...); r.Status != 200 {
 		t.Errorf("session started after EndAllSessions: %d %s", r.Status, r.Body)
 	}
 	fams, err := e.store.ListFamilies(context.Background(), "uid-dan")
@@ -136,7 +137,7 @@ func TestEndSessionAndEndAllSessions(t *testing.T) {
 func TestWriteError(t *testing.T) {
 	e := sessionOpsEnv(t)
 	m := e.m
-	mw := e.Do(nil, "GET", "/app", "", bearer("x.y.z")...) // the middleware's 401
+	mw := e.Do(nil, "GET", "/app", "", sesametest.Bearer("x.y.z")...) // the middleware's 401
 	for _, tc := range []struct {
 		err                error
 		status             int

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -83,12 +84,12 @@ func TestUserChecker(t *testing.T) {
 			t.Errorf("the user's other session refreshed: %d %s", r.Status, r.Body)
 		}
 		for name, tok := range map[string]string{"refreshed": one3.AccessToken, "other": two.AccessToken} {
-			if r := e.Do(nil, "GET", "/app", "", bearer(tok)...); r.Status != 401 || r.ErrorCode(t) != auth.CodeRevoked {
+			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tok)...); r.Status != 401 || r.ErrorCode(t) != auth.CodeRevoked {
 				t.Errorf("%s session's access token: %d %s, want 401 revoked", name, r.Status, r.Body)
 			}
 		}
 		// Another user is untouched.
-		if r := e.Do(nil, "GET", "/app", "", bearer(bob.AccessToken)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(bob.AccessToken)...); r.Status != 200 {
 			t.Errorf("bob's access token: %d %s", r.Status, r.Body)
 		}
 		if r, _ := e.Refresh(bob.RefreshToken); r.Status != 200 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/revocation"
@@ -32,7 +33,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 	tk := e.loginHeader("alice")
 
 	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"} {
-		r := e.Do(nil, method, "/auth/verify", "", bearer(tk.AccessToken)...)
+		r := e.Do(nil, method, "/auth/verify", "", sesametest.Bearer(tk.AccessToken)...)
 		if r.Status != 200 {
 			t.Fatalf("%s /auth/verify with a valid token: %d %s", method, r.Status, r.Body)
 		}
@@ -60,8 +61,8 @@ func TestForwardAuthIdentity(t *testing.T) {
 		SID string `json:"sid"`
 		Exp int64  `json:"exp"`
 	}
-	e.Do(nil, "GET", "/auth/session", "", bearer(tk.AccessToken)...).JSON(t, &sess)
-	r := e.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+	e.Do(nil, "GET", "/auth/session", "", sesametest.Bearer(tk.AccessToken)...).JSON(t, &sess)
+	r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(tk.AccessToken)...)
 	if got := r.Header.Get("X-Sesame-Session"); got != sess.SID {
 		t.Errorf("X-Sesame-Session %q, want %q", got, sess.SID)
 	}
@@ -87,10 +88,10 @@ func TestForwardAuthIdentity(t *testing.T) {
 	}{
 		{name: "no credential", code: auth.CodeUnauthenticated},
 		{name: "malformed bearer", header: []string{"Authorization", "Bearer not a token"}, code: "malformed"},
-		{name: "forged token", header: bearer(tk.AccessToken[:len(tk.AccessToken)-4] + "AAAA"), code: "bad_signature"},
-		{name: "expired", header: bearer(tk.AccessToken), code: "expired",
+		{name: "forged token", header: sesametest.Bearer(tk.AccessToken[:len(tk.AccessToken)-4] + "AAAA"), code: "bad_signature"},
+		{name: "expired", header: sesametest.Bearer(tk.AccessToken), code: "expired",
 			before: func() { clk.Advance(10*time.Minute + 31*time.Second) }, after: func() { clk.Advance(-(10*time.Minute + 31*time.Second)) }},
-		{name: "signed by a revoked key", header: bearer(tk.AccessToken), code: "key_revoked",
+		{name: "signed by a revoked key", header: sesametest.Bearer(tk.AccessToken), code: "key_revoked",
 			before: func() {
 				signer, _ := ks.Signer()
 				revoked, err := ks.ForceRevoke(signer.ID(), time.Now())
@@ -124,10 +125,10 @@ func TestForwardAuthIdentity(t *testing.T) {
 
 	t.Run("revoked", func(t *testing.T) {
 		tk := e.loginHeader("alice")
-		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+		if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
-		r := e.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(tk.AccessToken)...)
 		if r.Status != 401 || r.ErrorCode(t) != auth.CodeRevoked {
 			t.Fatalf("got %d %s, want 401 revoked", r.Status, r.Body)
 		}
@@ -137,7 +138,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 func TestForwardAuthData(t *testing.T) {
 	t.Run("over the size limit", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = 10 })
-		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...)
 		if r.Status != 200 || r.Header.Get("X-Sesame-User") != "uid-alice" {
 			t.Fatalf("got %d %q", r.Status, r.Header.Get("X-Sesame-User"))
 		}
@@ -150,7 +151,7 @@ func TestForwardAuthData(t *testing.T) {
 	})
 	t.Run("never", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = -1 })
-		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...)
 		if _, ok := r.Header["X-Sesame-Data"]; ok || r.Header.Get("X-Sesame-Data-Omitted") != "" || r.Status != 200 {
 			t.Errorf("got %d, data %q, omitted %q; want 200 and neither", r.Status, r.Header.Get("X-Sesame-Data"), r.Header.Get("X-Sesame-Data-Omitted"))
 		}
@@ -159,7 +160,7 @@ func TestForwardAuthData(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
 			c.Gateway.Headers = auth.IdentityHeaders{User: "remote-user", Data: "X-Auth-Data"}
 		})
-		r := e.Do(nil, "GET", "/auth/verify", "", bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...)
 		if r.Header.Get("Remote-User") != "uid-alice" || r.Header.Get("X-Auth-Data") == "" || r.Header.Get("X-Sesame-Session") == "" {
 			t.Errorf("headers %v: want Remote-User, X-Auth-Data and the default X-Sesame-Session", r.Header)
 		}
@@ -207,7 +208,7 @@ func TestForwardAuthCrossOrigin(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tk := tc.e.loginHeader("alice")
-			r := tc.e.Do(nil, tc.method, "/auth/verify", "", append(bearer(tk.AccessToken), tc.header...)...)
+			r := tc.e.Do(nil, tc.method, "/auth/verify", "", append(sesametest.Bearer(tk.AccessToken), tc.header...)...)
 			if r.Status != tc.want {
 				t.Fatalf("got status %d, want %d (%s)", r.Status, tc.want, r.Body)
 			}
@@ -272,7 +273,7 @@ func TestForwardAuthUnavailable(t *testing.T) {
 	up := newEnv(t, newMemoryStore(t))
 	tk := up.loginHeader("alice")
 	down := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Denylist = unavailable{} })
-	r := down.Do(nil, "GET", "/auth/verify", "", bearer(tk.AccessToken)...)
+	r := down.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(tk.AccessToken)...)
 	if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.ErrorCode(t) != auth.CodeUnavailable {
 		t.Fatalf("got %d, Retry-After %q, %s; want 503 unavailable with Retry-After", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 )
 
@@ -21,7 +22,7 @@ func TestOldKeys(t *testing.T) {
 	ks0 := e.keys.Current()
 	old := e.loginHeader("bob") // signed by ks0's active key
 	oldKid := e.signer().ID()
-	call := func(tok string) resp { return e.Do(nil, "GET", "/app", "", bearer(tok)...) }
+	call := func(tok string) resp { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tok)...) }
 	if r := call(old.AccessToken); r.Status != 200 {
 		t.Fatalf("before rotation: %d", r.Status)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/token"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -185,7 +186,7 @@ func TestClaimsAndPayload(t *testing.T) {
 		e := newEnv(t, o)
 		// The forging path itself is sound: with nothing changed it
 		// produces a token that is accepted.
-		if r := e.Do(nil, "GET", "/app", "", bearer(e.forge(func(map[string]any) {}))...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.forge(func(map[string]any) {}))...); r.Status != 200 {
 			t.Fatalf("unchanged re-forged token refused: %d %s", r.Status, r.Body)
 		}
 		runTokenCases(t, e, claimsCases())
@@ -200,7 +201,7 @@ func TestLeewayEdges(t *testing.T) {
 	at := func(tm time.Time) resp {
 		e.clk.Set(time.Until(tm))
 		e.waitFresh()
-		return e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...)
+		return e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.victim.AccessToken)...)
 	}
 	if r := at(exp.Add(28 * time.Second)); r.Status != 200 {
 		t.Fatalf("2s inside the leeway: %d %s", r.Status, r.Body)
@@ -215,13 +216,13 @@ func TestLeewayEdges(t *testing.T) {
 	if r := func() resp {
 		e.clk.Set(time.Until(nbf.Add(-33 * time.Second)))
 		e.waitFresh()
-		return e.Do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...)
+		return e.Do(nil, "GET", "/app", "", sesametest.Bearer(fresh.AccessToken)...)
 	}(); r.Status != 401 || r.Code() != "not_yet_valid" {
 		t.Fatalf("33s before nbf: %d %s", r.Status, r.Body)
 	}
 	if r := at(nbf.Add(-27 * time.Second)); r.Status != 200 {
 		// the victim token is long expired; check the fresh one
-		if r2 := e.Do(nil, "GET", "/app", "", bearer(fresh.AccessToken)...); r2.Status != 200 {
+		if r2 := e.Do(nil, "GET", "/app", "", sesametest.Bearer(fresh.AccessToken)...); r2.Status != 200 {
 			t.Fatalf("27s before nbf (inside leeway): %d %s", r2.Status, r2.Body)
 		}
 	}
@@ -252,7 +253,7 @@ func TestExpiredAndTamperedEverywhere(t *testing.T) {
 		for _, tc := range []struct{ name, tok, code string }{{"expired", old.AccessToken, "expired"}, {"tampered", tampered, "bad_signature"}} {
 			t.Run(tc.name+ep.method+ep.path, func(t *testing.T) {
 				hits := e.totalHits()
-				if r := e.Do(nil, ep.method, ep.path, "", bearer(tc.tok)...); r.Status != 401 || r.Code() != tc.code {
+				if r := e.Do(nil, ep.method, ep.path, "", sesametest.Bearer(tc.tok)...); r.Status != 401 || r.Code() != tc.code {
 					t.Fatalf("got %d %s, want 401 %s", r.Status, r.Code(), tc.code)
 				}
 				if e.totalHits() != hits {

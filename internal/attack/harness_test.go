@@ -246,10 +246,10 @@ func (e *env) intact(t *testing.T) {
 	if r := e.Do(nil, "GET", "/healthz", ""); r.Status != 200 {
 		t.Fatalf("server unhealthy: %d", r.Status)
 	}
-	if r := e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.victim.AccessToken)...); r.Status != 200 {
 		t.Fatalf("victim session broken: %d %s", r.Status, r.Body)
 	}
-	if r := e.Do(nil, "POST", "/pay", "", bearer(e.victim.AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "POST", "/pay", "", sesametest.Bearer(e.victim.AccessToken)...); r.Status != 200 {
 		t.Fatalf("victim session refused by the strict check: %d %s", r.Status, r.Body)
 	}
 	if g := e.family(e.victim.RefreshToken).Generation; g != e.victimG {
@@ -277,8 +277,6 @@ func (e *env) loginHeader(user string) tokens {
 	e.t.Helper()
 	return e.Login(user, users[user])
 }
-
-func bearer(tok string) []string { return sesametest.Bearer(tok) }
 
 func (e *env) accessCookie(tok string) []string {
 	return []string{"Cookie", "__Host-sesame=" + tok}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestHTTPTransport: Authorization variants, tokens in the query or a form,
@@ -85,7 +86,7 @@ func TestRoutingBypass(t *testing.T) {
 		{"GET", "/auth/logout-all"}, {"HEAD", "/auth/logout-all"}, {"GET", "/auth/refresh"},
 	} {
 		t.Run(p.method+p.path, func(t *testing.T) {
-			r := e.Do(nil, p.method, p.path, "", append(bearer(e.victim.AccessToken), evil...)...)
+			r := e.Do(nil, p.method, p.path, "", append(sesametest.Bearer(e.victim.AccessToken), evil...)...)
 			if r.Status < 400 {
 				t.Fatalf("got %d", r.Status)
 			}
@@ -114,20 +115,20 @@ func TestIdenticalErrorBodies(t *testing.T) {
 	groups := map[string][]func() resp{
 		"bad_signature": {
 			func() resp {
-				return e.Do(nil, "GET", "/app", "", bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
+				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
 			},
 			func() resp {
-				return e.Do(nil, "GET", "/app", "", bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
+				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
 			},
 			func() resp {
-				return e.Do(nil, "GET", "/app", "", bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
+				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
 			},
 		},
 		"malformed": {
-			func() resp { return e.Do(nil, "GET", "/app", "", bearer("a.b")...) },
+			func() resp { return e.Do(nil, "GET", "/app", "", sesametest.Bearer("a.b")...) },
 			func() resp { return e.Do(nil, "GET", "/app", "", "Authorization", "Basic x") },
 			func() resp {
-				return e.Do(nil, "GET", "/app", "", bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
+				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
 			},
 		},
 		"invalid_refresh_token": {
@@ -186,8 +187,8 @@ func TestNoStoreAndNoCORS(t *testing.T) {
 	tk := e.loginHeader("bob")
 	r, _ := e.Refresh(tk.RefreshToken)
 	check("refresh", r)
-	check("session", e.Do(nil, "GET", "/auth/session", "", append(bearer(tk.AccessToken), origin...)...))
-	check("sessions", e.Do(nil, "GET", "/auth/sessions", "", append(bearer(tk.AccessToken), origin...)...))
+	check("session", e.Do(nil, "GET", "/auth/session", "", append(sesametest.Bearer(tk.AccessToken), origin...)...))
+	check("sessions", e.Do(nil, "GET", "/auth/sessions", "", append(sesametest.Bearer(tk.AccessToken), origin...)...))
 	check("error", e.Do(nil, "GET", "/auth/session", "", origin...))
 	check("preflight", e.Do(nil, "OPTIONS", "/auth/login", "", append(origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...))
 	// A cross-origin credentialed login is refused outright, not answered.
@@ -203,7 +204,7 @@ func TestGETNeverChangesState(t *testing.T) {
 	e := newEnv(t, options{})
 	for _, p := range []string{"/auth/session", "/auth/sessions", "/auth/logout", "/auth/logout-all", "/auth/refresh", "/auth/login", "/auth/sessions/" + claimsMap(t, e.victim.AccessToken)["sid"].(string)} {
 		for _, m := range []string{"GET", "HEAD"} {
-			e.Do(nil, m, p, "", append(bearer(e.victim.AccessToken), "Cookie", "__Host-sesame-refresh="+e.victim.RefreshToken)...)
+			e.Do(nil, m, p, "", append(sesametest.Bearer(e.victim.AccessToken), "Cookie", "__Host-sesame-refresh="+e.victim.RefreshToken)...)
 			e.intact(t)
 		}
 	}
@@ -245,7 +246,7 @@ func TestLogin(t *testing.T) {
 			t.Fatal("login did not replace both planted cookies")
 		}
 		// The planted session is still mallory's, not upgraded to bob.
-		if r := e.Do(nil, "GET", "/app", "", bearer(planted.AccessToken)...); r.Body != "hello uid-mallory" {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(planted.AccessToken)...); r.Body != "hello uid-mallory" {
 			t.Fatalf("planted token now: %s", r.Body)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -48,7 +49,7 @@ func TestStaleRefreshTokenAtLogout(t *testing.T) {
 				if !e.familyGone(b2.RefreshToken) {
 					t.Fatal("the family survived reuse")
 				}
-				if r := e.Do(nil, "GET", "/app", "", bearer(b2.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+				if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(b2.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
 					t.Fatalf("the victim's newest access token: %d %s, want 401 revoked", r.Status, r.Body)
 				}
 				e.intact(t)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/revocation"
 )
 
@@ -42,13 +43,13 @@ func TestLoginRacingLogoutAll(t *testing.T) {
 	old := e.loginHeader("bob")
 	var raced tokens
 	hs.before = func() { raced = e.loginHeader("bob") }
-	if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(old.AccessToken)...); r.Status != 204 {
+	if r := e.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(old.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all: %d", r.Status)
 	}
-	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(old.AccessToken)...).Status == 401 })
+	waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(old.AccessToken)...).Status == 401 })
 	r1, _ := e.Refresh(raced.RefreshToken)
-	r2 := e.Do(nil, "GET", "/app", "", bearer(raced.AccessToken)...)
-	r3 := e.Do(nil, "POST", "/pay", "", bearer(raced.AccessToken)...)
+	r2 := e.Do(nil, "GET", "/app", "", sesametest.Bearer(raced.AccessToken)...)
+	r3 := e.Do(nil, "POST", "/pay", "", sesametest.Bearer(raced.AccessToken)...)
 	if r1.Status != 401 || r2.Status != 401 || r3.Status != 401 {
 		t.Fatalf("raced session after logout-all: refresh %d %s; /app %d; strict /pay %d; want all 401",
 			r1.Status, r1.Code(), r2.Status, r3.Status)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sesame-go/sesame/auth"
 	"github.com/sesame-go/sesame/internal/redistest"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -20,13 +21,13 @@ func TestReplayAfterLogout(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
 		tk := e.loginHeader("bob")
-		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+		if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatalf("logout: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...).Status == 401 })
 		hits := e.totalHits()
 		for _, p := range []struct{ m, path string }{{"GET", "/app"}, {"POST", "/pay"}, {"GET", "/auth/session"}, {"POST", "/auth/logout"}} {
-			if r := e.Do(nil, p.m, p.path, "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+			if r := e.Do(nil, p.m, p.path, "", sesametest.Bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
 				t.Fatalf("%s %s after logout: %d %s", p.m, p.path, r.Status, r.Body)
 			}
 		}
@@ -49,12 +50,12 @@ func TestLogoutAllOnAnotherNode(t *testing.T) {
 	a := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	b := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	s1, s2 := a.loginHeader("bob"), a.loginHeader("bob")
-	if r := b.Do(nil, "POST", "/auth/logout-all", "", bearer(s1.AccessToken)...); r.Status != 204 {
+	if r := b.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(s1.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all on B: %d", r.Status)
 	}
 	for _, tk := range []tokens{s1, s2} {
-		waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...).Status == 401 })
-		if r := a.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Code() != "revoked" {
+		waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...).Status == 401 })
+		if r := a.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Code() != "revoked" {
 			t.Fatalf("replay on A: %s", r.Body)
 		}
 		if r, _ := a.Refresh(tk.RefreshToken); r.Status != 401 {
@@ -76,13 +77,13 @@ func TestDenylistOutlivesToken(t *testing.T) {
 		tk := e.loginHeader("bob")
 		exp := time.Unix(num(claimsMap(t, tk.AccessToken), "exp"), 0)
 		sid := claimsMap(t, tk.AccessToken)["sid"].(string)
-		if r := e.Do(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...); r.Status != 204 {
+		if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatal(r.Status)
 		}
 		for _, at := range []time.Duration{0, 29 * time.Second} { // up to exp + leeway - 1s
 			e.clk.Set(time.Until(exp.Add(at)))
 			e.waitFresh()
-			if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
+			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "revoked" {
 				t.Fatalf("at exp%+v: %d %s", at, r.Status, r.Body)
 			}
 			if rev, err := e.store.IsRevoked(context.Background(), revocation.Subject{SID: sid}); err != nil || !rev {
@@ -91,7 +92,7 @@ func TestDenylistOutlivesToken(t *testing.T) {
 		}
 		e.clk.Set(time.Until(exp.Add(31 * time.Second)))
 		e.waitFresh()
-		if r := e.Do(nil, "GET", "/app", "", bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "expired" {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 401 || r.Code() != "expired" {
 			t.Fatalf("after exp+leeway: %d %s", r.Status, r.Body)
 		}
 		e.clk.Set(time.Until(exp.Add(revocation.DefaultEntryTTL + time.Second)))
@@ -122,8 +123,8 @@ func TestForgedLogoutOfAnotherSession(t *testing.T) {
 			status                   int
 			code                     string
 		}{
-			{"delete-victim-sid", "DELETE", "/auth/sessions/" + vsid, "", bearer(m.AccessToken), 404, "not_found"},
-			{"delete-victim-family-id", "DELETE", "/auth/sessions/" + vfid, "", bearer(m.AccessToken), 404, "not_found"},
+			{"delete-victim-sid", "DELETE", "/auth/sessions/" + vsid, "", sesametest.Bearer(m.AccessToken), 404, "not_found"},
+			{"delete-victim-family-id", "DELETE", "/auth/sessions/" + vfid, "", sesametest.Bearer(m.AccessToken), 404, "not_found"},
 			{"refresh-victim-family-forged-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + "." + strings.Repeat("A", 43) + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
 			{"refresh-victim-family-own-secret", "POST", "/auth/refresh", `{"refresh_token":"` + vfid + m.RefreshToken[24:] + `"}`, []string{"X-Session-Transport", "header"}, 401, "invalid_refresh_token"},
 			{"logout-with-victim-refresh-cookie", "POST", "/auth/logout", "", []string{"Cookie", "__Host-sesame-refresh=" + vfid + "." + strings.Repeat("A", 43)}, 401, "unauthenticated"},
@@ -207,7 +208,7 @@ func TestLogoutRacingRefresh(t *testing.T) {
 					defer wg.Done()
 					<-start
 					if i == 0 {
-						e.Try(nil, "POST", "/auth/logout", "", bearer(tk.AccessToken)...)
+						e.Try(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...)
 						return
 					}
 					r, err := e.Try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
@@ -229,7 +230,7 @@ func TestLogoutRacingRefresh(t *testing.T) {
 				if r, _ := e.Refresh(x.RefreshToken); r.Status != 401 {
 					t.Fatalf("round %d: a refresh token outlived logout: %d %s", round, r.Status, r.Body)
 				}
-				waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(x.AccessToken)...).Status == 401 })
+				waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(x.AccessToken)...).Status == 401 })
 			}
 		}
 		e.intact(t)
@@ -269,7 +270,7 @@ func TestMalformedRefreshTokens(t *testing.T) {
 			})
 		}
 		t.Run("refresh-token-as-bearer", func(t *testing.T) {
-			if r := e.Do(nil, "GET", "/app", "", bearer(rt)...); r.Status != 401 || r.Code() != "malformed" {
+			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(rt)...); r.Status != 401 || r.Code() != "malformed" {
 				t.Fatalf("got %d %s", r.Status, r.Body)
 			}
 			e.intact(t)
@@ -374,7 +375,7 @@ func TestThiefFollowingTheChain(t *testing.T) {
 		if r, _ := e.Refresh(v2.RefreshToken); r.Status != 401 {
 			t.Fatalf("family survived reuse: %d", r.Status)
 		}
-		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", bearer(v2.AccessToken)...).Status == 401 })
+		waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(v2.AccessToken)...).Status == 401 })
 		e.intact(t)
 	})
 }

@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // tokCase is a forged or altered access token and the exact reason it must
@@ -37,7 +39,7 @@ func runTokenCases(t *testing.T, e *env, cases []tokCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := tc.tok(e)
 			hits := e.totalHits()
-			r := e.Do(nil, "GET", "/app", "", bearer(raw)...)
+			r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(raw)...)
 			if r.Status != 401 || r.Code() != tc.code {
 				t.Fatalf("bearer: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
@@ -53,10 +55,10 @@ func runTokenCases(t *testing.T, e *env, cases []tokCase) {
 					t.Fatalf("cookie: got %d %s, want 401 %q", r.Status, r.Code(), want)
 				}
 			}
-			if r := e.Do(nil, "POST", "/auth/logout", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
+			if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
 				t.Fatalf("logout: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
-			if r := e.Do(nil, "POST", "/auth/logout-all", "", bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
+			if r := e.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(raw)...); r.Status != 401 || r.Code() != tc.code {
 				t.Fatalf("logout-all: got %d %s, want 401 %q", r.Status, r.Code(), tc.code)
 			}
 			if n := e.totalHits(); n != hits {
@@ -468,7 +470,7 @@ func TestForgedTokens(t *testing.T) {
 func TestControlRealTokenAccepted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	for _, hdr := range [][]string{bearer(e.victim.AccessToken), e.accessCookie(e.victim.AccessToken)} {
+	for _, hdr := range [][]string{sesametest.Bearer(e.victim.AccessToken), e.accessCookie(e.victim.AccessToken)} {
 		if r := e.Do(nil, "GET", "/app", "", hdr...); r.Status != 200 || r.Body != "hello uid-alice" {
 			t.Fatalf("real token: %d %s", r.Status, r.Body)
 		}
