@@ -37,7 +37,7 @@ func localEnv(t *testing.T, cfg *auth.Config[Profile]) *env {
 // serveEnv puts a Manager behind the test routes until t ends, then
 // closes it.
 func serveEnv(t *testing.T, m *auth.Manager[Profile]) *env {
-	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica, hits: map[string]int{}}
+	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica}
 	e.serve(func(r chi.Router) {
 		r.With(m.Require()).Get("/app", func(w http.ResponseWriter, r *http.Request) {
 			s, _ := auth.FromContext[Profile](r.Context())

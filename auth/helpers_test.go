@@ -44,7 +44,7 @@ type env struct {
 	replica                   *revocation.Replica
 	m                         *auth.Manager[Profile]
 	srv                       *httptest.Server
-	hits                      map[string]int
+	hits                      sesametest.Hits
 	mu                        sync.Mutex
 	events                    []auth.Event
 }
@@ -74,7 +74,7 @@ var testKeys = sync.OnceValue(func() *keys.Keyset {
 
 func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 	t.Helper()
-	e := &env{t: t, store: store, hits: map[string]int{}}
+	e := &env{t: t, store: store}
 	cfg := auth.Config[Profile]{
 		Keys:          testKeys(),
 		Store:         store,
@@ -101,17 +101,13 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 	}
 	e.m = m
 	hit := func(name string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			e.mu.Lock()
-			e.hits[name]++
-			e.mu.Unlock()
+		return e.hits.Handler(name, func(r *http.Request) (string, bool) {
 			s, ok := auth.FromContext[Profile](r.Context())
 			if !ok {
-				io.WriteString(w, "anonymous")
-				return
+				return "", false
 			}
-			io.WriteString(w, "hello "+s.Data.Name)
-		}
+			return s.Data.Name, true
+		})
 	}
 	e.serve(func(r chi.Router) {
 		r.With(m.Require()).Get("/app", hit("app"))
@@ -137,11 +133,7 @@ func (e *env) serve(routes func(chi.Router)) {
 	e.srv = e.Node.Srv
 }
 
-func (e *env) hitCount(name string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.hits[name]
-}
+func (e *env) hitCount(name string) int { return e.hits.Count(name) }
 
 func (e *env) eventKinds() []auth.EventKind {
 	e.mu.Lock()

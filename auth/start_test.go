@@ -23,7 +23,7 @@ func sessionOpsEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica, hits: map[string]int{}}
+	e := &env{t: t, m: m, store: m.Parts().Store, replica: m.Parts().Replica}
 	e.serve(func(r chi.Router) { sessionOpsRoutes(t, m, r) })
 	return e
 }

@@ -88,7 +88,7 @@ type env struct {
 	srv                       *httptest.Server
 	authn                     *countingAuth
 	mu                        sync.Mutex
-	hits                      map[string]int
+	hits                      sesametest.Hits
 	events                    []auth.Event
 	victim                    tokens // alice's session, header transport, made at start
 	victimG                   uint64 // its family's generation at start
@@ -104,7 +104,7 @@ func newKeySource(t testing.TB) *keySource {
 
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
-	e := &env{t: t, clk: o.clk, keys: o.keys, hits: map[string]int{}, authn: &countingAuth{}}
+	e := &env{t: t, clk: o.clk, keys: o.keys, authn: &countingAuth{}}
 	if e.clk == nil {
 		e.clk = &testclock.Offset{}
 	}
@@ -151,17 +151,13 @@ func newEnv(t *testing.T, o options) *env {
 		t.Fatal(err)
 	}
 	hit := func(name string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			e.mu.Lock()
-			e.hits[name]++
-			e.mu.Unlock()
+		return e.hits.Handler(name, func(r *http.Request) (string, bool) {
 			s, ok := auth.FromContext[Profile](r.Context())
 			if !ok {
-				io.WriteString(w, "anonymous")
-				return
+				return "", false
 			}
-			io.WriteString(w, "hello "+s.UserID)
-		}
+			return s.UserID, true
+		})
 	}
 	e.Node = sesametest.Serve(t, e.m, true, func(r chi.Router) {
 		r.With(e.m.Require()).Get("/app", hit("app"))
@@ -190,21 +186,9 @@ func (e *env) waitFresh() {
 	waitFor(e.t, 5*time.Second, func() bool { return !e.rep.Status().Stale })
 }
 
-func (e *env) hitCount(name string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.hits[name]
-}
+func (e *env) hitCount(name string) int { return e.hits.Count(name) }
 
-func (e *env) totalHits() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, v := range e.hits {
-		n += v
-	}
-	return n
-}
+func (e *env) totalHits() int { return e.hits.Total() }
 
 func (e *env) eventCount(k auth.EventKind) int {
 	e.mu.Lock()
