@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestReadyzDisclosure: the public /readyz says ready or not and, when not,
@@ -74,7 +76,7 @@ func TestReadyzDisclosure(t *testing.T) {
 	})
 
 	t.Run("not-loopback", func(t *testing.T) {
-		ip := nonLoopbackIP(t)
+		ip := sesametest.NonLoopbackIP(t)
 		p := startSessiond(t, "sessiond", dir, env, "--addr", net.JoinHostPort(ip, "0"))
 		terse(t, "/readyz?verbose from "+ip, p.do("GET", "/readyz?verbose", ""))
 	})
@@ -97,20 +99,4 @@ func TestReadyzDisclosure(t *testing.T) {
 			t.Errorf("/metrics on the metrics listener: %d", r.status)
 		}
 	})
-}
-
-// nonLoopbackIP is an address of this machine other than loopback, or the
-// test is skipped.
-func nonLoopbackIP(t *testing.T) string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Skip(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.String()
-		}
-	}
-	t.Skip("no non-loopback IPv4 address on this machine")
-	return ""
 }

@@ -69,7 +69,7 @@ func TestReadyzDetailsStayPrivate(t *testing.T) {
 		check(t, proxy.URL)
 	})
 	t.Run("other-address", func(t *testing.T) {
-		ip := otherAddress(t)
+		ip := sesametest.NonLoopbackIP(t)
 		node := startSessiond(t, bin, dir, env, "--addr", net.JoinHostPort(ip, "0"))
 		check(t, node)
 		check(t, node, "X-Forwarded-For", "127.0.0.1")
@@ -123,21 +123,5 @@ func startSessiond(t *testing.T, bin, dir string, env []string, args ...string) 
 	case <-time.After(30 * time.Second):
 		t.Fatal("sessiond did not listen within 30s")
 	}
-	return ""
-}
-
-// otherAddress is an address of this machine other than loopback, or the
-// test is skipped.
-func otherAddress(t *testing.T) string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Skip(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.String()
-		}
-	}
-	t.Skip("no non-loopback IPv4 address on this machine")
 	return ""
 }

@@ -28,3 +28,21 @@ func DialFrom(t testing.TB, ip string) *http.Transport {
 	t.Cleanup(tr.CloseIdleConnections)
 	return tr
 }
+
+// NonLoopbackIP is an IPv4 address of this machine other than loopback (and
+// not link-local), for requests that must not come from 127.0.0.1; the test
+// is skipped when the machine has none.
+func NonLoopbackIP(t testing.TB) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address on this machine")
+	return ""
+}
