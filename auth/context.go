@@ -24,11 +24,27 @@ type Session[T any] struct {
 	// familyID names the refresh family: revocation.DeriveFamilyID(UserID, sid),
 	// or the id carried by a token of a family made before ids were derived.
 	familyID string
-	// header is the X-Sesame-Data value of forward auth, encoded once per
-	// verified token (the Session is shared through the token cache).
-	header *headerValues
-	// body is the GET /session answer, encoded once per verified token.
-	body *encodedBody
+	// enc holds the session's answers, each encoded on first use: the
+	// Session is shared by every request with its token (the verified-token
+	// cache), so a cache hit encodes nothing.
+	enc *encodings
+}
+
+// encodings are a verified session's encoded answers: forward auth's
+// identity headers and the GET /session body. One allocation per verified
+// token; each is made by the first request that needs it.
+type encodings struct {
+	header headerValues
+	body   encodedBody
+}
+
+// encodings returns s's encodings, or fresh ones for a Session built
+// outside verify (encoded on every call, never wrong).
+func (s *Session[T]) encodings() *encodings {
+	if s.enc != nil {
+		return s.enc
+	}
+	return new(encodings)
 }
 
 // ctxKey is private: only this package can put a session in a context.

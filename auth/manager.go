@@ -218,8 +218,7 @@ func (m *Manager[T]) verifyRaw(raw string) (*Session[T], *Error) {
 			UserID:   tok.Payload.Sub,
 			Data:     tok.Payload.Data,
 			familyID: fam,
-			header:   new(headerValues),
-			body:     new(encodedBody),
+			enc:      new(encodings),
 		}
 		m.cache.put(raw, s, m.leeway())
 	}

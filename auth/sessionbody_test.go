@@ -51,7 +51,7 @@ func TestSessionBodyIsFreshEncode(t *testing.T) {
 		sessions = append(sessions, &Session[bodyData]{
 			Claims: token.Claims{SessionID: "sid-" + string(rune('a'+i)), IssuedAt: iat.Add(time.Duration(i) * time.Second),
 				ExpiresAt: iat.Add(15*time.Minute + time.Duration(i)*time.Second)},
-			UserID: "uid-" + d.Name, Data: d, header: new(headerValues), body: new(encodedBody),
+			UserID: "uid-" + d.Name, Data: d, enc: new(encodings),
 		})
 	}
 	sessions = append(sessions, &Session[bodyData]{UserID: "no cache"}) // built outside verify: body nil
@@ -88,7 +88,7 @@ func TestSessionBodyIsFreshEncode(t *testing.T) {
 		}
 	}
 
-	bad := &Session[badData]{body: new(encodedBody)}
+	bad := &Session[badData]{enc: new(encodings)}
 	if b := bad.sessionBody(); b != nil {
 		t.Errorf("data that does not encode: body %q, want nil (writeJSON answers)", b)
 	}

@@ -44,15 +44,11 @@ type encodedBody struct {
 }
 
 // sessionBody returns the GET /session answer of s, the bytes writeJSON
-// writes for it, made on first use: a Session is shared by every request
-// with its token (the verified-token cache), and the answer depends only
-// on its claims and data, so a cache hit encodes nothing. nil when the
-// data does not encode.
+// writes for it, made on first use (see encodings): the answer depends
+// only on the session's claims and data. nil when the data does not
+// encode.
 func (s *Session[T]) sessionBody() []byte {
-	e := s.body
-	if e == nil {
-		e = new(encodedBody)
-	}
+	e := &s.encodings().body
 	e.once.Do(func() {
 		// What json.Encoder.Encode writes: Marshal's bytes and a newline.
 		if b, err := json.Marshal(s.response()); err == nil {

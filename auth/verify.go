@@ -112,13 +112,9 @@ type headerValues struct {
 }
 
 // headerValues returns the session's identity header values, made on
-// first use: a Session is shared by every request with its token (the
-// verified-token cache), so a cache hit encodes nothing.
+// first use (see encodings).
 func (s *Session[T]) headerValues() *headerValues {
-	v := s.header
-	if v == nil {
-		v = new(headerValues)
-	}
+	v := &s.encodings().header
 	v.once.Do(func() {
 		v.user = []string{s.UserID}
 		v.session = []string{s.Claims.SessionID}
