@@ -13,7 +13,7 @@ import (
 
 // front serves every request of a listener before its chi router: it gives
 // the request its id (requestIDs), recovers a panic of its handler
-// (recoverPanics), records its duration in
+// (recovered), records its duration in
 // sesame_http_request_duration_seconds (authprom's Instrument) and logs its
 // access line (accessLine), in that order from the inside out, as the
 // stack of four middlewares it replaces did.
@@ -78,7 +78,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	routeContexts.Put(rctx)
 }
 
-// serve is the router's ServeHTTP with recoverPanics' recovery.
+// serve is the router's ServeHTTP, recovering a panic (see recovered).
 func (f *front) serve(w *statusRecorder, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {

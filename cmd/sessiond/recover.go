@@ -7,31 +7,15 @@ import (
 	"runtime/debug"
 )
 
-// recoverPanics answers 500 to a request whose handler panicked, and logs
-// the panic and its stack at ERROR (never dropped). Without it net/http
-// recovers alone: it closes the connection without an answer, logs on the
-// server's error log (DEBUG here), and neither the access log nor the
-// request metrics see the request.
+// recovered answers 500 to r, whose handler panicked with v, and logs the
+// panic and its stack at ERROR (never dropped). front calls it from the
+// function deferred where v was recovered, so that the stack is the
+// panic's. Without it net/http recovers alone: it closes the connection
+// without an answer, logs on the server's error log (DEBUG here), and
+// neither the access log nor the request metrics see the request.
 //
 // http.ErrAbortHandler, the way a handler aborts a response on purpose, is
 // passed on to net/http.
-//
-// front recovers the same way for every request; this is its middleware
-// form, for a handler served without front.
-func (n *node) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				n.recovered(w, r, v)
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// recovered answers and logs the panic v of r's handler (see
-// recoverPanics). It is called from the function deferred where v was
-// recovered, so that its stack is the panic's.
 func (n *node) recovered(w http.ResponseWriter, r *http.Request, v any) {
 	if v == http.ErrAbortHandler {
 		panic(v)

@@ -42,3 +42,17 @@ func TestRecoverPanics(t *testing.T) {
 	n.recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })).
 		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 }
+
+// recoverPanics is front's recovery as a middleware, for testing it (and
+// comparing front with the middleware stack it replaced) on a handler
+// alone.
+func (n *node) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				n.recovered(w, r, v)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
