@@ -70,7 +70,7 @@ func TestForgottenReplicaIsLoud(t *testing.T) {
 	}
 	defer m.Close()
 	e := serveEnv(t, m)
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	for range 3 {
 		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 503 {
 			t.Fatalf("protected route with an unloaded replica: %d, want 503", r.Status)
@@ -91,7 +91,7 @@ func TestForgottenReplicaIsLoud(t *testing.T) {
 	defer m2.Close()
 	e2 := serveEnv(t, m2)
 	waitFor(t, 5*time.Second, func() bool { return m2.Parts().Replica.Status().Ready })
-	if r := e2.Do(nil, "GET", "/app", "", sesametest.Bearer(e2.loginHeader("alice").AccessToken)...); r.Status != 200 {
+	if r := e2.Do(nil, "GET", "/app", "", sesametest.Bearer(e2.LoginAs("alice").AccessToken)...); r.Status != 200 {
 		t.Errorf("protected route of a Manager running its own replica: %d %s", r.Status, r.Body)
 	}
 }
@@ -106,7 +106,7 @@ func TestLifetimesFromOneConfig(t *testing.T) {
 		{AccessTTL: 2 * time.Hour, Leeway: 5 * time.Minute},
 	} {
 		e := localEnv(t, cfg)
-		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
+		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.LoginAs("alice").AccessToken)...); r.Status != 200 {
 			t.Errorf("AccessTTL %v, Leeway %v: %d %s", cfg.AccessTTL, cfg.Leeway, r.Status, r.Body)
 		}
 		if ttl := e.store.(interface{ EntryTTL() time.Duration }).EntryTTL(); ttl < cfg.EntryTTL() {
@@ -162,7 +162,7 @@ func TestRefreshIdleOff(t *testing.T) {
 	} {
 		clk := testclock.New(time.Now())
 		e := localEnv(t, &auth.Config[Profile]{RefreshIdle: tc.idle, SessionLifetime: month, RememberLifetime: month, Now: clk.Now})
-		tk := e.loginHeader("alice")
+		tk := e.LoginAs("alice")
 		if tk.RefreshToken == "" {
 			t.Fatalf("RefreshIdle %v: login failed", tc.idle)
 		}
@@ -210,7 +210,7 @@ func TestSessionDataSealedInRedis(t *testing.T) {
 	}
 	defer m.Close()
 	e := serveEnv(t, m)
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 || r.Body != "hello Alice" {
 		t.Fatalf("request through Open: %d %q", r.Status, r.Body)
 	}
@@ -253,7 +253,7 @@ func TestStart(t *testing.T) {
 		t.Fatal("Start returned before its replica and keyset were ready")
 	}
 	e := serveEnv(t, m)
-	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...); r.Status != 200 {
+	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.LoginAs("alice").AccessToken)...); r.Status != 200 {
 		t.Errorf("request through Start: %d %s", r.Status, r.Body)
 	}
 }

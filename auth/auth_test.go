@@ -36,7 +36,7 @@ func backends(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) rev
 func TestHeaderFlow(t *testing.T) {
 	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		e := newEnv(t, newStore(t))
-		tk := e.loginHeader("alice")
+		tk := e.LoginAs("alice")
 		if tk.TokenType != "Bearer" || tk.AccessToken == "" || tk.RefreshToken == "" || tk.ExpiresIn < 599 || tk.ExpiresIn > 600 || tk.RefreshExpiresIn <= 0 {
 			t.Fatalf("login answer %+v", tk)
 		}
@@ -198,7 +198,7 @@ func TestErrors(t *testing.T) {
 
 func testErrors(t *testing.T, newStore func(*testing.T) revocation.Store) {
 	e := newEnv(t, newStore(t))
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	big := `{"username":"` + strings.Repeat("a", 70<<10) + `","password":"x"}`
 	tests := []struct {
 		name, method, path, body string
@@ -267,7 +267,7 @@ func testErrors(t *testing.T, newStore func(*testing.T) revocation.Store) {
 
 func TestSessionsListAndDelete(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	a1, a2, b1 := e.loginHeader("alice"), e.loginHeader("alice"), e.loginHeader("bob")
+	a1, a2, b1 := e.LoginAs("alice"), e.LoginAs("alice"), e.LoginAs("bob")
 	var list []struct {
 		SID       string    `json:"sid"`
 		Created   time.Time `json:"created"`
@@ -326,8 +326,8 @@ func TestRefreshReuseIsTheft(t *testing.T) {
 		e := newEnv(t, store, func(c *auth.Config[Profile]) {
 			c.TheftEndsAllSessions = endsAll
 		})
-		other := e.loginHeader("alice")
-		tk := e.loginHeader("alice")
+		other := e.LoginAs("alice")
+		tk := e.LoginAs("alice")
 		_, tk2 := e.Refresh(tk.RefreshToken)
 		_, tk3 := e.Refresh(tk2.RefreshToken)
 		// tk.RefreshToken is two generations old: within the grace window it
@@ -361,7 +361,7 @@ func TestRefreshReuseIsTheft(t *testing.T) {
 
 func TestRefreshRaceSamePair(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	const n = 8
 	got := make(chan string, n)
 	start := make(chan struct{})
@@ -369,7 +369,7 @@ func TestRefreshRaceSamePair(t *testing.T) {
 		go func() {
 			<-start
 			r := e.Do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
-			var t2 tokens
+			var t2 sesametest.Tokens
 			if r.Status == 200 {
 				r.JSON(t, &t2)
 			}
@@ -421,8 +421,8 @@ func TestSessionCap(t *testing.T) {
 			c.MaxSessionsPerUser = 2
 			c.RefuseAtSessionLimit = refuse
 		})
-		first := e.loginHeader("alice")
-		second := e.loginHeader("alice")
+		first := e.LoginAs("alice")
+		second := e.LoginAs("alice")
 		r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "X-Session-Transport", "header")
 		switch refuse {
 		case true:
@@ -433,7 +433,7 @@ func TestSessionCap(t *testing.T) {
 			if r.Status != 200 {
 				t.Fatalf("evict: %d %s", r.Status, r.Body)
 			}
-			var third tokens
+			var third sesametest.Tokens
 			r.JSON(t, &third)
 			// The oldest session was ended (two logins in the same
 			// millisecond tie, so either of the first two qualifies).
@@ -452,7 +452,7 @@ func TestSessionCap(t *testing.T) {
 
 func TestNoSessionFixation(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	planted := e.loginHeader("bob")
+	planted := e.LoginAs("bob")
 	// A victim logs in with the attacker's cookie planted in the browser.
 	r := e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"alice-pw"}`, "Cookie", "__Host-sesame="+planted.AccessToken)
 	var body struct {
@@ -471,7 +471,7 @@ func TestNoSessionFixation(t *testing.T) {
 
 func TestOptional(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	if r := e.Do(nil, "GET", "/maybe", ""); r.Status != 200 || r.Body != "anonymous" {
 		t.Fatalf("anonymous: %d %q", r.Status, r.Body)
 	}
@@ -490,11 +490,11 @@ func TestLoginRightAfterLogoutAll(t *testing.T) {
 	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		e := newEnv(t, newStore(t))
 		for range 5 { // several tries make hitting the same second near certain
-			old := e.loginHeader("alice")
+			old := e.LoginAs("alice")
 			if r := e.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(old.AccessToken)...); r.Status != 204 {
 				t.Fatalf("logout-all: %d", r.Status)
 			}
-			fresh := e.loginHeader("alice")
+			fresh := e.LoginAs("alice")
 			waitFor(t, 2*time.Second, func() bool { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(old.AccessToken)...).Status == 401 })
 			if r := e.Do(nil, "POST", "/pay", "", sesametest.Bearer(fresh.AccessToken)...); r.Status != 200 {
 				t.Fatalf("session made right after logout-all refused by the strict check: %d %s", r.Status, r.Body)
@@ -545,7 +545,7 @@ func TestRevocationCountsAtOnceOnSameNode(t *testing.T) {
 	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		e := newEnv(t, newStore(t))
 		for i := range 10 {
-			tk := e.loginHeader("alice")
+			tk := e.LoginAs("alice")
 			if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 				t.Fatalf("before logout: %d", r.Status)
 			}
@@ -567,7 +567,7 @@ func TestRefreshFailuresThrottled(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
 		c.Limits = auth.Limits{RefreshFailuresPerAddress: 3, Window: time.Hour}
 	})
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	for i := range 3 {
 		if r, _ := e.Refresh("garbage." + strings.Repeat("x", i)); r.Status != 401 {
 			t.Fatalf("failure %d: %d", i, r.Status)

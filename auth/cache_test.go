@@ -41,8 +41,8 @@ func TestCachedTokenStillChecked(t *testing.T) {
 		c.Keys = src
 		c.Now = clk.Now
 	})
-	tk := e.loginHeader("alice")
-	call := func() resp { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...) }
+	tk := e.LoginAs("alice")
+	call := func() sesametest.Response { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...) }
 	if r := call(); r.Status != 200 {
 		t.Fatalf("first call: %d", r.Status)
 	}
@@ -71,7 +71,7 @@ func TestCachedTokenStillChecked(t *testing.T) {
 	})
 
 	t.Run("key revoked", func(t *testing.T) {
-		tk2 := e.loginHeader("bob")
+		tk2 := e.LoginAs("bob")
 		if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk2.AccessToken)...); r.Status != 200 {
 			t.Fatalf("before revocation: %d", r.Status)
 		}
@@ -122,7 +122,7 @@ func loginInProcess(b *testing.B, h http.Handler, user, password string) string 
 	req.Header.Set("X-Session-Transport", "header")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	var tk tokens
+	var tk sesametest.Tokens
 	if err := json.Unmarshal(rec.Body.Bytes(), &tk); err != nil || tk.AccessToken == "" {
 		b.Fatalf("login %s: %d %s", user, rec.Code, rec.Body.String())
 	}

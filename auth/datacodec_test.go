@@ -74,8 +74,8 @@ func TestDataEncoding(t *testing.T) {
 	js := newEnv(t, store)
 	compact := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataEncoding = profileCodec{} })
 
-	a := js.loginHeader("alice")
-	b := compact.loginHeader("alice")
+	a := js.LoginAs("alice")
+	b := compact.LoginAs("alice")
 	if len(b.AccessToken) >= len(a.AccessToken) {
 		t.Fatalf("compact token %d bytes, JSON %d", len(b.AccessToken), len(a.AccessToken))
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/testclock"
 	"github.com/sesame-go/sesame/revocation"
 )
@@ -36,7 +37,7 @@ func TestDeviceTokens(t *testing.T) {
 				c.Limits.DeviceTTL = tc.ttl
 				c.Denylist = alwaysFresh{}
 			})
-			login := func(pw, device string) resp {
+			login := func(pw, device string) sesametest.Response {
 				return e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"`+pw+`","device_token":"`+device+`"}`, "X-Session-Transport", "header")
 			}
 			r := login("alice-pw", "")

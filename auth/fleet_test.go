@@ -35,7 +35,7 @@ func TestTwoManagersOneRedis(t *testing.T) {
 		return newEnv(t, s)
 	}
 	a, b := mk(), mk()
-	tk := a.loginHeader("alice")
+	tk := a.LoginAs("alice")
 	if r := b.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 		t.Fatalf("B refuses A's token: %d", r.Status)
 	}
@@ -54,7 +54,7 @@ func TestTwoManagersOneRedis(t *testing.T) {
 		t.Errorf("code %q, want revoked", r.ErrorCode(t))
 	}
 	// logout-all on B reaches A too.
-	tk3 := a.loginHeader("alice")
+	tk3 := a.LoginAs("alice")
 	if r := b.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(tk3.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all on B: %d", r.Status)
 	}
@@ -72,7 +72,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, store) // staleness bound 2s
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 
 	srv.Kill()
 	for _, c := range []struct{ path, body string }{
@@ -106,7 +106,7 @@ func TestRedisOutage(t *testing.T) {
 	if r := e.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 200 {
 		t.Fatalf("after recovery: %d %s", r.Status, r.Body)
 	}
-	tk2 := e.loginHeader("alice")
+	tk2 := e.LoginAs("alice")
 	if r, _ := e.Refresh(tk2.RefreshToken); r.Status != 200 {
 		t.Fatalf("refresh after recovery: %d", r.Status)
 	}
@@ -119,7 +119,7 @@ func TestRedisOutagePersistentNoLostFamilies(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, store)
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	srv.Kill()
 	if r, _ := e.Refresh(tk.RefreshToken); r.Status != 503 {
 		t.Fatalf("refresh while down: %d", r.Status)

@@ -72,14 +72,14 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 }
 
 // login makes a session with the header transport and records its tokens.
-func (fs *fuzzServer) login(tb testing.TB, user string) tokens {
+func (fs *fuzzServer) login(tb testing.TB, user string) sesametest.Tokens {
 	tb.Helper()
 	w := fs.serve("POST", "/auth/login", `{"username":"`+user+`","password":"`+testUsers[user]+`"}`,
 		"Content-Type", "application/json", "X-Session-Transport", "header")
 	if w.Code != 200 {
 		tb.Fatalf("login: %d %s", w.Code, w.Body)
 	}
-	var tk tokens
+	var tk sesametest.Tokens
 	if err := json.Unmarshal(w.Body.Bytes(), &tk); err != nil {
 		tb.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func FuzzRefreshBody(f *testing.F) {
 			}
 		}
 		if w.Code == 200 {
-			var tk tokens
+			var tk sesametest.Tokens
 			json.Unmarshal(w.Body.Bytes(), &tk)
 			fs.known[tk.RefreshToken] = true
 			for _, c := range w.Result().Cookies() {

@@ -130,6 +130,7 @@ func newEnv(t *testing.T, store revocation.Store, opts ...envOpt) *env {
 // serve serves e.m with routes (see sesametest.Serve) until the test ends.
 func (e *env) serve(routes func(chi.Router)) {
 	e.Node = sesametest.Serve(e.t, e.m, true, routes)
+	e.Passwords = testUsers
 	e.srv = e.Node.Srv
 }
 
@@ -148,19 +149,6 @@ func (e *env) eventKinds() []auth.EventKind {
 // browser returns a client with a cookie jar, as a browser would be.
 func (e *env) browser() *http.Client {
 	return sesametest.Browser(e.srv.Client()) // a copy: srv.Client() is shared by every plain request
-}
-
-// resp and tokens are the shared harness's: an answer, and the tokens of
-// a header-transport login or refresh.
-type (
-	resp   = sesametest.Response
-	tokens = sesametest.Tokens
-)
-
-// loginHeader logs in with the header transport and returns the tokens.
-func (e *env) loginHeader(user string) tokens {
-	e.t.Helper()
-	return e.Login(user, testUsers[user])
 }
 
 // waitFor polls cond until it holds or the deadline passes. It is for

@@ -35,7 +35,7 @@ func introspectEnv(t *testing.T, opts ...envOpt) (*env, string) {
 
 // introspect posts form to /auth/introspect as client id with secret; hdr
 // adds header pairs, a Content-Type among them replacing the form's.
-func (e *env) introspect(id, secret string, form url.Values, hdr ...string) resp {
+func (e *env) introspect(id, secret string, form url.Values, hdr ...string) sesametest.Response {
 	e.t.Helper()
 	var h []string
 	if !slices.Contains(hdr, "Content-Type") {
@@ -53,7 +53,7 @@ func TestIntrospection(t *testing.T) {
 	// cap, whose budget follows it, is off here; TestIntrospectionThrottled
 	// tests it.
 	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) { c.Now, c.Gateway.IntrospectionsPerClient = clk.Now, -1 })
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	form := func(tok string) url.Values { return url.Values{"token": {tok}, "token_type_hint": {"access_token"}} }
 
 	t.Run("active", func(t *testing.T) {
@@ -99,7 +99,7 @@ func TestIntrospection(t *testing.T) {
 		{name: "expired", token: func() string { return tk.AccessToken },
 			before: func() { clk.Advance(10*time.Minute + 31*time.Second) }, after: func() { clk.Advance(-(10*time.Minute + 31*time.Second)) }},
 		{name: "revoked", token: func() string {
-			tk := e.loginHeader("bob")
+			tk := e.LoginAs("bob")
 			if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 				t.Fatalf("logout: %d", r.Status)
 			}
@@ -196,7 +196,7 @@ func TestIntrospectionThrottled(t *testing.T) {
 
 func TestIntrospectionOff(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 	r := e.introspect("gw", "x", url.Values{"token": {tk.AccessToken}})
 	if r.Status != 404 {
 		t.Fatalf("without IntrospectionClients: %d %s, want 404", r.Status, r.Body)
@@ -213,7 +213,7 @@ func TestIntrospectionOff(t *testing.T) {
 
 func TestIntrospectionUnavailable(t *testing.T) {
 	up := newEnv(t, newMemoryStore(t))
-	tk := up.loginHeader("alice")
+	tk := up.LoginAs("alice")
 	e, secret := introspectEnv(t, func(c *auth.Config[Profile]) { c.Denylist = unavailable{} })
 	r := e.introspect("gw", secret, url.Values{"token": {tk.AccessToken}})
 	if r.Status != 503 || r.Header.Get("Retry-After") == "" {

@@ -118,18 +118,18 @@ func newFleet(t *testing.T, client func() redis.UniversalClient, tweak func(*aut
 
 // post sends a JSON POST to node i (mod 3) from client address ip; hdr adds
 // header pairs.
-func (f *fleet) post(i int, ip, path, body string, hdr ...string) resp {
+func (f *fleet) post(i int, ip, path, body string, hdr ...string) sesametest.Response {
 	f.t.Helper()
 	srv := f.nodes[i%len(f.nodes)]
 	return sesametest.Send(f.t, srv.Client(), "POST", srv.URL+path, body, append([]string{clientHeader, ip}, hdr...)...)
 }
 
-func (f *fleet) loginH(i int, ip, user, pw string, extra ...string) resp {
+func (f *fleet) loginH(i int, ip, user, pw string, extra ...string) sesametest.Response {
 	f.t.Helper()
 	return f.post(i, ip, "/auth/login", sesametest.LoginBody(user, pw, extra...), "X-Session-Transport", "header")
 }
 
-func want429(t *testing.T, r resp, what string) {
+func want429(t *testing.T, r sesametest.Response, what string) {
 	t.Helper()
 	if r.Status != 429 || r.ErrorCode(t) != auth.CodeRateLimited || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("%s: got %d %s (Retry-After %q), want 429 rate_limited with Retry-After", what, r.Status, r.Body, r.Header.Get("Retry-After"))
@@ -160,12 +160,12 @@ func fleetLimits(t *testing.T, client func() redis.UniversalClient) {
 	n := 0 // spreads requests over the nodes
 	next := func() int { n++; return n }
 	// Two sessions made before any lockout, for the refresh cases.
-	session := func(user string) tokens {
+	session := func(user string) sesametest.Tokens {
 		r := f.loginH(next(), "192.0.2.250", user, testUsers[user])
 		if r.Status != 200 {
 			t.Fatalf("login %s: %d %s", user, r.Status, r.Body)
 		}
-		var tk tokens
+		var tk sesametest.Tokens
 		r.JSON(t, &tk)
 		return tk
 	}

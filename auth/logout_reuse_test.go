@@ -35,13 +35,13 @@ func TestLogoutWithReusedRefreshToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := newEnv(t, store, func(c *auth.Config[Profile]) { c.TheftEndsAllSessions = tc.endsAll })
-			other := e.loginHeader("alice")
-			tk := e.loginHeader("alice")
+			other := e.LoginAs("alice")
+			tk := e.LoginAs("alice")
 			_, tk2 := e.Refresh(tk.RefreshToken)
 			_, tk3 := e.Refresh(tk2.RefreshToken)
 			skew.Store(int64(revocation.DefaultGraceWindow + time.Second))
 
-			var r resp
+			var r sesametest.Response
 			if tc.cookie {
 				r = e.Do(nil, "POST", "/auth/logout", "", "Cookie", refreshCookieName+"="+tk.RefreshToken)
 			} else {

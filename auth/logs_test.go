@@ -130,7 +130,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		hdr    []string
 	}
 	var bodies []string
-	do := func(c call) resp {
+	do := func(c call) sesametest.Response {
 		t.Helper()
 		r := e.Do(c.c, c.method, c.path, c.body, c.hdr...)
 		if r.Status >= 400 {
@@ -144,9 +144,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 		return r
 	}
 	hdrT := []string{"X-Session-Transport", "header"}
-	login := func(user, pw string) (resp, tokens) {
+	login := func(user, pw string) (sesametest.Response, sesametest.Tokens) {
 		r := do(call{nil, "POST", "/auth/login", fmt.Sprintf(`{"username":%q,"password":%q}`, user, pw), hdrT})
-		var tk tokens
+		var tk sesametest.Tokens
 		if r.Status == 200 {
 			r.JSON(t, &tk)
 			sec.addToken("access token", tk.AccessToken)
@@ -154,9 +154,9 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 		return r, tk
 	}
-	refresh := func(rt string) (resp, tokens) {
+	refresh := func(rt string) (sesametest.Response, sesametest.Tokens) {
 		r := do(call{nil, "POST", "/auth/refresh", fmt.Sprintf(`{"refresh_token":%q}`, rt), hdrT})
-		var tk tokens
+		var tk sesametest.Tokens
 		if r.Status == 200 {
 			r.JSON(t, &tk)
 			sec.addToken("access token", tk.AccessToken)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // BenchmarkRefresh is one POST /auth/refresh through chi with the header
@@ -27,7 +29,7 @@ func BenchmarkRefresh(b *testing.B) {
 		r.ServeHTTP(rec, req)
 		return rec
 	}
-	var tk tokens
+	var tk sesametest.Tokens
 	if rec := post("/auth/login", `{"username":"usr_01J9ZK3M7Q4W2B8D5F6G7H8J9K","password":"p"}`); rec.Code != 200 ||
 		json.Unmarshal(rec.Body.Bytes(), &tk) != nil || tk.RefreshToken == "" {
 		b.Fatalf("login: %d %s", rec.Code, rec.Body.String())

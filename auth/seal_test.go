@@ -53,7 +53,7 @@ func TestPayloadSealedAtRest(t *testing.T) {
 	other := make([]byte, 32)
 	rand.Read(other)
 	e2 := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = other })
-	tk := e2.loginHeader("bob")
+	tk := e2.LoginAs("bob")
 	e3 := newEnv(t, store, func(c *auth.Config[Profile]) { c.DataKey = key })
 	if r, _ := e3.Refresh(tk.RefreshToken); r.Status != 500 {
 		t.Fatalf("refresh with the wrong DataKey: %d %s", r.Status, r.Body)

@@ -16,7 +16,7 @@ import (
 // interleave.
 func TestSessionAnswerPerToken(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t))
-	a1, a2, b := e.loginHeader("alice"), e.loginHeader("alice"), e.loginHeader("bob")
+	a1, a2, b := e.LoginAs("alice"), e.LoginAs("alice"), e.LoginAs("bob")
 	_, a1r := e.Refresh(a1.RefreshToken)
 	toks := []string{a1.AccessToken, a2.AccessToken, b.AccessToken, a1r.AccessToken}
 

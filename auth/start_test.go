@@ -150,7 +150,7 @@ func TestWriteError(t *testing.T) {
 		w := httptest.NewRecorder()
 		m.WriteError(w, httptest.NewRequest("GET", "/", nil), tc.err)
 		var body struct{ Error, Message string }
-		resp{Status: w.Code, Body: w.Body.String()}.JSON(t, &body)
+		sesametest.Response{Status: w.Code, Body: w.Body.String()}.JSON(t, &body)
 		h := w.Header()
 		if w.Code != tc.status || body.Error != tc.code || h.Get("Retry-After") != tc.retry || h.Get("WWW-Authenticate") != tc.authn ||
 			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" {

@@ -55,7 +55,7 @@ func newSite(t *testing.T, e *env) *site {
 }
 
 // do sends a request to https://host+path from the browser.
-func (s *site) do(method, host, path, body string) resp {
+func (s *site) do(method, host, path, body string) sesametest.Response {
 	s.t.Helper()
 	return sesametest.Send(s.t, s.client, method, "https://"+host+path, body)
 }
@@ -81,7 +81,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 	t.Run("lone-planted-cookie", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t))
 		s := newSite(t, e)
-		attacker := e.loginHeader("bob")
+		attacker := e.LoginAs("bob")
 		s.visitSibling(attacker.RefreshToken, "/auth")
 		// The victim has no session; the page refreshes, as a page that
 		// finds itself signed out does.
@@ -95,7 +95,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 	t.Run("planted-duplicate", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t))
 		s := newSite(t, e)
-		attacker := e.loginHeader("bob")
+		attacker := e.LoginAs("bob")
 		if r := s.do("POST", app, "/auth/login", `{"username":"alice","password":"alice-pw","remember":true}`); r.Status != 200 {
 			t.Fatalf("victim login: %d %s", r.Status, r.Body)
 		}
@@ -117,7 +117,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 func TestRefreshCookieTossingSharedDomain(t *testing.T) {
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.CookieDomain = "example.com" })
 	s := newSite(t, e)
-	attacker := e.loginHeader("bob")
+	attacker := e.LoginAs("bob")
 	login := func() {
 		t.Helper()
 		if r := s.do("POST", app, "/auth/login", `{"username":"alice","password":"alice-pw","remember":true}`); r.Status != 200 {

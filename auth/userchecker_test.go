@@ -53,7 +53,7 @@ func TestUserChecker(t *testing.T) {
 	backends(t, func(t *testing.T, newStore func(*testing.T) revocation.Store) {
 		a := &checkingAuthenticator{removed: map[string]bool{}}
 		e := newEnv(t, newStore(t), func(c *auth.Config[Profile]) { c.Authenticator = a })
-		one, two, bob := e.loginHeader("alice"), e.loginHeader("alice"), e.loginHeader("bob")
+		one, two, bob := e.LoginAs("alice"), e.LoginAs("alice"), e.LoginAs("bob")
 
 		r, one2 := e.Refresh(one.RefreshToken)
 		if r.Status != 200 || a.checks() != 1 {

@@ -30,7 +30,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 	src.p.Store(ks)
 	clk := testclock.New(time.Now())
 	e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Keys, c.Now = src, clk.Now })
-	tk := e.loginHeader("alice")
+	tk := e.LoginAs("alice")
 
 	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"} {
 		r := e.Do(nil, method, "/auth/verify", "", sesametest.Bearer(tk.AccessToken)...)
@@ -124,7 +124,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 	}
 
 	t.Run("revoked", func(t *testing.T) {
-		tk := e.loginHeader("alice")
+		tk := e.LoginAs("alice")
 		if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatalf("logout: %d %s", r.Status, r.Body)
 		}
@@ -138,7 +138,7 @@ func TestForwardAuthIdentity(t *testing.T) {
 func TestForwardAuthData(t *testing.T) {
 	t.Run("over the size limit", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = 10 })
-		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.LoginAs("alice").AccessToken)...)
 		if r.Status != 200 || r.Header.Get("X-Sesame-User") != "uid-alice" {
 			t.Fatalf("got %d %q", r.Status, r.Header.Get("X-Sesame-User"))
 		}
@@ -151,7 +151,7 @@ func TestForwardAuthData(t *testing.T) {
 	})
 	t.Run("never", func(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Gateway.MaxDataHeader = -1 })
-		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.LoginAs("alice").AccessToken)...)
 		if _, ok := r.Header["X-Sesame-Data"]; ok || r.Header.Get("X-Sesame-Data-Omitted") != "" || r.Status != 200 {
 			t.Errorf("got %d, data %q, omitted %q; want 200 and neither", r.Status, r.Header.Get("X-Sesame-Data"), r.Header.Get("X-Sesame-Data-Omitted"))
 		}
@@ -160,7 +160,7 @@ func TestForwardAuthData(t *testing.T) {
 		e := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) {
 			c.Gateway.Headers = auth.IdentityHeaders{User: "remote-user", Data: "X-Auth-Data"}
 		})
-		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.loginHeader("alice").AccessToken)...)
+		r := e.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(e.LoginAs("alice").AccessToken)...)
 		if r.Header.Get("Remote-User") != "uid-alice" || r.Header.Get("X-Auth-Data") == "" || r.Header.Get("X-Sesame-Session") == "" {
 			t.Errorf("headers %v: want Remote-User, X-Auth-Data and the default X-Sesame-Session", r.Header)
 		}
@@ -207,7 +207,7 @@ func TestForwardAuthCrossOrigin(t *testing.T) {
 			[]string{"X-Forwarded-Host", "evil.example", "Origin", "https://evil.example"}, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tk := tc.e.loginHeader("alice")
+			tk := tc.e.LoginAs("alice")
 			r := tc.e.Do(nil, tc.method, "/auth/verify", "", append(sesametest.Bearer(tk.AccessToken), tc.header...)...)
 			if r.Status != tc.want {
 				t.Fatalf("got status %d, want %d (%s)", r.Status, tc.want, r.Body)
@@ -271,7 +271,7 @@ func (unavailable) Check(revocation.Subject) (bool, error) { return false, revoc
 
 func TestForwardAuthUnavailable(t *testing.T) {
 	up := newEnv(t, newMemoryStore(t))
-	tk := up.loginHeader("alice")
+	tk := up.LoginAs("alice")
 	down := newEnv(t, newMemoryStore(t), func(c *auth.Config[Profile]) { c.Denylist = unavailable{} })
 	r := down.Do(nil, "GET", "/auth/verify", "", sesametest.Bearer(tk.AccessToken)...)
 	if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.ErrorCode(t) != auth.CodeUnavailable {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sesame-go/sesame/internal/testclock"
+	"github.com/sesame-go/sesame/internal/testrand"
 	"github.com/sesame-go/sesame/token"
 )
 
@@ -40,7 +41,7 @@ func FuzzParse(f *testing.F) {
 	}
 	// Minting is deterministic (fixed randomness) so that every fuzz worker
 	// process builds the same set of minted tokens.
-	minter, err := token.New[Session](&token.Options{Issuer: "https://id.example", Audience: "shop", Now: clk.Now, Rand: &counter{n: 7}})
+	minter, err := token.New[Session](&token.Options{Issuer: "https://id.example", Audience: "shop", Now: clk.Now, Rand: &testrand.Counter{N: 7}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -17,18 +17,6 @@ import (
 // t0 is the fixed "now" of these tests; tokens are minted at t0.
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// clock is an injected, settable clock.
-// counter yields 0x00, 0x01, ... so keys, nonces and ids are reproducible.
-type counter struct{ n byte }
-
-func (r *counter) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = r.n
-		r.n++
-	}
-	return len(p), nil
-}
-
 // Session is the payload type most tests carry.
 type Session struct {
 	UserID string   `json:"uid"`

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sesame-go/sesame/internal/testclock"
+	"github.com/sesame-go/sesame/internal/testrand"
 	"github.com/sesame-go/sesame/keys"
 	"github.com/sesame-go/sesame/token"
 )
@@ -72,7 +73,7 @@ func vectorKeys(t testing.TB) (a, b *keys.Key, ks *keys.Keyset) {
 func TestVectors(t *testing.T) {
 	a, b, ks := vectorKeys(t)
 	clk := testclock.New(t0)
-	codec := mustCodec[Session](t, &token.Options{Issuer: "https://id.example", Audience: "shop", Now: clk.Now, Rand: &counter{n: 100}})
+	codec := mustCodec[Session](t, &token.Options{Issuer: "https://id.example", Audience: "shop", Now: clk.Now, Rand: &testrand.Counter{N: 100}})
 	valid, _, err := codec.Mint(ks, "c2Vzc2lvbi0xMjM0NTY3OA", refSession)
 	if err != nil {
 		t.Fatal(err)

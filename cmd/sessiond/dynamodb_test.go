@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/sesame-go/sesame/internal/dynalitetest"
 	"github.com/sesame-go/sesame/revocation"
@@ -95,36 +95,22 @@ func TestDynamoFleet(t *testing.T) {
 	}
 }
 
+// TestDynamoStartErrors runs testdata/dynamo/*.txtar, sessiond's refusals
+// of a DynamoDB store it cannot use, against one dynalite.
 func TestDynamoStartErrors(t *testing.T) {
 	t.Parallel()
 	srv := dynalitetest.Start(t)
-	endpoint := "&endpoint=" + srv.Endpoint()
-	for _, tc := range []struct {
-		name string
-		env  []string
-		want string
-	}{
-		{"no table", []string{"SESAME_STORE=dynamodb://absent?region=us-east-1" + endpoint}, "sessionctl store init --store dynamodb://absent"},
-		{"store and redis", []string{"SESAME_STORE=dynamodb://t1?region=us-east-1" + endpoint, "SESAME_REDIS_URL=redis://127.0.0.1:1"}, "give one"},
-		{"not dynamodb", []string{"SESAME_STORE=redis://127.0.0.1:1"}, "want dynamodb://TABLE"},
-		{"credentials in the URL", []string{"SESAME_STORE=dynamodb://k:s3cr3t@t1?region=us-east-1"}, "credentials never go in the URL"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			cmd := exec.Command("sessiond", "--addr", "127.0.0.1:0")
-			cmd.Dir = dir
-			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-				"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}, tc.env...)
-			out, err := cmd.CombinedOutput()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
-				t.Fatalf("got %v, want a non-zero exit\n%s", err, out)
-			}
-			if !strings.Contains(string(out), tc.want) {
-				t.Errorf("output %s: want %q", out, tc.want)
-			}
-			if strings.Contains(string(out), "s3cr3t") {
-				t.Error("a secret was printed")
-			}
-		})
-	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "dynamo"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("DYNAMO_ENDPOINT", srv.Endpoint())
+			env.Setenv("DYNAMO_REGION", dynalitetest.Region)
+			env.Setenv("AWS_ACCESS_KEY_ID", "test")
+			env.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+			return nil
+		},
+	})
 }

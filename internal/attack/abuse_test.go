@@ -20,9 +20,9 @@ func TestOldKeys(t *testing.T) {
 	e := newEnv(t, options{})
 	policy := keys.RotationPolicy{PublishDelay: -1}
 	ks0 := e.keys.Current()
-	old := e.loginHeader("bob") // signed by ks0's active key
+	old := e.LoginAs("bob") // signed by ks0's active key
 	oldKid := e.signer().ID()
-	call := func(tok string) resp { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tok)...) }
+	call := func(tok string) sesametest.Response { return e.Do(nil, "GET", "/app", "", sesametest.Bearer(tok)...) }
 	if r := call(old.AccessToken); r.Status != 200 {
 		t.Fatalf("before rotation: %d", r.Status)
 	}
@@ -34,7 +34,7 @@ func TestOldKeys(t *testing.T) {
 	if r := call(old.AccessToken); r.Status != 200 {
 		t.Fatalf("verify-only key refused after rotation: %d %s", r.Status, r.Body)
 	}
-	e.victim = e.loginHeader("alice") // signed by the new active key
+	e.victim = e.LoginAs("alice") // signed by the new active key
 	e.victimG = e.family(e.victim.RefreshToken).Generation
 
 	t.Run("retired-and-pruned", func(t *testing.T) {

@@ -125,7 +125,7 @@ func claimsCases() []tokCase {
 		f("payload/not-base64", "bad_payload", func(e *env, c map[string]any) { c["enc"] = "!!!!" + c["enc"].(string)[4:] }),
 		f("payload/missing", "bad_payload", func(e *env, c map[string]any) { delete(c, "enc") }),
 		f("payload/sid-swapped", "bad_payload", func(e *env, c map[string]any) {
-			c["sid"] = claimsMap(e.t, e.loginHeader("bob").AccessToken)["sid"]
+			c["sid"] = claimsMap(e.t, e.LoginAs("bob").AccessToken)["sid"]
 			c["enc"] = keepEnc(c) // alice's sealed payload, under bob's sid
 		}),
 		f("payload/jti-swapped", "bad_payload", func(e *env, c map[string]any) {
@@ -133,7 +133,7 @@ func claimsCases() []tokCase {
 			c["enc"] = keepEnc(c)
 		}),
 		f("payload/transplanted-from-other-session", "bad_payload", func(e *env, c map[string]any) {
-			c["enc"] = claimsMap(e.t, e.loginHeader("mallory").AccessToken)["enc"]
+			c["enc"] = claimsMap(e.t, e.LoginAs("mallory").AccessToken)["enc"]
 		}),
 		f("payload/sealed-with-pending-key", "bad_payload", func(e *env, c map[string]any) {
 			var pend *keys.Key
@@ -161,7 +161,7 @@ func claimsCases() []tokCase {
 			return unsignedEnc(e, b64.EncodeToString(b))
 		}},
 		{name: "payload/unsigned-transplant", code: "bad_signature", tok: func(e *env) string {
-			return unsignedEnc(e, claimsMap(e.t, e.loginHeader("mallory").AccessToken)["enc"].(string))
+			return unsignedEnc(e, claimsMap(e.t, e.LoginAs("mallory").AccessToken)["enc"].(string))
 		}},
 	}
 }
@@ -198,7 +198,7 @@ func TestLeewayEdges(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	exp := time.Unix(num(claimsMap(t, e.victim.AccessToken), "exp"), 0)
-	at := func(tm time.Time) resp {
+	at := func(tm time.Time) sesametest.Response {
 		e.clk.Set(time.Until(tm))
 		e.waitFresh()
 		return e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.victim.AccessToken)...)
@@ -211,9 +211,9 @@ func TestLeewayEdges(t *testing.T) {
 	}
 	e.clk.Set(0)
 	e.waitFresh()
-	fresh := e.loginHeader("bob") // not cached yet
+	fresh := e.LoginAs("bob") // not cached yet
 	nbf := time.Unix(num(claimsMap(t, fresh.AccessToken), "nbf"), 0)
-	if r := func() resp {
+	if r := func() sesametest.Response {
 		e.clk.Set(time.Until(nbf.Add(-33 * time.Second)))
 		e.waitFresh()
 		return e.Do(nil, "GET", "/app", "", sesametest.Bearer(fresh.AccessToken)...)
@@ -234,7 +234,7 @@ func TestLeewayEdges(t *testing.T) {
 func TestExpiredAndTamperedEverywhere(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	old := e.loginHeader("bob")
+	old := e.LoginAs("bob")
 	exp := time.Unix(num(claimsMap(t, old.AccessToken), "exp"), 0)
 	c := claimsMap(t, old.AccessToken)
 	c["sid"] = claimsMap(t, e.victim.AccessToken)["sid"] // aim at the victim
@@ -243,7 +243,7 @@ func TestExpiredAndTamperedEverywhere(t *testing.T) {
 	e.clk.Set(time.Until(exp.Add(time.Minute)))
 	e.waitFresh()
 	// the victim's own token is expired now too: give it a fresh one
-	e.victim = e.loginHeader("alice")
+	e.victim = e.LoginAs("alice")
 	e.victimG = e.family(e.victim.RefreshToken).Generation
 	endpoints := []struct{ method, path string }{
 		{"GET", "/app"}, {"POST", "/app"}, {"POST", "/pay"}, {"GET", "/auth/session"}, {"GET", "/auth/sessions"},
@@ -340,7 +340,7 @@ func TestNoPIIInClearClaims(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	for _, user := range []string{"alice", "bob"} {
-		tk := e.loginHeader(user)
+		tk := e.LoginAs(user)
 		h, c, _ := split(t, tk.AccessToken)
 		piis := []string{user, "@example.com", "uid-" + user}
 		// The header and every claim but the three opaque ones are read as

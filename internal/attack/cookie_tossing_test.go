@@ -25,7 +25,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
-		mallory := e.loginHeader("mallory")
+		mallory := e.LoginAs("mallory")
 		mg := e.family(mallory.RefreshToken).Generation
 		planted := "__Secure-sesame-refresh=" + mallory.RefreshToken
 		t.Run("lone", func(t *testing.T) {
@@ -42,7 +42,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 			e.intact(t)
 		})
 		t.Run("duplicate", func(t *testing.T) {
-			bob := e.loginHeader("bob")
+			bob := e.LoginAs("bob")
 			// A browser sends the longer path first: mallory's
 			// Path=/auth/refresh before the genuine Path=/ one.
 			r := e.Do(nil, "POST", "/auth/refresh", "", "Cookie", planted+"; __Host-sesame-refresh="+bob.RefreshToken)
@@ -61,7 +61,7 @@ func TestRefreshCookieTossing(t *testing.T) {
 	t.Run("shared-domain", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, options{cfg: func(c *auth.Config[Profile]) { c.CookieDomain = "example.com" }})
-		mallory, bob := e.loginHeader("mallory"), e.loginHeader("bob")
+		mallory, bob := e.LoginAs("mallory"), e.LoginAs("bob")
 		mg, bg := e.family(mallory.RefreshToken).Generation, e.family(bob.RefreshToken).Generation
 		r := e.Do(nil, "POST", "/auth/refresh", "",
 			"Cookie", "__Secure-sesame-refresh="+mallory.RefreshToken+"; __Secure-sesame-refresh="+bob.RefreshToken)

@@ -90,8 +90,8 @@ type env struct {
 	mu                        sync.Mutex
 	hits                      sesametest.Hits
 	events                    []auth.Event
-	victim                    tokens // alice's session, header transport, made at start
-	victimG                   uint64 // its family's generation at start
+	victim                    sesametest.Tokens // alice's session, header transport, made at start
+	victimG                   uint64            // its family's generation at start
 }
 
 var prefixN atomic.Int64
@@ -172,9 +172,10 @@ func newEnv(t *testing.T, o options) *env {
 			io.WriteString(w, "ok")
 		})
 	})
+	e.Passwords = users
 	e.srv = e.Node.Srv
 
-	e.victim = e.loginHeader("alice")
+	e.victim = e.LoginAs("alice")
 	e.victimG = e.family(e.victim.RefreshToken).Generation
 	return e
 }
@@ -248,18 +249,6 @@ func backends(t *testing.T, f func(t *testing.T, o options)) {
 		t.Parallel()
 		f(t, options{redis: redistest.Start(t, nil)})
 	})
-}
-
-// resp and tokens are the shared harness's: an answer (its Code names the
-// error), and the tokens of a header-transport login or refresh.
-type (
-	resp   = sesametest.Response
-	tokens = sesametest.Tokens
-)
-
-func (e *env) loginHeader(user string) tokens {
-	e.t.Helper()
-	return e.Login(user, users[user])
 }
 
 func (e *env) accessCookie(tok string) []string {

@@ -18,7 +18,7 @@ func TestHTTPTransport(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
 		at := e.victim.AccessToken
-		bob := e.loginHeader("bob")
+		bob := e.LoginAs("bob")
 		for _, tc := range []struct {
 			name, method, path, body string
 			hdr                      []string
@@ -112,33 +112,40 @@ func TestRoutingBypass(t *testing.T) {
 func TestIdenticalErrorBodies(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	groups := map[string][]func() resp{
+	groups := map[string][]func() sesametest.Response{
 		"bad_signature": {
-			func() resp {
+			func() sesametest.Response {
 				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(hmacSign(sha256New(), "HS256", []byte("secret"), e))...)
 			},
-			func() resp {
+			func() sesametest.Response {
 				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(unsigned(e, canonical(e.signer().ID()), make([]byte, 64)))...)
 			},
-			func() resp {
+			func() sesametest.Response {
 				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(e.victim.AccessToken[:strings.LastIndexByte(e.victim.AccessToken, '.')+1])...)
 			},
 		},
 		"malformed": {
-			func() resp { return e.Do(nil, "GET", "/app", "", sesametest.Bearer("a.b")...) },
-			func() resp { return e.Do(nil, "GET", "/app", "", "Authorization", "Basic x") },
-			func() resp {
+			func() sesametest.Response { return e.Do(nil, "GET", "/app", "", sesametest.Bearer("a.b")...) },
+			func() sesametest.Response { return e.Do(nil, "GET", "/app", "", "Authorization", "Basic x") },
+			func() sesametest.Response {
 				return e.Do(nil, "GET", "/app", "", sesametest.Bearer(signedHeader(e, `{"alg":"EdDSA","jku":"x"}`))...)
 			},
 		},
 		"invalid_refresh_token": {
-			func() resp { r, _ := e.Refresh("x"); return r },
-			func() resp { r, _ := e.Refresh(e.victim.RefreshToken[:25] + strings.Repeat("A", 43)); return r },
-			func() resp { r, _ := e.Refresh(e.victim.AccessToken); return r },
+			func() sesametest.Response { r, _ := e.Refresh("x"); return r },
+			func() sesametest.Response {
+				r, _ := e.Refresh(e.victim.RefreshToken[:25] + strings.Repeat("A", 43))
+				return r
+			},
+			func() sesametest.Response { r, _ := e.Refresh(e.victim.AccessToken); return r },
 		},
 		"invalid_credentials": {
-			func() resp { return e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`) },
-			func() resp { return e.Do(nil, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`) },
+			func() sesametest.Response {
+				return e.Do(nil, "POST", "/auth/login", `{"username":"alice","password":"nope"}`)
+			},
+			func() sesametest.Response {
+				return e.Do(nil, "POST", "/auth/login", `{"username":"nobody","password":"nope"}`)
+			},
 		},
 	}
 	for code, fs := range groups {
@@ -170,7 +177,7 @@ func TestNoStoreAndNoCORS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	origin := []string{"Origin", "https://evil.example"}
-	check := func(name string, r resp) {
+	check := func(name string, r sesametest.Response) {
 		t.Helper()
 		if r.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s: Cache-Control %q", name, r.Header.Get("Cache-Control"))
@@ -184,7 +191,7 @@ func TestNoStoreAndNoCORS(t *testing.T) {
 	}
 	check("login-header", e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`, "X-Session-Transport", "header"))
 	check("login-cookie", e.Do(nil, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`))
-	tk := e.loginHeader("bob")
+	tk := e.LoginAs("bob")
 	r, _ := e.Refresh(tk.RefreshToken)
 	check("refresh", r)
 	check("session", e.Do(nil, "GET", "/auth/session", "", append(sesametest.Bearer(tk.AccessToken), origin...)...))
@@ -220,7 +227,7 @@ func TestLogin(t *testing.T) {
 		c.Limits = auth.Limits{LoginsPerAddress: 8, FailuresPerUser: 3, Window: time.Minute}
 	}})
 	t.Run("fixation-planted-cookies", func(t *testing.T) {
-		planted := e.loginHeader("mallory")
+		planted := e.LoginAs("mallory")
 		jar, _ := cookiejar.New(nil)
 		c := e.srv.Client()
 		c.Jar = jar
@@ -280,7 +287,7 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("case variant: %d", r.Status)
 		}
 		// The per-IP budget (8) ends the spraying across user names too.
-		var last resp
+		var last sesametest.Response
 		for i := range 6 {
 			last = e.Do(nil, "POST", "/auth/login", `{"username":"user`+string(rune('a'+i))+`","password":"x"}`)
 		}

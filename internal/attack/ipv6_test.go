@@ -3,6 +3,8 @@ package attack_test
 import (
 	"fmt"
 	"testing"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestIPv6Rotation (W9): an attacker with one /64 sends each login attempt
@@ -12,7 +14,7 @@ func TestIPv6Rotation(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		o.cfg = throttling
 		e := newEnv(t, o)
-		try := func(from string, i int) resp {
+		try := func(from string, i int) sesametest.Response {
 			return e.Do(nil, "POST", "/auth/login", fmt.Sprintf(`{"username":"nobody%d","password":"x"}`, i),
 				"X-Session-Transport", "header", fromHeader, from)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestVictimLockout (W7): an attacker spends a username's budget of
@@ -19,7 +20,7 @@ func TestVictimLockout(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		o.cfg = throttling
 		e := newEnv(t, o)
-		login := func(from, user, pw string, hdr ...string) resp {
+		login := func(from, user, pw string, hdr ...string) sesametest.Response {
 			body := `{"username":"` + user + `","password":"` + pw + `"}`
 			if len(hdr) == 1 { // a device token for the body
 				body = `{"username":"` + user + `","password":"` + pw + `","device_token":"` + hdr[0] + `"}`

@@ -22,17 +22,17 @@ func TestStaleRefreshTokenAtLogout(t *testing.T) {
 		e := newEnv(t, o)
 		for _, tc := range []struct {
 			name string
-			send func(stolen string) resp
+			send func(stolen string) sesametest.Response
 		}{
-			{"header-body", func(rt string) resp {
+			{"header-body", func(rt string) sesametest.Response {
 				return e.Do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header")
 			}},
-			{"cookie", func(rt string) resp {
+			{"cookie", func(rt string) sesametest.Response {
 				return e.Do(nil, "POST", "/auth/logout", "", "Cookie", "__Host-sesame-refresh="+rt)
 			}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				bob := e.loginHeader("bob")
+				bob := e.LoginAs("bob")
 				stolen := bob.RefreshToken
 				_, b1 := e.Refresh(bob.RefreshToken)
 				_, b2 := e.Refresh(b1.RefreshToken)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestLogoutByRefreshTokenThrottled (W3): POST /auth/logout with a refresh
@@ -16,7 +17,7 @@ func TestLogoutByRefreshTokenThrottled(t *testing.T) {
 		o.cfg = throttling
 		e := newEnv(t, o)
 		from := "192.0.2.99"
-		logout := func(rt string) resp {
+		logout := func(rt string) sesametest.Response {
 			return e.Do(nil, "POST", "/auth/logout", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, from)
 		}
 		forged := func(i int) string {

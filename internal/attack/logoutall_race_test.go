@@ -40,9 +40,9 @@ func TestLoginRacingLogoutAll(t *testing.T) {
 		hs = &hookStore{Store: c.Store}
 		c.Store = hs
 	}})
-	old := e.loginHeader("bob")
-	var raced tokens
-	hs.before = func() { raced = e.loginHeader("bob") }
+	old := e.LoginAs("bob")
+	var raced sesametest.Tokens
+	hs.before = func() { raced = e.LoginAs("bob") }
 	if r := e.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(old.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all: %d", r.Status)
 	}

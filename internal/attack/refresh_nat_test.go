@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sesame-go/sesame/auth"
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
 
 // TestRefreshBehindSharedAddress (W10): an attacker behind the victim's
@@ -16,7 +17,7 @@ func TestRefreshBehindSharedAddress(t *testing.T) {
 		o.cfg = throttling
 		e := newEnv(t, o)
 		nat := "100.64.0.9"
-		refresh := func(rt string) resp {
+		refresh := func(rt string) sesametest.Response {
 			return e.Do(nil, "POST", "/auth/refresh", `{"refresh_token":"`+rt+`"}`, "X-Session-Transport", "header", fromHeader, nat)
 		}
 		for i := range 60 {

@@ -20,7 +20,7 @@ func TestReplayAfterLogout(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
-		tk := e.loginHeader("bob")
+		tk := e.LoginAs("bob")
 		if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
 			t.Fatalf("logout: %d", r.Status)
 		}
@@ -49,11 +49,11 @@ func TestLogoutAllOnAnotherNode(t *testing.T) {
 	clk, ks := &testclock.Offset{}, newKeySource(t)
 	a := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
 	b := newEnv(t, options{redis: srv, prefix: "shared:", clk: clk, keys: ks})
-	s1, s2 := a.loginHeader("bob"), a.loginHeader("bob")
+	s1, s2 := a.LoginAs("bob"), a.LoginAs("bob")
 	if r := b.Do(nil, "POST", "/auth/logout-all", "", sesametest.Bearer(s1.AccessToken)...); r.Status != 204 {
 		t.Fatalf("logout-all on B: %d", r.Status)
 	}
-	for _, tk := range []tokens{s1, s2} {
+	for _, tk := range []sesametest.Tokens{s1, s2} {
 		waitFor(t, 2*time.Second, func() bool { return a.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...).Status == 401 })
 		if r := a.Do(nil, "GET", "/app", "", sesametest.Bearer(tk.AccessToken)...); r.Code() != "revoked" {
 			t.Fatalf("replay on A: %s", r.Body)
@@ -74,7 +74,7 @@ func TestDenylistOutlivesToken(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
-		tk := e.loginHeader("bob")
+		tk := e.LoginAs("bob")
 		exp := time.Unix(num(claimsMap(t, tk.AccessToken), "exp"), 0)
 		sid := claimsMap(t, tk.AccessToken)["sid"].(string)
 		if r := e.Do(nil, "POST", "/auth/logout", "", sesametest.Bearer(tk.AccessToken)...); r.Status != 204 {
@@ -111,7 +111,7 @@ func TestForgedLogoutOfAnotherSession(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
-		m := e.loginHeader("mallory")
+		m := e.LoginAs("mallory")
 		vsid := claimsMap(t, e.victim.AccessToken)["sid"].(string)
 		vfid, ok := revocation.DeriveFamilyID(e.family(e.victim.RefreshToken).UserID, vsid)
 		if rfid, _ := revocation.TokenFamilyID(e.victim.RefreshToken); !ok || vfid != rfid {
@@ -153,7 +153,7 @@ func TestRotationRace(t *testing.T) {
 			nodes = []*env{a, newEnv(t, options{redis: o.redis, prefix: "race:", keys: a.keys})}
 		}
 		for round := range 4 {
-			tk := nodes[0].loginHeader("bob")
+			tk := nodes[0].LoginAs("bob")
 			rt := tk.RefreshToken
 			for gen := range 3 { // race at several generations
 				const n = 8
@@ -197,11 +197,11 @@ func TestLogoutRacingRefresh(t *testing.T) {
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
 		for round := range 10 {
-			tk := e.loginHeader("bob")
+			tk := e.LoginAs("bob")
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			var mu sync.Mutex
-			var issued []tokens
+			var issued []sesametest.Tokens
 			for i := range 4 {
 				wg.Add(1)
 				go func() {
@@ -213,7 +213,7 @@ func TestLogoutRacingRefresh(t *testing.T) {
 					}
 					r, err := e.Try(nil, "POST", "/auth/refresh", `{"refresh_token":"`+tk.RefreshToken+`"}`, "X-Session-Transport", "header")
 					if err == nil && r.Status == 200 {
-						var t2 tokens
+						var t2 sesametest.Tokens
 						t2.AccessToken = r.Body[strings.Index(r.Body, `"access_token":"`)+16:]
 						t2.AccessToken = t2.AccessToken[:strings.IndexByte(t2.AccessToken, '"')]
 						t2.RefreshToken = r.Body[strings.Index(r.Body, `"refresh_token":"`)+17:][:68]
@@ -301,7 +301,7 @@ func TestIdleAndAbsoluteLimits(t *testing.T) {
 		}
 		e := newEnv(t, o)
 		t.Run("idle", func(t *testing.T) {
-			tk := e.loginHeader("bob")
+			tk := e.LoginAs("bob")
 			e.clk.Advance(59 * time.Minute)
 			r, tk2 := e.Refresh(tk.RefreshToken)
 			if r.Status != 200 {
@@ -315,7 +315,7 @@ func TestIdleAndAbsoluteLimits(t *testing.T) {
 			e.waitFresh()
 		})
 		t.Run("absolute", func(t *testing.T) {
-			tk := e.loginHeader("bob")
+			tk := e.LoginAs("bob")
 			rt := tk.RefreshToken
 			for range 2 { // 2 × 50 min, each inside the idle timeout
 				e.clk.Advance(50 * time.Minute)
@@ -343,7 +343,7 @@ func TestThiefFollowingTheChain(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, o options) {
 		e := newEnv(t, o)
-		victim := e.loginHeader("bob")
+		victim := e.LoginAs("bob")
 		for range 3 {
 			// The victim refreshes first; the thief then presents the same
 			// token, now one generation behind, and gets the same successor.
@@ -425,7 +425,7 @@ func TestCrossSiteStateChanges(t *testing.T) {
 // that does.
 func withURLChars(e *env, rt string) string {
 	for !strings.ContainsAny(rt, "-_") {
-		rt = e.loginHeader("mallory").RefreshToken
+		rt = e.LoginAs("mallory").RefreshToken
 	}
 	return rt
 }

@@ -358,7 +358,7 @@ func encodingCases() []tokCase {
 			// whose token does, so that the two alphabets differ.
 			tok := e.victim.AccessToken
 			for !strings.ContainsAny(tok, "-_") {
-				tok = e.loginHeader("mallory").AccessToken
+				tok = e.LoginAs("mallory").AccessToken
 			}
 			return strings.NewReplacer("-", "+", "_", "/").Replace(tok)
 		}},

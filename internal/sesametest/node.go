@@ -32,7 +32,9 @@ func NewKeyset(t testing.TB) *keys.Keyset {
 type Node[T any] struct {
 	M   *auth.Manager[T]
 	Srv *httptest.Server
-	t   testing.TB
+	// Passwords are the test users' passwords, by user name, for LoginAs.
+	Passwords map[string]string
+	t         testing.TB
 }
 
 // Serve serves m until t ends: its auth routes under /auth, and the routes
@@ -156,6 +158,16 @@ func (n *Node[T]) Do(c *http.Client, method, path, body string, hdr ...string) R
 func (n *Node[T]) Login(user, password string, hdr ...string) Tokens {
 	n.t.Helper()
 	return Login(n.t, n.Srv.Client(), n.Srv.URL, user, password, hdr...)
+}
+
+// LoginAs logs user in with the password Passwords holds for it.
+func (n *Node[T]) LoginAs(user string, hdr ...string) Tokens {
+	n.t.Helper()
+	pw, ok := n.Passwords[user]
+	if !ok {
+		n.t.Fatalf("sesametest: no password for user %q", user)
+	}
+	return n.Login(user, pw, hdr...)
 }
 
 // Refresh refreshes rt on the node (see Refresh).
