@@ -35,6 +35,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/sesame-go/sesame/internal/sesametest"
 	"github.com/sesame-go/sesame/internal/sesametest/browsertest"
@@ -588,30 +589,11 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 	}
-	sw := &statusWriter{ResponseWriter: w}
-	rec.next.ServeHTTP(sw, r)
+	ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+	rec.next.ServeHTTP(ww, r)
 	rec.mu.Lock()
-	req.status = sw.status
+	req.status = ww.Status()
 	close(rec.answered)
 	rec.answered = make(chan struct{})
 	rec.mu.Unlock()
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
 }
