@@ -1,50 +1,30 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sesame-go/sesame/internal/sesametest"
 )
-
-// lockedBuffer is a bytes.Buffer for one writer and one reader.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	b      bytes.Buffer
-	writes int
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.writes++
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // gatedWriter blocks every Write until the gate is closed: a log output
 // that cannot keep up.
 type gatedWriter struct {
 	gate chan struct{}
-	lockedBuffer
+	sesametest.LogBuffer
 }
 
 func (g *gatedWriter) Write(p []byte) (int, error) {
 	<-g.gate
-	return g.lockedBuffer.Write(p)
+	return g.LogBuffer.Write(p)
 }
 
 func TestLogWriterFlushesOnTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out sesametest.LogBuffer
 		w := newLogWriter(&out, 4096, time.Second)
 		defer w.Close()
 		w.shed().Write([]byte("a\n"))
@@ -63,7 +43,7 @@ func TestLogWriterFlushesOnTimer(t *testing.T) {
 
 func TestLogWriterWritesOtherLinesAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out sesametest.LogBuffer
 		w := newLogWriter(&out, 4096, time.Hour)
 		defer w.Close()
 		w.shed().Write([]byte("request\n"))
@@ -77,7 +57,7 @@ func TestLogWriterWritesOtherLinesAtOnce(t *testing.T) {
 
 func TestLogWriterFlushesWhenHalfFull(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out sesametest.LogBuffer
 		w := newLogWriter(&out, 4096, time.Hour)
 		defer w.Close()
 		line := []byte(strings.Repeat("x", 99) + "\n")
@@ -171,7 +151,7 @@ func TestLogWriterOverload(t *testing.T) {
 
 func TestLogWriterClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var out lockedBuffer
+		var out sesametest.LogBuffer
 		w := newLogWriter(&out, 4096, time.Hour)
 		w.shed().Write([]byte("a\n"))
 		w.keep().Write([]byte("b\n"))
