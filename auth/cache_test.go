@@ -174,11 +174,11 @@ func referenceManager(b *testing.B, cacheSize int) *auth.Manager[Profile] {
 // benchManager is auth.New(cfg) with the test keyset, a memory store and
 // its replica, running until b ends.
 func benchManager(b *testing.B, cfg auth.Config[Profile]) *auth.Manager[Profile] {
-	ctx, cancel := context.WithCancel(context.Background())
-	b.Cleanup(cancel)
-	store, _ := revocation.NewMemory(nil)
-	rep, _ := revocation.NewReplica(store, nil)
-	go rep.Run(ctx)
+	store, err := revocation.NewMemory(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep := sesametest.StartReplica(b, store, nil)
 	<-rep.Ready()
 	cfg.Keys, cfg.Store, cfg.Denylist = testKeys(), store, rep
 	m, err := auth.New(cfg)
