@@ -2,7 +2,6 @@ package attack_test
 
 import (
 	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"testing"
 	"time"
@@ -228,9 +227,7 @@ func TestLogin(t *testing.T) {
 	}})
 	t.Run("fixation-planted-cookies", func(t *testing.T) {
 		planted := e.LoginAs("mallory")
-		jar, _ := cookiejar.New(nil)
-		c := e.srv.Client()
-		c.Jar = jar
+		c := sesametest.Browser(e.srv.Client()) // a jar of its own: the server's client is shared
 		r := e.Do(c, "POST", "/auth/login", `{"username":"bob","password":"bob-pw"}`,
 			"Cookie", "__Host-sesame="+planted.AccessToken+"; __Host-sesame-refresh="+planted.RefreshToken)
 		if r.Status != 200 {
