@@ -17,7 +17,6 @@ package dynalitetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,6 +36,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/sesame-go/sesame/internal/freeport"
+	"github.com/sesame-go/sesame/internal/proctest"
 )
 
 // Region is the region every client of the harness signs for; dynalite
@@ -53,11 +53,9 @@ type Server struct {
 	// tableMs is dynalite's --createTableMs/--deleteTableMs/--updateTableMs.
 	tableMs int
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{}
-	out    *lockedBuffer
-	paused bool
+	mu   sync.Mutex
+	proc *proctest.Proc // nil when not running
+	out  *lockedBuffer
 }
 
 // Paths returns the node binary and dynalite's cli.js, or fails/skips t as
@@ -119,36 +117,22 @@ func (s *Server) start() error {
 		"--createTableMs", ms, "--deleteTableMs", ms, "--updateTableMs", ms)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := proctest.Start(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Lock()
-	s.cmd, s.done, s.out, s.paused = cmd, done, out, false
+	s.proc, s.out = p, out
 	s.mu.Unlock()
-
-	deadline := time.Now().Add(15 * time.Second)
 	c := s.Client(func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	err = p.WaitReady(15*time.Second, 20*time.Millisecond, func(ctx context.Context) error {
 		_, err := c.ListTables(ctx, &dynamodb.ListTablesInput{})
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-done:
-			return errors.New("dynalite exited during start")
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.Kill()
-			return fmt.Errorf("no answer within 15s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a starting process, not test timing
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("dynalite: %w", err)
 	}
+	return nil
 }
 
 // Endpoint returns the server's URL, http://127.0.0.1:PORT.
@@ -171,33 +155,31 @@ func (s *Server) Client(opts ...func(*dynamodb.Options)) *dynamodb.Client {
 // gone. Kill on a stopped server does nothing.
 func (s *Server) Kill() {
 	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd, s.paused = nil, false
+	p := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if p != nil {
+		p.Kill()
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
 }
 
 // Pause freezes the server with SIGSTOP: connections stay open but nothing
 // answers, which is how a hung or partitioned server looks to a client.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP, true) }
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
 
 // Resume continues a paused server with SIGCONT.
-func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
 
-func (s *Server) signal(sig syscall.Signal, paused bool) {
+func (s *Server) signal(sig syscall.Signal) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
 		s.t.Fatalf("dynalitetest: signal %v: server is not running", sig)
 	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		s.t.Fatalf("dynalitetest: signal %v: %v", sig, err)
 	}
-	s.paused = paused
 }
 
 func (s *Server) output() string {

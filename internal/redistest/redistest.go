@@ -18,7 +18,6 @@ package redistest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -34,6 +33,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sesame-go/sesame/internal/freeport"
+	"github.com/sesame-go/sesame/internal/proctest"
 )
 
 // Options configures one redis-server. A nil or zero Options means defaults.
@@ -65,9 +65,7 @@ type Server struct {
 	port int
 
 	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when cmd has been waited for
-	paused  bool
+	proc    *proctest.Proc // nil when not running
 	clients []*redis.Client
 	logPath string
 }
@@ -141,37 +139,19 @@ func (s *Server) args() []string {
 func (s *Server) start() error {
 	cmd := exec.Command(s.bin, s.args()...)
 	cmd.Dir = s.dir
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := proctest.Start(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Lock()
-	s.cmd, s.done, s.paused = cmd, done, false
+	s.proc = p
 	s.mu.Unlock()
-
-	deadline := time.Now().Add(s.opts.StartTimeout)
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-done:
-			return errors.New("redis-server exited during start")
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.Kill()
-			return fmt.Errorf("no PING answer within %v: %v", s.opts.StartTimeout, err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a starting process, not test timing
+	if err := p.WaitReady(s.opts.StartTimeout, 10*time.Millisecond, func(ctx context.Context) error { return c.Ping(ctx).Err() }); err != nil {
+		return fmt.Errorf("redis-server: %w", err)
 	}
+	return nil
 }
 
 // Addr returns host:port of the server. It stays the same across Restart.
@@ -182,10 +162,10 @@ func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.It
 func (s *Server) Pid() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return 0
 	}
-	return s.cmd.Process.Pid
+	return s.proc.Pid()
 }
 
 // Port returns the server's TCP port.
@@ -214,14 +194,12 @@ func (s *Server) Client(opts ...*redis.Options) *redis.Client {
 // server is killed too. Kill on a stopped server does nothing.
 func (s *Server) Kill() {
 	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd, s.paused = nil, false
+	p := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if p != nil {
+		p.Kill()
 	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
 }
 
 // Restart kills the server if it runs and starts it again on the same port
@@ -241,21 +219,21 @@ func (s *Server) Restart() {
 
 // Pause freezes the server with SIGSTOP: connections stay open but nothing
 // answers, which is how a hung or partitioned server looks to a client.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP, true) }
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
 
 // Resume continues a paused server with SIGCONT.
-func (s *Server) Resume() { s.signal(syscall.SIGCONT, false) }
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
 
-func (s *Server) signal(sig syscall.Signal, paused bool) {
+func (s *Server) signal(sig syscall.Signal) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
+	p := s.proc
+	s.mu.Unlock()
+	if p == nil {
 		s.t.Fatalf("redistest: signal %v: server is not running", sig)
 	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		s.t.Fatalf("redistest: signal %v: %v", sig, err)
 	}
-	s.paused = paused
 }
 
 func (s *Server) cleanup() {

@@ -1,9 +1,0 @@
-package redistest
-
-import "syscall"
-
-// sysProcAttr makes the kernel kill redis-server if the test binary dies
-// without running its cleanups, so no process is left behind.
-func sysProcAttr() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
