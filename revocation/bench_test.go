@@ -143,12 +143,14 @@ func BenchmarkRedisRefresh(b *testing.B) {
 		off  bool
 	}{{"pipelined", false}, {"one-command-each", true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			benchmarkRedisRefresh(b, benchRedisStore(b, &RedisOptions{NoAutoPipeline: mode.off}))
+			benchmarkRefresh(b, benchRedisStore(b, &RedisOptions{NoAutoPipeline: mode.off}), nil)
 		})
 	}
 }
 
-func benchmarkRedisRefresh(b *testing.B, s *redisStore) {
+// benchmarkRefresh rotates refresh tokens on s, 8 goroutines per
+// GOMAXPROCS, each on a family of its own created with data.
+func benchmarkRefresh(b *testing.B, s Store, data []byte) {
 	ctx := context.Background()
 	var lat latencies
 	b.ReportAllocs()
@@ -156,7 +158,7 @@ func benchmarkRedisRefresh(b *testing.B, s *redisStore) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		_, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "bench",
-			AbsoluteExpiry: time.Now().Add(time.Hour)})
+			Data: data, AbsoluteExpiry: time.Now().Add(time.Hour)})
 		if err != nil {
 			b.Error(err)
 			return

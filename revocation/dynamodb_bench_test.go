@@ -23,33 +23,7 @@ func benchDynamoStore(b *testing.B, opts DynamoOptions) *dynamoStore {
 // BenchmarkDynamoRefresh: 8 goroutines per GOMAXPROCS rotate their own
 // families (a GetItem and a conditional UpdateItem each).
 func BenchmarkDynamoRefresh(b *testing.B) {
-	s := benchDynamoStore(b, DynamoOptions{})
-	ctx := context.Background()
-	var lat latencies
-	b.ReportAllocs()
-	b.SetParallelism(8)
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		_, tok, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "bench",
-			Data: make([]byte, 512), AbsoluteExpiry: time.Now().Add(time.Hour)})
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		var local []time.Duration
-		for pb.Next() {
-			t0 := time.Now()
-			res, err := s.Refresh(ctx, tok.Reveal())
-			local = append(local, time.Since(t0))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			tok = res.Token
-		}
-		lat.add(local)
-	})
-	lat.report(b, time.Since(start))
+	benchmarkRefresh(b, benchDynamoStore(b, DynamoOptions{}), make([]byte, 512))
 }
 
 // BenchmarkDynamoLogout ends families (RevokeFamily: read the family,

@@ -73,21 +73,10 @@ func TestDynamoReplicaPaused(t *testing.T) {
 
 func TestDynamoReplicaEntriesExpire(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	srv := dynalitetest.Start(t)
 	clk := newFakeClock()
 	store := newDynamoTable(t, srv.Client(), DynamoOptions{EntryTTL: time.Minute, Now: clk.Now, PollInterval: 10 * time.Millisecond})
-	r, _ := NewReplica(store, &ReplicaOptions{Now: clk.Now, ReadWait: 20 * time.Millisecond})
-	startReplica(t, r)
-	_ = store.RevokeSession(ctx, "s")
-	waitFor(t, 10*time.Second, func() bool { ok, err := r.Check(Subject{SID: "s"}); return ok && err == nil })
-	clk.Advance(time.Minute)
-	// The jump makes the replica look stale until its next read confirms it.
-	waitFor(t, 10*time.Second, func() bool { return r.lag() < time.Second })
-	mustCheck(t, r, Subject{SID: "s"}, false)
-	if ok, _ := store.IsRevoked(ctx, Subject{SID: "s"}); ok {
-		t.Fatal("entry outlived its TTL in the strict check (DynamoDB's TTL deletes late: reads must compare)")
-	}
+	checkReplicaEntriesExpire(t, store, clk, " (DynamoDB's TTL deletes late: reads must compare)")
 }
 
 // TestDynamoFeedHoles plays the crash between taking a sequence number and
@@ -298,35 +287,9 @@ func TestDynamoUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops := map[string]func() error{
-		"RevokeSession": func() error { return s.RevokeSession(ctx, "s") },
-		"RevokeToken":   func() error { return s.RevokeToken(ctx, "j") },
-		"RevokeUser":    func() error { return s.RevokeUser(ctx, "u", time.Now()) },
-		"IsRevoked":     func() error { _, err := s.IsRevoked(ctx, Subject{SID: "s", UserID: "u"}); return err },
-		"CreateFamily": func() error {
-			_, _, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
-			return err
-		},
-		"Refresh":           func() error { _, err := s.Refresh(ctx, tok.Reveal()); return err },
-		"UpdateData":        func() error { return s.UpdateData(ctx, f.ID, nil) },
-		"GetFamily":         func() error { _, _, err := s.GetFamily(ctx, f.ID); return err },
-		"FindSession":       func() error { _, _, err := s.FindSession(ctx, f.SessionID); return err },
-		"ListFamilies":      func() error { _, err := s.ListFamilies(ctx, "u"); return err },
-		"RevokeFamily":      func() error { return s.RevokeFamily(ctx, f.ID) },
-		"RevokeAllFamilies": func() error { return s.RevokeAllFamilies(ctx, "u") },
-		"Snapshot":          func() error { _, err := s.Snapshot(ctx, func(Entry) {}); return err },
-		"Resume":            func() error { return s.Resume(ctx, ":0") },
-		"Read":              func() error { _, _, err := s.Read(ctx, ":0", time.Millisecond); return err },
-	}
-	check := func(state string) {
-		for name, op := range ops {
-			if err := op(); !errors.Is(err, ErrUnavailable) {
-				t.Errorf("%s while %s: got %v, want ErrUnavailable", name, state, err)
-			}
-		}
-	}
+	ops := unavailableOps(ctx, s, f, tok, ":0")
 	srv.Pause()
-	check("paused")
+	checkUnavailable(t, ops, "paused")
 	srv.Resume()
 	// Nothing was half-applied by the failed calls: the family still
 	// rotates from its first token. (Asked through a client with the
@@ -335,7 +298,7 @@ func TestDynamoUnavailable(t *testing.T) {
 		t.Fatalf("after resume: %+v, %v", res, err)
 	}
 	srv.Kill()
-	check("down")
+	checkUnavailable(t, ops, "down")
 }
 
 func TestDynamoCreateTable(t *testing.T) {

@@ -106,36 +106,12 @@ func TestRedisUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops := map[string]func() error{
-		"RevokeSession": func() error { return s.RevokeSession(ctx, "s") },
-		"RevokeToken":   func() error { return s.RevokeToken(ctx, "j") },
-		"RevokeUser":    func() error { return s.RevokeUser(ctx, "u", time.Now()) },
-		"IsRevoked":     func() error { _, err := s.IsRevoked(ctx, Subject{SID: "s", UserID: "u"}); return err },
-		"CreateFamily": func() error {
-			_, _, err := s.CreateFamily(ctx, NewFamily{SessionID: newSID(), UserID: "u", AbsoluteExpiry: time.Now().Add(time.Hour)})
-			return err
-		},
-		"Refresh":           func() error { _, err := s.Refresh(ctx, tok.Reveal()); return err },
-		"UpdateData":        func() error { return s.UpdateData(ctx, f.ID, nil) },
-		"GetFamily":         func() error { _, _, err := s.GetFamily(ctx, f.ID); return err },
-		"ListFamilies":      func() error { _, err := s.ListFamilies(ctx, "u"); return err },
-		"RevokeFamily":      func() error { return s.RevokeFamily(ctx, f.ID) },
-		"RevokeAllFamilies": func() error { return s.RevokeAllFamilies(ctx, "u") },
-		"Snapshot":          func() error { _, err := s.Snapshot(ctx, func(Entry) {}); return err },
-		"Read":              func() error { _, _, err := s.Read(ctx, "0-0", time.Millisecond); return err },
-	}
-	check := func(state string) {
-		for name, op := range ops {
-			if err := op(); !errors.Is(err, ErrUnavailable) {
-				t.Errorf("%s while %s: got %v, want ErrUnavailable", name, state, err)
-			}
-		}
-	}
+	ops := unavailableOps(ctx, s, f, tok, "0-0")
 	srv.Pause()
-	check("paused")
+	checkUnavailable(t, ops, "paused")
 	srv.Resume()
 	srv.Kill()
-	check("down")
+	checkUnavailable(t, ops, "down")
 	srv.Restart()
 	// Nothing was lost or half-applied: the server had no persistence, so the
 	// family is simply gone, and the store works again.
