@@ -5,41 +5,20 @@
 # nginx location. Runs interleave (open, protected, verify; ROUNDS times)
 # because the machine's speed drifts.
 # Needs go, redis-server, nginx, wrk, curl and python3 on PATH.
-set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
 rounds=${ROUNDS:-3}
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$here/../examples/lib.sh" # dir, port, the Redis, sessiond and nginx start-up
 
-(cd "$root" && go build -o "$dir/sessiond" ./cmd/sessiond && go build -o "$dir/sessionctl" ./cmd/sessionctl)
-echo "bench-pw" | "$dir/sessionctl" users add bench --users "$dir/users.json" >/dev/null
-rport=$(port)
-redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
-pids+=($!)
-url="redis://127.0.0.1:$rport/0"
-export SESAME_MASTER_KEY=$(head -c 32 /dev/urandom | base64)
-s="127.0.0.1:$(port)"
-(cd "$dir" && exec "$dir/sessiond" --addr "$s" --redis "$url" --keyset "$url" --users "$dir/users.json" \
-	--trusted-proxies 127.0.0.1 --insecure-cookies --log-level error >"$dir/sessiond.out" 2>"$dir/sessiond.log") &
-pids+=($!)
+fleet_setup
+fleet_nodes 1 --log-level error
+s=${nodes[0]}
 app="127.0.0.1:$(port)"
-front="127.0.0.1:$(port)"
-sed -e "s|@DIR@|$dir|g" -e "s|@LISTEN@|$front|g" -e "s|@SESSIOND@|$s|g" -e "s|@APP@|$app|g" \
-	"$here/gateway-nginx.conf.tmpl" >"$dir/nginx.conf"
-nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+fleet_nginx "$here/gateway-nginx.conf.tmpl" "SESSIOND=$s" "APP=$app"
+front="127.0.0.1:$lport"
 for _ in $(seq 100); do curl -sf "http://$s/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 tok=$(curl -sf -X POST -H 'X-Session-Transport: header' -H 'Content-Type: application/json' \
-	-d '{"username":"bench","password":"bench-pw"}' "http://$front/auth/login" |
+	-d "{\"username\":\"demo\",\"password\":\"$pw\"}" "http://$front/auth/login" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" "http://$front/protected/x")" = 200 ]
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$front/protected/x")" = 401 ]
