@@ -248,7 +248,7 @@ func BenchmarkRedisPropagation(b *testing.B) {
 				b.Fatal(err)
 			}
 			for {
-				if ok, _ := rb.Check(Subject{SID: sid}); ok {
+				if holds(rb, Subject{SID: sid}) {
 					break
 				}
 				if time.Since(t0) > 10*time.Second {

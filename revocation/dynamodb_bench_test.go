@@ -115,7 +115,7 @@ func BenchmarkDynamoPropagation(b *testing.B) {
 						b.Fatal(err)
 					}
 					for {
-						if ok, _ := rb.Check(Subject{SID: sid}); ok {
+						if holds(rb, Subject{SID: sid}) {
 							break
 						}
 						if time.Since(t0) > 10*time.Second {

@@ -218,3 +218,20 @@ func (r *redisStore) idxKey(userID string) string {
 func (r *redisStore) eventsKey() string { return r.dl + "events" }
 
 func (r *redisStore) nowMs() int64 { return r.c.now().UnixMilli() }
+
+// pipelineErr returns the error of a pipeline's commands that is not
+// redis.Nil ("not found"), or nil. Pipelined's own error is that of the
+// first failed command, which may be a harmless redis.Nil in front of a
+// real failure: reading only that one would turn a failed lookup into
+// "not revoked".
+func pipelineErr(cmds []redis.Cmder, err error) error {
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			return e
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
+}

@@ -32,13 +32,13 @@ func (r *redisStore) FindSession(ctx context.Context, sid string) (Family, bool,
 				}
 				if len(keys) > 0 {
 					cmds := make([]*redis.StringCmd, len(keys))
-					_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+					all, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 						for i, k := range keys {
 							cmds[i] = p.HGet(ctx, k, "sid")
 						}
 						return nil
 					})
-					if err != nil && !errors.Is(err, redis.Nil) {
+					if err := pipelineErr(all, err); err != nil {
 						return err
 					}
 					for i, cmd := range cmds {

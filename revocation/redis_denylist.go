@@ -2,7 +2,6 @@ package revocation
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
@@ -42,7 +41,7 @@ func (r *redisStore) revoke(ctx context.Context, kind, key, id string, before in
 func (r *redisStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
 	var sid, jti, uexp *redis.FloatCmd
 	var ubefore *redis.StringCmd
-	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if s.SID != "" {
 			sid = p.ZScore(ctx, r.dl+"sid", s.SID)
 		}
@@ -55,7 +54,7 @@ func (r *redisStore) IsRevoked(ctx context.Context, s Subject) (bool, error) {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err := pipelineErr(cmds, err); err != nil {
 		return false, unavailable("check denylist", err)
 	}
 	now := float64(r.nowMs())

@@ -289,13 +289,13 @@ func (r *redisStore) RevokeAllFamilies(ctx context.Context, userID string) error
 	}
 	if len(valid) > 0 {
 		sids := make([]*redis.StringCmd, len(valid))
-		_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cmds, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, fid := range valid {
 				sids[i] = p.HGet(ctx, r.famKey(fid), "sid")
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if err := pipelineErr(cmds, err); err != nil {
 			return unavailable("revoke all families", err)
 		}
 		for _, c := range sids {

@@ -53,11 +53,20 @@ func (r *redisStore) Snapshot(ctx context.Context, add func(Entry)) (string, err
 				if err != nil {
 					return "", unavailable("snapshot", err)
 				}
+				users := batch[:0]
 				for i, v := range vals {
+					// No revoked-before (the data set changed between
+					// the two reads): no revocation to report.
 					s, _ := v.(string)
-					b, _ := strconv.ParseInt(s, 10, 64)
-					batch[i].Before = time.UnixMilli(b)
+					b, err := strconv.ParseInt(s, 10, 64)
+					if err != nil {
+						continue
+					}
+					e := batch[i]
+					e.Before = time.UnixMilli(b)
+					users = append(users, e)
 				}
+				batch = users
 			}
 			for _, e := range batch {
 				add(e)

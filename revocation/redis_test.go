@@ -149,3 +149,84 @@ func TestRedisEntriesExpireInRedis(t *testing.T) {
 		t.Fatalf("expired entry still stored after a later write (%v)", err)
 	}
 }
+
+// TestRedisIsRevokedReportsEveryCommandError: IsRevoked asks Redis several
+// things in one pipeline; a pipeline reports only its first failed command,
+// which may be a harmless "not found". An error on any other command must
+// still fail the check (ErrUnavailable), never read as "not revoked".
+func TestRedisIsRevokedReportsEveryCommandError(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	ctx := context.Background()
+	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The token denylist key holds a string: ZSCORE on it answers WRONGTYPE,
+	// while the session lookup before it answers "not found".
+	if err := srv.Client().Set(ctx, s.dl+"jti", "not a zset", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []Subject{
+		{SID: "sid-x", JTI: "jti-x"},
+		{SID: "sid-x", JTI: "jti-x", UserID: "u"},
+		{JTI: "jti-x"},
+	} {
+		revoked, err := s.IsRevoked(ctx, sub)
+		if !errors.Is(err, ErrUnavailable) || revoked {
+			t.Errorf("IsRevoked(%+v) = %v, %v; want ErrUnavailable", sub, revoked, err)
+		}
+	}
+
+	// "Log out everywhere" reads each family's session id in one pipeline:
+	// the first family is gone ("not found"), the second's session id
+	// cannot be read. Deleting the families now would leave that session's
+	// access tokens valid, so the call must fail and delete nothing.
+	c := srv.Client()
+	gone, _ := DeriveFamilyID("u", newSID())
+	broken, _ := DeriveFamilyID("u", newSID())
+	if err := c.ZAdd(ctx, s.idxKey("u"), redis.Z{Score: 1, Member: gone}, redis.Z{Score: 2, Member: broken}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, s.famKey(broken), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeAllFamilies(ctx, "u"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("RevokeAllFamilies = %v; want ErrUnavailable", err)
+	}
+	if n, err := c.ZCard(ctx, s.idxKey("u")).Result(); err != nil || n != 2 {
+		t.Fatalf("after the failed RevokeAllFamilies the index holds %d families (%v), want both", n, err)
+	}
+}
+
+// TestRedisSnapshotSkipsUserWithoutBefore: Snapshot reads the user
+// denylist and the revoked-before hash in two steps; a user found in the
+// first but gone from the second (the data set was flushed or replaced in
+// between) is not reported as a revocation of everything before 1970.
+func TestRedisSnapshotSkipsUserWithoutBefore(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, nil)
+	ctx := context.Background()
+	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+	if err := s.RevokeUser(ctx, "kept", before); err != nil {
+		t.Fatal(err)
+	}
+	exp := float64(time.Now().Add(time.Hour).UnixMilli())
+	if err := srv.Client().ZAdd(ctx, s.dl+"user", redis.Z{Score: exp, Member: "orphan"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Entry{}
+	if _, err := s.Snapshot(ctx, func(e Entry) { got[e.ID] = e }); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := got["kept"]; !ok || e.Kind != KindUser || !e.Before.Equal(before) {
+		t.Errorf("kept: %+v (present %v), want a user entry revoking before %v", e, ok, before)
+	}
+	if e, ok := got["orphan"]; ok {
+		t.Errorf("a user with no revoked-before was reported: %+v", e)
+	}
+}

@@ -50,7 +50,7 @@ func TestRedisReplicaSurvivesRestart(t *testing.T) {
 				_ = writer.RevokeSession(ctx, "before-"+strconv.Itoa(i))
 			}
 			for _, r := range []*Replica{closed, open} {
-				waitFor(t, 10*time.Second, func() bool { ok, _ := r.Check(Subject{SID: "before-9"}); return ok })
+				waitFor(t, 10*time.Second, func() bool { return holds(r, Subject{SID: "before-9"}) })
 			}
 
 			srv.Kill()

@@ -214,7 +214,7 @@ func feedFollowsFailover(t *testing.T, s *redisStore, kill func(), waitFailover 
 	if err := s.RevokeSession(ctx, "before"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() bool { ok, _ := rep.Check(Subject{SID: "before"}); return ok })
+	waitFor(t, 5*time.Second, func() bool { return holds(rep, Subject{SID: "before"}) })
 	if err := waitReplicated(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func feedFollowsFailover(t *testing.T, s *redisStore, kill func(), waitFailover 
 		}
 	}
 	t.Logf("writes resumed %v after the kill", time.Since(start))
-	waitFor(t, 10*time.Second, func() bool { ok, _ := rep.Check(Subject{SID: "after"}); return ok })
+	waitFor(t, 10*time.Second, func() bool { return holds(rep, Subject{SID: "after"}) })
 	t.Logf("the replica saw a revocation written after the failover %v after the kill", time.Since(start))
 	mustCheck(t, rep, Subject{SID: "before"}, true)
 	ok, err := s.IsRevoked(ctx, Subject{SID: "before"})

@@ -148,10 +148,36 @@ func (s *Server) start() error {
 	s.mu.Unlock()
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	if err := p.WaitReady(s.opts.StartTimeout, 10*time.Millisecond, func(ctx context.Context) error { return c.Ping(ctx).Err() }); err != nil {
+	ready := func(ctx context.Context) error { return answeredBy(ctx, c, p.Pid()) }
+	if err := p.WaitReady(s.opts.StartTimeout, 10*time.Millisecond, ready); err != nil {
+		p.Kill()
+		s.mu.Lock()
+		s.proc = nil
+		s.mu.Unlock()
 		return fmt.Errorf("redis-server: %w", err)
 	}
 	return nil
+}
+
+// answeredBy returns nil when the server c reaches is the process pid. A
+// plain PING is not enough: between a server's death and its restart on the
+// same port, another test's server can take the port, and then the new
+// process fails to bind while the PING succeeds against a stranger — every
+// later command of the test goes to someone else's data set.
+func answeredBy(ctx context.Context, c *redis.Client, pid int) error {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return err
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			if v == strconv.Itoa(pid) {
+				return nil
+			}
+			return fmt.Errorf("%s is answered by process %s, not by the redis-server just started (%d)", c.Options().Addr, v, pid)
+		}
+	}
+	return fmt.Errorf("%s: INFO server has no process_id", c.Options().Addr)
 }
 
 // Addr returns host:port of the server. It stays the same across Restart.
