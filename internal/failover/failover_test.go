@@ -301,7 +301,9 @@ func run(t *testing.T, topo topology, waitReplicas int) result {
 	return res
 }
 
-// check applies the rules of issue 6 and logs the figures.
+// check applies the failover rules and logs the figures: no answer looks
+// like theft or is unexpected, no acknowledged rotation is lost when writes
+// wait for replicas, and every affected family refreshes again.
 func check(t *testing.T, name string, topo topology, waitReplicas int, r result) {
 	t.Logf("%s, %d replicas per master, WaitReplicas=%d: %v", name, topo.replicas, waitReplicas, r)
 	if r.reused != 0 {
