@@ -150,21 +150,29 @@ func TestRedisEntriesExpireInRedis(t *testing.T) {
 	}
 }
 
+// startRedisStore starts a redis-server for t and a store on it, and
+// returns a client that writes under the store's feet.
+func startRedisStore(t *testing.T) (*redisStore, *redis.Client) {
+	t.Helper()
+	srv := redistest.Start(t, nil)
+	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, srv.Client()
+}
+
 // TestRedisIsRevokedReportsEveryCommandError: IsRevoked asks Redis several
 // things in one pipeline; a pipeline reports only its first failed command,
 // which may be a harmless "not found". An error on any other command must
 // still fail the check (ErrUnavailable), never read as "not revoked".
 func TestRedisIsRevokedReportsEveryCommandError(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, nil)
 	ctx := context.Background()
-	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := startRedisStore(t)
 	// The token denylist key holds a string: ZSCORE on it answers WRONGTYPE,
 	// while the session lookup before it answers "not found".
-	if err := srv.Client().Set(ctx, s.dl+"jti", "not a zset", 0).Err(); err != nil {
+	if err := c.Set(ctx, s.dl+"jti", "not a zset", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, sub := range []Subject{
@@ -182,7 +190,6 @@ func TestRedisIsRevokedReportsEveryCommandError(t *testing.T) {
 	// the first family is gone ("not found"), the second's session id
 	// cannot be read. Deleting the families now would leave that session's
 	// access tokens valid, so the call must fail and delete nothing.
-	c := srv.Client()
 	gone, _ := DeriveFamilyID("u", newSID())
 	broken, _ := DeriveFamilyID("u", newSID())
 	if err := c.ZAdd(ctx, s.idxKey("u"), redis.Z{Score: 1, Member: gone}, redis.Z{Score: 2, Member: broken}).Err(); err != nil {
@@ -205,18 +212,14 @@ func TestRedisIsRevokedReportsEveryCommandError(t *testing.T) {
 // between) is not reported as a revocation of everything before 1970.
 func TestRedisSnapshotSkipsUserWithoutBefore(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Start(t, nil)
 	ctx := context.Background()
-	s, err := newRedis(srv.Client(), &RedisOptions{KeyPrefix: uniquePrefix()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := startRedisStore(t)
 	before := time.Now().Add(-time.Second).Truncate(time.Millisecond)
 	if err := s.RevokeUser(ctx, "kept", before); err != nil {
 		t.Fatal(err)
 	}
 	exp := float64(time.Now().Add(time.Hour).UnixMilli())
-	if err := srv.Client().ZAdd(ctx, s.dl+"user", redis.Z{Score: exp, Member: "orphan"}).Err(); err != nil {
+	if err := c.ZAdd(ctx, s.dl+"user", redis.Z{Score: exp, Member: "orphan"}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]Entry{}
