@@ -62,9 +62,8 @@ func (r *redisStore) Snapshot(ctx context.Context, add func(Entry)) (string, err
 					if err != nil {
 						continue
 					}
-					e := batch[i]
-					e.Before = time.UnixMilli(b)
-					users = append(users, e)
+					batch[i].Before = time.UnixMilli(b)
+					users = append(users, batch[i])
 				}
 				batch = users
 			}

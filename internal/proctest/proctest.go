@@ -36,8 +36,8 @@ func Start(cmd *exec.Cmd) (*Proc, error) {
 
 // WaitReady calls ready (each call bounded to one second) every interval
 // until it returns nil. If the process exits first, or ready has not
-// succeeded within timeout, WaitReady kills the process and returns an
-// error holding ready's last one.
+// succeeded within timeout, WaitReady returns an error holding ready's last
+// one, and the process is gone as after [Proc.Kill] (Pid returns 0).
 func (p *Proc) WaitReady(timeout, interval time.Duration, ready func(context.Context) error) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -49,6 +49,7 @@ func (p *Proc) WaitReady(timeout, interval time.Duration, ready func(context.Con
 		}
 		select {
 		case <-p.done:
+			p.Kill() // reaped already; marks it killed
 			return errors.New("the process exited during start")
 		default:
 		}

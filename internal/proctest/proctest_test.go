@@ -90,6 +90,9 @@ func TestWaitReadyExited(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exited during start") {
 		t.Fatalf("WaitReady on an exited process: %v, want an exit error", err)
 	}
+	if p.Pid() != 0 {
+		t.Errorf("Pid = %d after the process exited during start, want 0", p.Pid())
+	}
 }
 
 func TestWaitReadyTimeout(t *testing.T) {

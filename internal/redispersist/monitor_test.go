@@ -123,14 +123,11 @@ func TestResetDetectedAndRepublished(t *testing.T) {
 		t.Fatalf("check after the reset: %+v, %v", st, err)
 	}
 	if n := republished.Load(); n != 3 {
-		t.Fatalf("republished %d entries, want 3 (journal holds %d; last error %v; redis-server pid %d)", n, j.Len(), mon.Status().LastError, srv.Pid())
+		t.Fatalf("republished %d entries, want 3 (last error %v)", n, mon.Status().LastError)
 	}
 	for _, sub := range subjects {
 		if revoked, err := s.IsRevoked(ctx, sub); err != nil || !revoked {
-			c := srv.Client()
-			t.Fatalf("after republishing, %+v is revoked=%v (%v); Redis (pid %d) holds users %v, revoked-before %v, at %v",
-				sub, revoked, err, srv.Pid(), c.ZRangeWithScores(ctx, "{"+s.prefix+"dl}:user", 0, -1).Val(),
-				c.HGetAll(ctx, "{"+s.prefix+"dl}:ubefore").Val(), time.Now().UnixMilli())
+			t.Fatalf("after republishing, %+v is revoked=%v (%v)", sub, revoked, err)
 		}
 	}
 	if revoked, _ := s.IsRevoked(ctx, revocation.Subject{UserID: "user-1", IssuedAt: before.Add(time.Second)}); revoked {

@@ -89,8 +89,18 @@ func Binary(t testing.TB) string {
 // Start starts a standalone redis-server and registers its cleanup.
 func Start(t testing.TB, opts *Options) *Server {
 	t.Helper()
-	bin := Binary(t)
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := newServer(t, opts)
+	if _, err := freeport.Start(func(port int) error { s.port = port; return s.start() }); err != nil {
+		t.Fatalf("redistest: start redis-server: %v\n%s", err, s.logTail())
+	}
+	return s
+}
+
+// newServer prepares a server in a directory of its own, with its cleanup
+// registered; it has no port yet and does not run.
+func newServer(t testing.TB, opts *Options) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Binary(t), dir: t.TempDir()}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -103,10 +113,6 @@ func Start(t testing.TB, opts *Options) *Server {
 		if err := os.WriteFile(s.confPath(), []byte(s.opts.Config), 0o600); err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
-	}
-
-	if _, err := freeport.Start(func(port int) error { s.port = port; return s.start() }); err != nil {
-		t.Fatalf("redistest: start redis-server: %v\n%s", err, s.logTail())
 	}
 	return s
 }
@@ -150,10 +156,6 @@ func (s *Server) start() error {
 	defer c.Close()
 	ready := func(ctx context.Context) error { return answeredBy(ctx, c, p.Pid()) }
 	if err := p.WaitReady(s.opts.StartTimeout, 10*time.Millisecond, ready); err != nil {
-		p.Kill()
-		s.mu.Lock()
-		s.proc = nil
-		s.mu.Unlock()
 		return fmt.Errorf("redis-server: %w", err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,9 +12,8 @@ func TestStartRefusesAStrangerOnItsPort(t *testing.T) {
 	t.Parallel()
 	a := Start(t, nil)
 	a.Kill()
-	dir := t.TempDir()
-	stranger := &Server{t: t, bin: a.bin, dir: dir, port: a.port, logPath: filepath.Join(dir, "redis.log"), opts: Options{StartTimeout: 10 * a.opts.StartTimeout}}
-	t.Cleanup(stranger.cleanup)
+	stranger := newServer(t, nil)
+	stranger.port = a.port
 	if err := stranger.start(); err != nil {
 		t.Fatalf("the stranger did not start on %s: %v", a.Addr(), err)
 	}
